@@ -1,0 +1,96 @@
+/**
+ * NATS connection helper shared by every actor: authentication and TLS from `[nats]`,
+ * reconnects forever (an actor outlives a nats-server restart), and status changes logged.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
+import type { HavokConfig } from './config.js';
+import type { Logger } from './log.js';
+
+export type { NatsConnection };
+
+export interface BusOptions {
+  /** Connection name shown by the server (`havok-<actor>-<id>`). */
+  name: string;
+  /** How long to keep trying the first connection before failing; 0 = forever. */
+  firstConnectTimeoutMs?: number;
+}
+
+export function natsOptions(cfg: HavokConfig['nats'], name: string): ConnectionOptions {
+  const opts: ConnectionOptions = {
+    servers: cfg.url.split(',').map((s) => s.trim()),
+    name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 10_000,
+  };
+  if (cfg.user !== undefined) opts.user = cfg.user;
+  if (cfg.password !== undefined) opts.pass = cfg.password;
+  if (cfg.token !== undefined) opts.token = cfg.token;
+  if (cfg.creds !== undefined) {
+    const path = cfg.creds;
+    opts.authenticator = credsAuthenticator(() => readFileSync(path));
+  }
+  if (cfg.tls === true) opts.tls = {};
+  else if (typeof cfg.tls === 'object') {
+    opts.tls = {
+      ...(cfg.tls.ca ? { caFile: cfg.tls.ca } : {}),
+      ...(cfg.tls.cert ? { certFile: cfg.tls.cert } : {}),
+      ...(cfg.tls.key ? { keyFile: cfg.tls.key } : {}),
+    };
+  }
+  return opts;
+}
+
+/** Authentication failures are final; anything else is worth retrying. */
+function isAuthError(err: unknown): boolean {
+  const e = err as { name?: string; code?: string; message?: string };
+  return e?.name === 'AuthorizationError' || e?.code === 'AUTHORIZATION_VIOLATION' || /authoriz/i.test(e?.message ?? '');
+}
+
+/**
+ * Connects, retrying the first connection with a clear log line every attempt (an actor may start
+ * before nats-server). Throws after `firstConnectTimeoutMs` or on an authorization error.
+ */
+export async function connectBus(cfg: HavokConfig['nats'], log: Logger, opts: BusOptions): Promise<NatsConnection> {
+  const deadline = opts.firstConnectTimeoutMs ? Date.now() + opts.firstConnectTimeoutMs : Infinity;
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      const nc = await connect(natsOptions(cfg, opts.name));
+      log.info({ server: nc.getServer(), attempt }, 'connected to NATS');
+      void watchStatus(nc, log);
+      return nc;
+    } catch (err) {
+      if (isAuthError(err)) throw new Error(`NATS at ${cfg.url} refused the credentials: ${(err as Error).message}`, { cause: err });
+      if (Date.now() > deadline) {
+        throw new Error(`NATS at ${cfg.url} unreachable after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
+      }
+      const waitMs = Math.min(2000, 100 * 2 ** Math.min(attempt, 5));
+      log.warn({ url: cfg.url, attempt, retry_in_ms: waitMs, err: (err as Error).message }, 'NATS unreachable, retrying');
+      await new Promise((r) => setTimeout(r, waitMs));
+    }
+  }
+}
+
+async function watchStatus(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const s of nc.status()) {
+    switch (s.type) {
+      case 'disconnect':
+        log.warn({ server: s.server }, 'NATS disconnected');
+        break;
+      case 'reconnect':
+        log.info({ server: s.server }, 'NATS reconnected');
+        break;
+      case 'error':
+        log.error({ err: s.error.message }, 'NATS error');
+        break;
+      case 'slowConsumer':
+        log.warn({ subject: s.sub.getSubject(), pending: s.pending }, 'NATS slow consumer');
+        break;
+      default:
+        break;
+    }
+  }
+}

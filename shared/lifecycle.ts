@@ -1,0 +1,106 @@
+/**
+ * One lifecycle for every actor (BullMQ Worker / nats.js drain style):
+ * - `start()` refuses to run twice;
+ * - `close()` is idempotent (the same promise on every call), stops taking work, lets the actor
+ *   drain, then runs every cleanup step even when one fails;
+ * - `closed()` resolves to the actor's exit code (0 done, 1 failed).
+ */
+import type { Logger } from './log.js';
+
+export type Cleanup = () => unknown | Promise<unknown>;
+
+export abstract class Actor {
+  private started = false;
+  private closing?: Promise<void>;
+  private readonly cleanups: Array<[string, Cleanup]> = [];
+  private exitCode = 0;
+  private resolveClosed!: (code: number) => void;
+  private readonly closedPromise = new Promise<number>((r) => (this.resolveClosed = r));
+
+  constructor(protected readonly log: Logger) {}
+
+  /** Acquire resources and begin work; register cleanups with `onClose` as they are acquired. */
+  protected abstract run(): Promise<void>;
+  /** Stop taking work and finish what is in flight (bounded by the caller's timeout). */
+  protected abstract drain(reason: string): Promise<void>;
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('actor already started');
+    this.started = true;
+    this.log.info('starting');
+    try {
+      await this.run();
+    } catch (err) {
+      this.log.error({ err }, 'start failed');
+      this.exitCode = 1;
+      await this.close('start failed');
+      throw err;
+    }
+  }
+
+  /** Registers a cleanup step; they run in reverse order of registration. */
+  protected onClose(name: string, fn: Cleanup): void {
+    this.cleanups.push([name, fn]);
+  }
+
+  /** Ends the actor with this exit code (unless it is already closing). */
+  protected finish(code: number, reason: string): void {
+    if (code > this.exitCode) this.exitCode = code;
+    void this.close(reason);
+  }
+
+  close(reason = 'close requested'): Promise<void> {
+    this.closing ??= this.doClose(reason);
+    return this.closing;
+  }
+
+  closed(): Promise<number> {
+    return this.closedPromise;
+  }
+
+  private async doClose(reason: string): Promise<void> {
+    this.log.info({ reason }, 'closing');
+    try {
+      await this.drain(reason);
+    } catch (err) {
+      this.log.error({ err }, 'drain failed');
+      this.exitCode = Math.max(this.exitCode, 1);
+    }
+    for (const [name, fn] of this.cleanups.reverse()) {
+      try {
+        await fn();
+      } catch (err) {
+        this.log.warn({ err, step: name }, 'cleanup step failed');
+      }
+    }
+    this.log.info({ exit_code: this.exitCode }, 'closed');
+    this.log.flush();
+    this.resolveClosed(this.exitCode);
+  }
+}
+
+/**
+ * Runs an actor as the process: SIGTERM/SIGINT close it gracefully; a second signal or
+ * `graceMs` without finishing exits hard. Resolves to the exit code.
+ */
+export async function runAsProcess(actor: Actor, log: Logger, graceMs = 10_000): Promise<number> {
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn({ signal: sig }, 'second signal, exiting now');
+      process.exit(130);
+    }
+    log.info({ signal: sig }, 'signal received, draining');
+    const timer = setTimeout(() => {
+      log.error({ grace_ms: graceMs }, 'drain took too long, exiting');
+      process.exit(1);
+    }, graceMs);
+    timer.unref();
+    void actor.close(`signal ${sig}`);
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  await actor.start();
+  return actor.closed();
+}

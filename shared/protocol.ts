@@ -1,0 +1,305 @@
+/**
+ * The one protocol module: every NATS subject, every message shape, their version and the msgpack
+ * codec live here. No other file builds a subject string or encodes a message by hand.
+ *
+ * Wire types keep short, stable names (they cross process and language boundaries); the classes
+ * that use them live in services/.
+ */
+import { Packr } from 'msgpackr';
+import { ProtocolError } from './errors.js';
+
+/** Bumped when a message shape changes incompatibly; a receiver rejects other versions. */
+export const PROTOCOL_VERSION = 1 as const;
+
+/** Every subject of a job, built in one place. `<job>` must be a NATS-token-safe id. */
+export const subjects = {
+  /** fetcher → time wheel, on the job's JetStream stream (durable, backpressured). */
+  records: (job: string) => `havok.${job}.records`,
+  /** time wheel → router: records stamped with their due wall time. */
+  dispatch: (job: string) => `havok.${job}.dispatch`,
+  /** router → one replayer. */
+  replayer: (job: string, id: string) => `havok.${job}.replayer.${id}`,
+  /** replayer → router (and anyone): registration and liveness. */
+  heartbeat: (job: string) => `havok.${job}.heartbeat`,
+  /** router → time wheel and anyone: current membership and routing counters. */
+  router: (job: string) => `havok.${job}.router`,
+  /** replayer → reporter: cumulative counters and interval histograms. */
+  stats: (job: string) => `havok.${job}.stats`,
+  /** time wheel → anyone: job state and source accounting. */
+  status: (job: string) => `havok.${job}.status`,
+  /** ctl → time wheel: request/reply control of a running job. */
+  control: (job: string) => `havok.${job}.control`,
+  /** reporter → anyone: the job is over and its report is written; actors may exit. */
+  ended: (job: string) => `havok.${job}.ended`,
+} as const;
+
+/** JetStream stream that carries one job's records from fetcher to time wheel. */
+export const streamName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+export const consumerName = (job: string): string => `timewheel_${job.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+
+/** A job id or replayer id becomes one NATS subject token: no dots, spaces or wildcards. */
+export const SAFE_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
+
+// ---------------------------------------------------------------------------------------------
+// Records
+
+/** One request read from a log. `ts` is epoch ms of log time. */
+export interface LogRecord {
+  ts: number;
+  method: string;
+  /** Path and query (`/a/b?c=1`) or an absolute URL. */
+  url: string;
+  headers?: Record<string, string>;
+  /** Request body, raw text or bytes. */
+  body?: string | Uint8Array;
+  /** Value of the analyzer's hash field, for sticky routing; absent = round-robin. */
+  key?: string;
+  /** API name given by the analyzer (path template); absent = derived by the reporter's rule. */
+  api?: string;
+  /** Source index within the job, and line/offset order within that source (tie-break). */
+  src: number;
+  seq: number;
+}
+
+/** A record released by the time wheel: `due` is the wall-clock epoch ms it must be sent at. */
+export interface DueRecord extends LogRecord {
+  due: number;
+  /** Copy number under `rate` (0 for the first copy). */
+  copy: number;
+}
+
+export interface ParseErrorSample {
+  line: number;
+  text: string;
+  reason: string;
+}
+
+/** Counts a fetcher reports for its source. */
+export interface SourceCounts {
+  read: number;
+  parse_errors: number;
+  filtered: number;
+  published: number;
+  samples: ParseErrorSample[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+interface Envelope<K extends string> {
+  v: typeof PROTOCOL_VERSION;
+  kind: K;
+  sender: string;
+}
+
+/** fetcher → time wheel. `batch` numbers a source's batches from 0, for de-duplication. */
+export interface RecordBatchMsg extends Envelope<'records'> {
+  src: number;
+  batch: number;
+  records: LogRecord[];
+}
+
+/** fetcher → time wheel: this source is exhausted; its final counts. */
+export interface SourceEndMsg extends Envelope<'source_end'> {
+  src: number;
+  batches: number;
+  counts: SourceCounts;
+}
+
+export type SourceMsg = RecordBatchMsg | SourceEndMsg;
+
+/** time wheel → router. `n` numbers dispatch batches from 0 so a duplicate is detected. */
+export interface DispatchMsg extends Envelope<'dispatch'> {
+  n: number;
+  records: DueRecord[];
+}
+
+/** time wheel → router: no more dispatch batches will follow. */
+export interface DispatchEndMsg extends Envelope<'dispatch_end'> {
+  n: number;
+  copies: number;
+}
+
+export type RouterInMsg = DispatchMsg | DispatchEndMsg;
+
+/** router → replayer. */
+export interface AssignMsg extends Envelope<'assign'> {
+  records: DueRecord[];
+}
+
+export const REPLAYER_STATES = { up: 'up', leaving: 'leaving' } as const;
+export type ReplayerState = (typeof REPLAYER_STATES)[keyof typeof REPLAYER_STATES];
+
+export interface HeartbeatMsg extends Envelope<'heartbeat'> {
+  id: string;
+  state: ReplayerState;
+  /** max_inflight of this replayer. */
+  capacity: number;
+  inflight: number;
+  /** records received so far (cumulative). */
+  received: number;
+}
+
+export interface RouterMsg extends Envelope<'router'> {
+  members: string[];
+  /** Cumulative records routed to each replayer. */
+  routed: Record<string, number>;
+  dropped_by_reason: Record<string, number>;
+  duplicates: number;
+  /** True once the dispatch end was seen and every record before it routed. */
+  done: boolean;
+}
+
+/** Accumulated by a replayer; counters are cumulative, histograms cover one interval. */
+export interface ApiStats {
+  count: number;
+  failed: number;
+  /** Compressed HDR histogram of latency from send, µs. */
+  latency: string;
+}
+
+export interface StatsMsg extends Envelope<'stats'> {
+  id: string;
+  /** Interval sequence number of this replayer, from 0. */
+  n: number;
+  final: boolean;
+  received: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  dropped_by_reason: Record<string, number>;
+  by_status: Record<string, number>;
+  by_error: Record<string, number>;
+  bytes_received: number;
+  /** Interval histograms (µs), compressed HDR. */
+  latency: string;
+  latency_from_due: string;
+  lateness: string;
+  by_api: Record<string, ApiStats>;
+  interval_sent: number;
+}
+
+export const JOB_STATES = {
+  pending: 'pending',
+  running: 'running',
+  paused: 'paused',
+  finished: 'finished',
+  stopped: 'stopped',
+} as const;
+export type JobState = (typeof JOB_STATES)[keyof typeof JOB_STATES];
+
+export interface StatusMsg extends Envelope<'status'> {
+  job: string;
+  state: JobState;
+  speed: number;
+  rate: number;
+  /** Log time (epoch ms) of the last released record, 0 before the first. */
+  position: number;
+  records: { read: number; parse_errors: number; filtered: number; dispatched: number };
+  /** Copies released (dispatched × rate, exact). */
+  copies: number;
+  /** Copies that will never be sent because the job was stopped. */
+  never_sent: number;
+  sources_ended: number;
+  sources: number;
+  samples: ParseErrorSample[];
+  started_at: number;
+  finished_at: number;
+}
+
+export interface EndedMsg extends Envelope<'ended'> {
+  job: string;
+  exit_code: number;
+}
+
+export type AnyMsg =
+  | RecordBatchMsg
+  | SourceEndMsg
+  | DispatchMsg
+  | DispatchEndMsg
+  | AssignMsg
+  | HeartbeatMsg
+  | RouterMsg
+  | StatsMsg
+  | StatusMsg
+  | EndedMsg;
+export type MsgKind = AnyMsg['kind'];
+export type MsgOf<K extends MsgKind> = Extract<AnyMsg, { kind: K }>;
+
+// ---------------------------------------------------------------------------------------------
+// Codec
+
+// One Packr for the process: `useRecords: false` keeps messages self-describing, so processes
+// started at different times (or in other languages) decode each other without shared state.
+const packr = new Packr({ useRecords: false, mapsAsObjects: true });
+
+export function encode(msg: AnyMsg): Uint8Array {
+  return packr.pack(msg);
+}
+
+/** Builds the envelope so callers only write the payload. */
+export function envelope<K extends MsgKind>(kind: K, sender: string): Envelope<K> {
+  return { v: PROTOCOL_VERSION, kind, sender };
+}
+
+/**
+ * Decodes and checks one message. Throws ProtocolError (never anything else) when the bytes are
+ * not msgpack, the version differs, or the kind is not one of `expected`.
+ */
+export function decode<K extends MsgKind>(data: Uint8Array, ...expected: K[]): MsgOf<K> {
+  let value: unknown;
+  try {
+    value = packr.unpack(data);
+  } catch (err) {
+    throw new ProtocolError('not a msgpack message', { cause: err });
+  }
+  if (typeof value !== 'object' || value === null) throw new ProtocolError('message is not a map');
+  const m = value as { v?: unknown; kind?: unknown };
+  if (m.v !== PROTOCOL_VERSION) {
+    throw new ProtocolError(`protocol version ${String(m.v)} is not ${PROTOCOL_VERSION}`);
+  }
+  if (typeof m.kind !== 'string' || !(expected as string[]).includes(m.kind)) {
+    throw new ProtocolError(`unexpected message kind ${JSON.stringify(m.kind)}, wanted ${expected.join('|')}`);
+  }
+  if (!hasShape(m.kind as MsgKind, value as Record<string, unknown>)) {
+    throw new ProtocolError(`malformed ${m.kind} message`);
+  }
+  return value as MsgOf<K>;
+}
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isStr = (x: unknown): x is string => typeof x === 'string';
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function isRecord(r: unknown): boolean {
+  return isObj(r) && isNum(r.ts) && isStr(r.method) && isStr(r.url) && isNum(r.src) && isNum(r.seq);
+}
+function isDueRecord(r: unknown): boolean {
+  return isRecord(r) && isNum((r as Record<string, unknown>).due) && isNum((r as Record<string, unknown>).copy);
+}
+
+/** Structural checks of the fields each receiver relies on; cheap enough for the hot path. */
+function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
+  switch (kind) {
+    case 'records':
+      return isNum(m.src) && isNum(m.batch) && Array.isArray(m.records) && m.records.every(isRecord);
+    case 'source_end':
+      return isNum(m.src) && isNum(m.batches) && isObj(m.counts) && isNum(m.counts.read);
+    case 'dispatch':
+      return isNum(m.n) && Array.isArray(m.records) && m.records.every(isDueRecord);
+    case 'dispatch_end':
+      return isNum(m.n) && isNum(m.copies);
+    case 'assign':
+      return Array.isArray(m.records) && m.records.every(isDueRecord);
+    case 'heartbeat':
+      return isStr(m.id) && SAFE_TOKEN.test(m.id) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight);
+    case 'router':
+      return Array.isArray(m.members) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
+    case 'stats':
+      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && isStr(m.latency);
+    case 'status':
+      return isStr(m.state) && isObj(m.records) && isNum(m.copies);
+    case 'ended':
+      return isStr(m.job) && isNum(m.exit_code);
+  }
+}
