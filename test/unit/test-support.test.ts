@@ -1,0 +1,244 @@
+/**
+ * Tests of the test helpers themselves and of the demo target: every later integration test
+ * trusts them, so they are checked against the real nats-server and real HTTP.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager, jetstream } from '@nats-io/jetstream';
+import { Agent, request } from 'undici';
+import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { startTarget } from '../support/target-server.js';
+import { DEMO_SLOW_MS, demoResponse, startDemoTarget } from '../../services/demo-target/server.js';
+
+/** A fresh subject or stream name per test, so tests never see each other's messages. */
+const unique = (prefix: string): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
+
+describe('startNatsServer', () => {
+  let ns: NatsServerHandle;
+  before(async () => {
+    ns = await startNatsServer();
+  });
+  after(async () => {
+    await ns.stop();
+  });
+
+  it('starts a JetStream server on a random port that a client can use', async () => {
+    assert.match(ns.url, /^nats:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(ns.port > 0);
+    const nc = await connect({ servers: ns.url });
+    try {
+      assert.equal(nc.info?.jetstream, true, 'server should advertise JetStream');
+      const subject = unique('test');
+      const sub = nc.subscribe(subject, { max: 1 });
+      nc.publish(subject, 'hello');
+      for await (const m of sub) assert.equal(m.string(), 'hello');
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('restarts on the same port with the same store; clients reconnect and streams survive', async () => {
+    const portBefore = ns.port;
+    const pidBefore = ns.pid;
+    const nc = await connect({ servers: ns.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
+    try {
+      let reconnects = 0;
+      void (async () => {
+        for await (const s of nc.status()) if (s.type === 'reconnect') reconnects++;
+      })();
+
+      const stream = unique('S');
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
+      await jetstream(nc).publish(`${stream}.a`, 'kept');
+
+      await ns.restart();
+      assert.equal(ns.port, portBefore, 'port must not change on restart');
+      assert.notEqual(ns.pid, pidBefore, 'restart must start a new process');
+      await check(() => reconnects > 0, 10_000, 'client to reconnect after restart');
+
+      // The subscription is replayed to the new server on reconnect.
+      const subject = unique('after');
+      const sub = nc.subscribe(subject, { max: 1 });
+      await nc.flush();
+      nc.publish(subject, 'again');
+      for await (const m of sub) assert.equal(m.string(), 'again');
+
+      // Same store dir: the stream and its message are still there.
+      await check(
+        async () => (await jsm.streams.info(stream)).state.messages === 1,
+        10_000,
+        `stream ${stream} to hold 1 message after restart`,
+      );
+
+      // A brand-new connection to the same URL works too.
+      const nc2 = await connect({ servers: ns.url });
+      await nc2.close();
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it('restarts after a crash (kill)', async () => {
+    ns.kill('SIGKILL');
+    await ns.restart();
+    const nc = await connect({ servers: ns.url });
+    await nc.close();
+  });
+});
+
+describe('startNatsServer failures and cleanup', () => {
+  it('stop() removes the temp dirs and is idempotent', async () => {
+    const s = await startNatsServer({ jetstream: false });
+    const nc = await connect({ servers: s.url });
+    assert.notEqual(nc.info?.jetstream, true, 'jetstream:false should not enable JetStream');
+    await nc.close();
+    assert.ok(existsSync(s.storeDir));
+    await Promise.all([s.stop(), s.stop()]);
+    assert.equal(existsSync(s.storeDir), false);
+  });
+
+  it('names the binary when it is missing', async () => {
+    await assert.rejects(startNatsServer({ bin: '/nonexistent/nats-server' }), /cannot run \/nonexistent\/nats-server.*ENOENT/s);
+  });
+
+  it('shows the server stderr when it exits early', async () => {
+    await assert.rejects(startNatsServer({ args: ['--no-such-flag'] }), /exited early[\s\S]*stderr[\s\S]*no-such-flag/);
+  });
+});
+
+describe('check', () => {
+  it('resolves once the condition holds', async () => {
+    let n = 0;
+    await check(() => ++n >= 3, 1_000, 'three polls');
+    assert.ok(n >= 3);
+  });
+
+  it('says what it waited for when it times out', async () => {
+    await assert.rejects(check(() => false, 50, 'godot'), { message: 'timed out after 50ms waiting for godot' });
+  });
+});
+
+describe('startTarget', () => {
+  const agent = new Agent();
+  after(async () => {
+    await agent.close();
+  });
+
+  it('records requests in arrival order with method, url, headers, body and time', async () => {
+    const t = await startTarget();
+    try {
+      const sent = [
+        { method: 'GET' as const, path: '/a?x=1', body: undefined },
+        { method: 'POST' as const, path: '/b', body: '{"n":2}' },
+        { method: 'PUT' as const, path: '/c', body: 'three' },
+      ];
+      for (const s of sent) {
+        const res = await request(`${t.url}${s.path}`, {
+          method: s.method,
+          body: s.body,
+          headers: { 'x-seq': s.path },
+          dispatcher: agent,
+        });
+        assert.equal(res.statusCode, 200);
+        assert.equal(await res.body.text(), 'ok\n');
+      }
+      assert.equal(t.count(), 3);
+      assert.deepEqual(
+        t.requests.map((r) => [r.method, r.url, r.body, r.headers['x-seq']]),
+        sent.map((s) => [s.method, s.path, s.body ?? '', s.path]),
+      );
+      const ats = t.requests.map((r) => r.at);
+      assert.deepEqual([...ats].sort((a, b) => a - b), ats, 'arrival times must be non-decreasing');
+      // `at` is epoch ms: within a minute of Date.now().
+      assert.ok(Math.abs(ats[0]! - Date.now()) < 60_000);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('replies with the given status after the given latency', async () => {
+    let calls = 0;
+    const t = await startTarget({ status: 503, latencyMs: () => (++calls, 30) });
+    try {
+      const start = performance.now();
+      const res = await request(`${t.url}/x`, { dispatcher: agent });
+      await res.body.text();
+      assert.equal(res.statusCode, 503);
+      // Generous bound (DESIGN.md §5): only that the delay happened at all.
+      assert.ok(performance.now() - start >= 25, 'latency should delay the reply');
+      assert.equal(calls, 1);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('close() returns promptly with an idle keep-alive connection open', async () => {
+    const t = await startTarget();
+    const res = await request(`${t.url}/`, { dispatcher: agent });
+    await res.body.text();
+    const start = performance.now();
+    await t.close();
+    assert.ok(performance.now() - start < 2_000, 'close() must not wait for the keep-alive timeout');
+  });
+});
+
+describe('demo target', () => {
+  it('maps paths to status and latency as documented', () => {
+    // [path, expected status, expected latency with base 2 ms]
+    const rows: Array<[string, number, number]> = [
+      ['/', 200, 2], // ordinary path
+      ['/index.php', 404, 2], // scanner probe
+      ['/a/404/b', 404, 2], // explicit not-found path
+      ['/404', 404, 2], // at the root
+      ['/php/info', 200, 2], // "php" not as an extension
+      ['/api/slow', 200, DEMO_SLOW_MS], // slow path
+      ['/slow/x.php', 404, DEMO_SLOW_MS], // both rules apply
+    ];
+    for (const [path, status, latencyMs] of rows) {
+      assert.deepEqual(demoResponse(path, 2), { status, latencyMs }, `demoResponse(${JSON.stringify(path)}, 2)`);
+    }
+  });
+
+  it('answers 200 and 404 over HTTP and counts them', async () => {
+    const agent = new Agent();
+    const demo = await startDemoTarget({ port: 0 });
+    try {
+      assert.match(demo.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const get = async (path: string, method: 'GET' | 'POST' = 'GET'): Promise<{ status: number; body: unknown }> => {
+        const res = await request(`${demo.url}${path}`, { method, body: method === 'POST' ? 'x=1' : undefined, dispatcher: agent });
+        return { status: res.statusCode, body: await res.body.json() };
+      };
+      assert.deepEqual(await get('/'), { status: 200, body: { ok: true } });
+      assert.deepEqual(await get('/index.php?a=1'), { status: 404, body: { ok: false, error: 'not found' } });
+      assert.equal((await get('/x/404/y')).status, 404);
+      assert.equal((await get('/form', 'POST')).status, 200);
+
+      const start = performance.now();
+      assert.equal((await get('/slow')).status, 200);
+      assert.ok(performance.now() - start >= DEMO_SLOW_MS - 10, '/slow should take about DEMO_SLOW_MS');
+
+      assert.deepEqual(demo.stats(), {
+        requests: 5,
+        byMethod: { GET: 4, POST: 1 },
+        byStatus: { '200': 3, '404': 2 },
+      });
+    } finally {
+      await demo.close();
+      await agent.close();
+    }
+  });
+
+  it('reports a port already in use clearly', async () => {
+    const first = await startDemoTarget({ port: 0 });
+    try {
+      const port = Number(new URL(first.url).port);
+      await assert.rejects(startDemoTarget({ port }), /demo-target cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    } finally {
+      await first.close();
+    }
+  });
+});
