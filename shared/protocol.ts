@@ -95,6 +95,8 @@ interface Envelope<K extends string> {
 /** fetcher → time wheel. `batch` numbers a source's batches from 0, for de-duplication. */
 export interface RecordBatchMsg extends Envelope<'records'> {
   src: number;
+  /** How many sources the job has (the time wheel's watermark waits for all of them). */
+  sources: number;
   batch: number;
   records: LogRecord[];
 }
@@ -102,6 +104,7 @@ export interface RecordBatchMsg extends Envelope<'records'> {
 /** fetcher → time wheel: this source is exhausted; its final counts. */
 export interface SourceEndMsg extends Envelope<'source_end'> {
   src: number;
+  sources: number;
   batches: number;
   counts: SourceCounts;
 }
@@ -111,6 +114,8 @@ export type SourceMsg = RecordBatchMsg | SourceEndMsg;
 /** time wheel → router. `n` numbers dispatch batches from 0 so a duplicate is detected. */
 export interface DispatchMsg extends Envelope<'dispatch'> {
   n: number;
+  /** Copies released so far including this batch: lets the router count copies lost in transit. */
+  upto: number;
   records: DueRecord[];
 }
 
@@ -282,11 +287,11 @@ function isDueRecord(r: unknown): boolean {
 function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
   switch (kind) {
     case 'records':
-      return isNum(m.src) && isNum(m.batch) && Array.isArray(m.records) && m.records.every(isRecord);
+      return isNum(m.src) && isNum(m.sources) && isNum(m.batch) && Array.isArray(m.records) && m.records.every(isRecord);
     case 'source_end':
-      return isNum(m.src) && isNum(m.batches) && isObj(m.counts) && isNum(m.counts.read);
+      return isNum(m.src) && isNum(m.sources) && isNum(m.batches) && isObj(m.counts) && isNum(m.counts.read);
     case 'dispatch':
-      return isNum(m.n) && Array.isArray(m.records) && m.records.every(isDueRecord);
+      return isNum(m.n) && isNum(m.upto) && Array.isArray(m.records) && m.records.every(isDueRecord);
     case 'dispatch_end':
       return isNum(m.n) && isNum(m.copies);
     case 'assign':

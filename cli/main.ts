@@ -1,0 +1,147 @@
+/**
+ * `havok` command line. Each actor is a subcommand sharing the config options; exit codes are
+ * 0 done, 1 job failed, 2 bad usage or config (DESIGN.md §3).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig, type HavokConfig } from '../shared/config.js';
+import { ConfigError } from '../shared/errors.js';
+import { runAsProcess, type Actor } from '../shared/lifecycle.js';
+import { createLogger, type Logger } from '../shared/log.js';
+import { Fetcher } from '../services/fetcher/fetcher.js';
+import { TimeWheel } from '../services/timewheel/timewheel.js';
+import { Router } from '../services/router/router.js';
+import { Replayer, defaultReplayerId } from '../services/replayer/replayer.js';
+import { Reporter } from '../services/reporter/reporter.js';
+import { runLocal } from '../services/local/local.js';
+import { startDemoTarget } from '../services/demo-target/server.js';
+
+interface ConfigFlags {
+  config?: string;
+  set: string[];
+  nats?: string;
+  job?: string;
+}
+
+const collect = (value: string, prev: string[]): string[] => [...prev, value];
+
+function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .option('-c, --config <file>', 'job config (TOML); see docs/config.md')
+    .option('--set <key=value>', 'override a config key, e.g. --set job.speed=10 (repeatable)', collect, [])
+    .option('--nats <url>', 'NATS server URL (overrides [nats] url)')
+    .option('--job <id>', 'job id (overrides [job] id)');
+}
+
+function configFrom(flags: ConfigFlags): HavokConfig {
+  const set = [...flags.set];
+  if (flags.nats) set.push(`nats.url="${flags.nats}"`);
+  if (flags.job) set.push(`job.id="${flags.job}"`);
+  return loadConfig({ file: flags.config, env: process.env, set });
+}
+
+async function runActor(name: string, flags: ConfigFlags, make: (cfg: HavokConfig, log: Logger) => Actor): Promise<number> {
+  const cfg = configFrom(flags);
+  const log = createLogger(name, { job: cfg.job.id });
+  return runAsProcess(make(cfg, log), log);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('havok')
+    .description(
+      'Replays recorded HTTP traffic (access logs) against a target at the log\'s own timing,\n' +
+        'sped up or slowed down, from a cluster of processes talking over NATS.\n\n' +
+        'Quick start:  havok local --config examples/demo.toml --demo-target\n' +
+        'Exit codes:   0 done, 1 job failed, 2 bad usage or config',
+    )
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride();
+
+  const actor = (name: string, summary: string, make: (cfg: HavokConfig, log: Logger) => Actor): Command =>
+    withConfigOptions(program.command(name).description(summary)).action(async (flags: ConfigFlags) => {
+      process.exitCode = await runActor(name, flags, make);
+    });
+
+  actor('fetcher', 'read the source, parse lines into records, publish them to the job stream', (c, l) => new Fetcher(c, l));
+  actor('timewheel', 'order records, pace them to the log\'s timing (speed, rate, idle cap) and release them', (c, l) => new TimeWheel(c, l));
+  actor('router', 'keep replayer membership and route each record to one replayer', (c, l) => new Router(c, l));
+  actor('reporter', 'merge replayer stats, print progress, write the end report', (c, l) => new Reporter(c, l));
+  withConfigOptions(program.command('replayer').description('send records to the target at their due time and report what happened'))
+    .option('--id <name>', 'replayer id (letters, digits, _ and -)', defaultReplayerId())
+    .action(async (flags: ConfigFlags & { id: string }) => {
+      process.exitCode = await runActor('replayer', flags, (c, l) => new Replayer(c, l.child({ replayer: flags.id }), flags.id));
+    });
+
+  withConfigOptions(program.command('local').description('run the whole cluster on this machine (starts nats-server if none is reachable)'))
+    .option('--replayers <n>', 'replayer processes to start', (v) => parsePositiveInt(v, '--replayers'), 1)
+    .option('--demo-target [port]', 'also run the built-in demo target (on the port of [replayer] target, or this one)')
+    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean }) => {
+      const cfg = configFrom(flags);
+      const log = createLogger('local', { job: cfg.job.id });
+      let demo: Awaited<ReturnType<typeof startDemoTarget>> | undefined;
+      const set = [...flags.set];
+      if (flags.nats) set.push(`nats.url="${flags.nats}"`);
+      if (flags.job) set.push(`job.id="${flags.job}"`);
+      if (flags.demoTarget !== undefined) {
+        const port = typeof flags.demoTarget === 'string' ? parsePositiveInt(flags.demoTarget, '--demo-target') : Number(new URL(cfg.replayer.target ?? 'http://127.0.0.1:18080').port || 80);
+        demo = await startDemoTarget({ port, log });
+        if (!cfg.replayer.target) set.push(`replayer.target="${demo.url}"`);
+        cfg.replayer.target ??= demo.url;
+      }
+      try {
+        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers }, log);
+      } finally {
+        await demo?.close();
+      }
+    });
+
+  program
+    .command('demo-target')
+    .description('run the built-in demo HTTP target (200 for most paths, 404 for *.php and /404, 50 ms for /slow)')
+    .option('-p, --port <port>', 'port to listen on', (v) => parsePositiveInt(v, '--port'), 18080)
+    .option('--host <host>', 'address to bind', '127.0.0.1')
+    .option('--latency-ms <ms>', 'base latency of every answer', (v) => Number(v), 2)
+    .action(async (flags: { port: number; host: string; latencyMs: number }) => {
+      const log = createLogger('demo-target');
+      const t = await startDemoTarget({ port: flags.port, host: flags.host, latencyMs: flags.latencyMs, log });
+      process.stdout.write(`demo target listening on ${t.url}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await t.close();
+    });
+
+  program.addOption(new Option('--log-level <level>', 'log level (also HAVOK_LOG_LEVEL)').choices(['trace', 'debug', 'info', 'warn', 'error', 'silent']));
+  program.hook('preAction', (cmd) => {
+    const level = cmd.opts<{ logLevel?: string }>().logLevel;
+    if (level) process.env.HAVOK_LOG_LEVEL = level;
+  });
+  return program;
+}
+
+function parsePositiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new ConfigError([{ key: flag, message: `expected a positive integer, got ${JSON.stringify(v)}` }]);
+  return n;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`havok: configuration error\n${err.issues.map((i) => `  ${i.key}: ${i.message}`).join('\n')}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`havok: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  }
+}
+
+await main(process.argv);

@@ -1,0 +1,125 @@
+/**
+ * JSON lines: one JSON object per line, its fields mapped to a record by configurable paths
+ * (`fetcher.file.fields`). A path may be nested with dots (`request.url`); a flat key that itself
+ * contains dots (`"http.url": …`, as some loggers write) is tried first.
+ */
+import { parseTime } from './time.js';
+import type { Analyzer, ParsedRecord } from './types.js';
+
+/** Where each record field is found in the JSON object. */
+export interface JsonlFields {
+  ts: string;
+  method: string;
+  url: string;
+  headers: string;
+  body: string;
+}
+
+export const DEFAULT_JSONL_FIELDS: Readonly<JsonlFields> = { ts: 'ts', method: 'method', url: 'url', headers: 'headers', body: 'body' };
+
+type Json = Record<string, unknown>;
+type Getter = (o: Json) => unknown;
+
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Compiles a path once, so the per-line cost is a few property reads. */
+function getter(path: string): Getter {
+  const parts = path.split('.');
+  if (parts.length === 1) return (o) => o[path];
+  return (o) => {
+    if (path in o) return o[path];
+    let v: unknown = o;
+    for (const p of parts) {
+      if (!isObject(v)) return undefined;
+      v = v[p];
+    }
+    return v;
+  };
+}
+
+/** Header values as strings; arrays (repeated headers) joined as HTTP does. Names lower-cased. */
+function toHeaders(v: unknown): Record<string, string> | undefined {
+  // Some loggers write the header map as a JSON string.
+  if (typeof v === 'string' && v.charCodeAt(0) === 123 /* { */) {
+    try {
+      v = JSON.parse(v);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isObject(v)) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const k in v) {
+    const x = v[k];
+    let s: string;
+    if (typeof x === 'string') s = x;
+    else if (typeof x === 'number' || typeof x === 'boolean') s = String(x);
+    else if (Array.isArray(x)) s = x.map(String).join(', ');
+    else continue;
+    (out ??= {})[k.toLowerCase()] = s;
+  }
+  return out;
+}
+
+function toBody(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+/** First non-blank char is `{`: anything else cannot be a JSON object, and JSON.parse throwing
+ *  is far slower than this check (it matters when jsonl sits behind another format in a chain). */
+function looksLikeObject(line: string): boolean {
+  for (let i = 0; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 123) return true;
+    if (c !== 32 && c !== 9 && c !== 0xfeff) return false;
+  }
+  return false;
+}
+
+/**
+ * An analyzer for JSON lines with the given field paths (unset ones keep their default name).
+ * Not JSON, not an object, or no url/ts → undefined; a ts present but unreadable → ts NaN (the
+ * chain reports it as a bad timestamp). Other top-level scalars become `fields` for hash_field.
+ */
+export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}): Analyzer {
+  const f: JsonlFields = { ...DEFAULT_JSONL_FIELDS, ...fields };
+  const get = { ts: getter(f.ts), method: getter(f.method), url: getter(f.url), headers: getter(f.headers), body: getter(f.body) };
+  const mapped = new Set([f.ts, f.method, f.url, f.headers, f.body]);
+
+  return (line) => {
+    if (!looksLikeObject(line)) return undefined;
+    let o: unknown;
+    try {
+      o = JSON.parse(line);
+    } catch {
+      return undefined;
+    }
+    if (!isObject(o)) return undefined;
+    const url = get.url(o);
+    const ts = get.ts(o);
+    if (typeof url !== 'string' || url === '' || ts === undefined || ts === null) return undefined;
+    const method = get.method(o);
+    const rec: ParsedRecord = {
+      ts: parseTime(ts),
+      // Logged methods are sometimes lower case; servers reject `get`, so replay the canonical form.
+      method: typeof method === 'string' && method !== '' ? method.toUpperCase() : 'GET',
+      url,
+    };
+    const headers = toHeaders(get.headers(o));
+    if (headers) rec.headers = headers;
+    const body = toBody(get.body(o));
+    if (body !== undefined) rec.body = body;
+    let extra: Record<string, string> | undefined;
+    for (const k in o) {
+      if (mapped.has(k)) continue;
+      const v = o[k];
+      if (typeof v === 'string') (extra ??= {})[k] = v;
+      else if (typeof v === 'number' || typeof v === 'boolean') (extra ??= {})[k] = String(v);
+    }
+    if (extra) rec.fields = extra;
+    return rec;
+  };
+}

@@ -1,0 +1,127 @@
+/**
+ * The fetcher reads one source, turns each line into a record through the analyzer chain and
+ * publishes batches, in source order, to the job's JetStream stream. The stream's message cap is
+ * its backpressure: when the time wheel falls behind, publishing is refused and the fetcher waits
+ * instead of reading ahead, so its memory is one batch.
+ */
+import { randomUUID } from 'node:crypto';
+import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
+import { connectBus, type NatsConnection } from '../../shared/bus.js';
+import { requireKeys, type HavokConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import { ensureJobStream } from '../../shared/job-stream.js';
+import { Actor } from '../../shared/lifecycle.js';
+import type { Logger } from '../../shared/log.js';
+import { encode, envelope, subjects, type LogRecord, type SourceCounts, type SourceMsg } from '../../shared/protocol.js';
+import { buildChain } from './analyzers/chain.js';
+import { loadAnalyzerModule } from './analyzers/module.js';
+import { expandPaths, readLines } from './file-source.js';
+
+/** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
+const STREAM_FULL = 10077;
+const MAX_SAMPLES = 10;
+const SAMPLE_CHARS = 300;
+
+export class Fetcher extends Actor {
+  private nc!: NatsConnection;
+  private js!: JetStreamClient;
+  private stopping = false;
+  private batchNo = 0;
+  /** Distinguishes this run's message ids from an earlier run's still in the dedupe window. */
+  private readonly runId = randomUUID().slice(0, 8);
+  private readonly sender = `fetcher-${process.pid}`;
+  readonly counts: SourceCounts = { read: 0, parse_errors: 0, filtered: 0, published: 0, samples: [] };
+
+  constructor(
+    private readonly cfg: HavokConfig,
+    log: Logger,
+  ) {
+    super(log);
+  }
+
+  protected async run(): Promise<void> {
+    if (this.cfg.fetcher.type !== 'file') {
+      throw new ConfigError([{ key: 'fetcher.type', message: `"${this.cfg.fetcher.type}" sources are not available in this version; use "file"` }]);
+    }
+    requireKeys(this.cfg, [['fetcher.file.path', this.cfg.fetcher.file.path]]);
+    const files = await expandPaths(this.cfg.fetcher.file.path!);
+    const chain = buildChain({
+      format: this.cfg.fetcher.file.format,
+      fields: this.cfg.fetcher.file.fields,
+      handler: this.cfg.analyzer.handler,
+      module: this.cfg.analyzer.module ? await loadAnalyzerModule(this.cfg.analyzer.module) : undefined,
+      hashField: this.cfg.analyzer.hash_field,
+    });
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.onClose('nats', () => this.nc.drain());
+    await ensureJobStream(await jetstreamManager(this.nc), this.cfg.job.id, this.cfg.fetcher.max_pending_batches);
+    this.js = jetstream(this.nc);
+    this.log.info({ files }, 'reading');
+    void this.pump(files, chain).then(
+      () => this.finish(0, 'source exhausted'),
+      (err: Error) => {
+        this.log.error({ err }, 'fetcher failed');
+        this.finish(1, 'fetcher failed');
+      },
+    );
+  }
+
+  protected async drain(): Promise<void> {
+    this.stopping = true;
+  }
+
+  private async pump(files: string[], chain: ReturnType<typeof buildChain>): Promise<void> {
+    const size = this.cfg.fetcher.batch_size;
+    let batch: LogRecord[] = [];
+    let seq = 0;
+    const c = this.counts;
+    for (const file of files) {
+      let lineNo = 0;
+      for await (const line of readLines(file)) {
+        if (this.stopping) return;
+        lineNo++;
+        c.read++;
+        const res = chain.analyze(line);
+        if (res.ok) {
+          batch.push({ ...res.rec, src: 0, seq: seq++ });
+          if (batch.length >= size) {
+            await this.publish({ ...envelope('records', this.sender), src: 0, sources: 1, batch: this.batchNo, records: batch });
+            c.published += batch.length;
+            batch = [];
+          }
+        } else if (res.filtered) {
+          c.filtered++;
+        } else {
+          c.parse_errors++;
+          if (c.samples.length < MAX_SAMPLES) c.samples.push({ line: lineNo, text: line.slice(0, SAMPLE_CHARS), reason: res.reason });
+        }
+      }
+    }
+    if (batch.length) {
+      await this.publish({ ...envelope('records', this.sender), src: 0, sources: 1, batch: this.batchNo, records: batch });
+      c.published += batch.length;
+    }
+    await this.publish({ ...envelope('source_end', this.sender), src: 0, sources: 1, batches: this.batchNo, counts: c });
+    this.log.info({ ...c, samples: c.samples.length }, 'source exhausted');
+  }
+
+  /** Publishes one message, waiting while the stream is full and retrying while NATS is away. */
+  private async publish(msg: SourceMsg): Promise<void> {
+    const data = encode(msg);
+    const msgID = `${this.runId}-${msg.src}-${msg.kind === 'records' ? msg.batch : 'end'}`;
+    let waitMs = 5;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.js.publish(subjects.records(this.cfg.job.id), data, { msgID, timeout: 5000 });
+        if (msg.kind === 'records') this.batchNo++;
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        const full = err instanceof JetStreamApiError && err.code === STREAM_FULL;
+        if (!full) this.log.warn({ err: (err as Error).message, attempt }, 'publish to job stream failed, retrying');
+        await new Promise((r) => setTimeout(r, waitMs));
+        waitMs = full ? Math.min(waitMs * 2, 50) : Math.min(waitMs * 2, 2000);
+      }
+    }
+  }
+}

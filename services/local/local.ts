@@ -1,0 +1,117 @@
+/**
+ * `havok local`: the whole cluster on one machine. Starts a nats-server of its own when none
+ * answers at `[nats] url`, clears the job's stream (a fresh run), spawns every actor as a child
+ * process of this same CLI, waits for the reporter to finish the job, then stops everything.
+ * No process is left behind, also on Ctrl-C or when an actor fails.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { natsOptions } from '../../shared/bus.js';
+import { requireKeys, type HavokConfig } from '../../shared/config.js';
+import type { Logger } from '../../shared/log.js';
+import { streamName } from '../../shared/protocol.js';
+import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/havok.js', import.meta.url));
+
+export interface LocalOptions {
+  configPath: string;
+  /** `--set` overrides, passed on to every actor. */
+  set: string[];
+  replayers: number;
+}
+
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  exited: Promise<number>;
+}
+
+export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger): Promise<number> {
+  requireKeys(cfg, [
+    ['fetcher.file.path', cfg.fetcher.type === 'file' ? cfg.fetcher.file.path : 'n/a'],
+    ['replayer.target', cfg.replayer.target],
+  ]);
+  let natsUrl = cfg.nats.url;
+  let server: NatsServerHandle | undefined;
+  if (!(await reachable(cfg))) {
+    log.info({ url: cfg.nats.url }, 'no NATS server reachable; starting one');
+    server = await startNatsServer({ jetstream: true });
+    natsUrl = server.url;
+  }
+  await clearJobStream({ ...cfg, nats: { ...cfg.nats, url: natsUrl } });
+
+  const children: Child[] = [];
+  let stopping = false;
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGTERM');
+    const hard = setTimeout(() => children.forEach((c) => c.proc.exitCode === null && c.proc.kill('SIGKILL')), 5000);
+    await Promise.all(children.map((c) => c.exited));
+    clearTimeout(hard);
+    await server?.stop();
+  };
+  const onSignal = (): void => {
+    log.warn('interrupted; stopping every actor');
+    void stopAll().then(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const env = { ...process.env, HAVOK_NATS_URL: natsUrl, HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn' };
+  const common = ['--config', opts.configPath, ...opts.set.flatMap((s) => ['--set', s])];
+  const spawnActor = (name: string, args: string[], stdout: 'inherit' | 'ignore'): Child => {
+    const proc = spawn(process.execPath, [BIN, ...args, ...common], { env, stdio: ['ignore', stdout, 'inherit'] });
+    const exited = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
+    const child = { name, proc, exited };
+    children.push(child);
+    return child;
+  };
+  // Consumers first, so nothing is published before someone listens.
+  const reporter = spawnActor('reporter', ['reporter'], 'inherit');
+  spawnActor('router', ['router'], 'ignore');
+  for (let i = 0; i < opts.replayers; i++) spawnActor(`replayer-${i}`, ['replayer', '--id', `local-${i}`], 'ignore');
+  spawnActor('timewheel', ['timewheel'], 'ignore');
+  spawnActor('fetcher', ['fetcher'], 'ignore');
+
+  // The job ends when the reporter exits; any other actor failing first ends it too.
+  const failure = new Promise<number>((resolve) => {
+    for (const c of children) {
+      if (c === reporter) continue;
+      void c.exited.then((code) => {
+        if (code !== 0 && !stopping) {
+          log.error({ actor: c.name, exit_code: code }, 'actor failed; stopping the job');
+          resolve(code === 2 ? 2 : 1);
+        }
+      });
+    }
+  });
+  const code = await Promise.race([reporter.exited, failure]);
+  await stopAll();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  return code;
+}
+
+async function reachable(cfg: HavokConfig): Promise<boolean> {
+  try {
+    const nc = await connect({ ...natsOptions(cfg.nats, 'havok-local-probe'), maxReconnectAttempts: 0, timeout: 1000 });
+    await nc.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A local run starts fresh: an earlier run's leftover batches must not be replayed. */
+async function clearJobStream(cfg: HavokConfig): Promise<void> {
+  const nc = await connect(natsOptions(cfg.nats, 'havok-local'));
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(streamName(cfg.job.id)).catch(() => undefined);
+  } finally {
+    await nc.close();
+  }
+}

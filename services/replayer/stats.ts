@@ -1,0 +1,102 @@
+/**
+ * What a replayer counts. Counters are cumulative (a lost stats message loses nothing: the next
+ * one carries the totals); histograms cover one interval and are merged exactly by the reporter.
+ */
+import { ApiNamer } from '../../shared/api-name.js';
+import { encodeHistogram, newHistogram, recordMs, type Histogram } from '../../shared/histogram.js';
+import type { ApiStats, StatsMsg } from '../../shared/protocol.js';
+
+/** Distinct API names a replayer reports before folding the rest into `other`. */
+const API_CAP = 200;
+
+interface ApiAcc {
+  count: number;
+  failed: number;
+  latency: Histogram;
+}
+
+export type Outcome = { status: number; bytes: number } | { error: string };
+
+export class ReplayerStats {
+  received = 0;
+  sent = 0;
+  ok = 0;
+  failed = 0;
+  bytesReceived = 0;
+  readonly droppedByReason: Record<string, number> = {};
+  readonly byStatus: Record<string, number> = {};
+  readonly byError: Record<string, number> = {};
+  private readonly apis = new ApiNamer(API_CAP);
+  private byApi = new Map<string, ApiAcc>();
+  private latency = newHistogram();
+  private latencyFromDue = newHistogram();
+  private lateness = newHistogram();
+  private intervalSent = 0;
+  private n = 0;
+
+  drop(reason: string, count = 1): void {
+    this.droppedByReason[reason] = (this.droppedByReason[reason] ?? 0) + count;
+  }
+
+  /** A request was sent `latenessMs` after its due time. */
+  sentAt(latenessMs: number): void {
+    this.sent++;
+    this.intervalSent++;
+    recordMs(this.lateness, latenessMs);
+  }
+
+  /** A response (or failure) came back. Statuses ≥ 400 count as failed, as k6's http_req_failed. */
+  completed(url: string, api: string | undefined, outcome: Outcome, latencyMs: number, fromDueMs: number): void {
+    recordMs(this.latency, latencyMs);
+    recordMs(this.latencyFromDue, fromDueMs);
+    const name = this.apis.name(url, api);
+    let acc = this.byApi.get(name);
+    if (!acc) this.byApi.set(name, (acc = { count: 0, failed: 0, latency: newHistogram() }));
+    acc.count++;
+    recordMs(acc.latency, latencyMs);
+    let failed: boolean;
+    if ('error' in outcome) {
+      this.byError[outcome.error] = (this.byError[outcome.error] ?? 0) + 1;
+      failed = true;
+    } else {
+      const code = String(outcome.status);
+      this.byStatus[code] = (this.byStatus[code] ?? 0) + 1;
+      this.bytesReceived += outcome.bytes;
+      failed = outcome.status >= 400;
+    }
+    if (failed) {
+      this.failed++;
+      acc.failed++;
+    } else this.ok++;
+  }
+
+  /** The stats message for the interval just ended; interval histograms start again. */
+  snapshot(id: string, final: boolean): Omit<StatsMsg, 'v' | 'kind' | 'sender'> {
+    const by_api: Record<string, ApiStats> = {};
+    for (const [name, acc] of this.byApi) by_api[name] = { count: acc.count, failed: acc.failed, latency: encodeHistogram(acc.latency) };
+    const msg = {
+      id,
+      n: this.n++,
+      final,
+      received: this.received,
+      sent: this.sent,
+      ok: this.ok,
+      failed: this.failed,
+      dropped_by_reason: { ...this.droppedByReason },
+      by_status: { ...this.byStatus },
+      by_error: { ...this.byError },
+      bytes_received: this.bytesReceived,
+      latency: encodeHistogram(this.latency),
+      latency_from_due: encodeHistogram(this.latencyFromDue),
+      lateness: encodeHistogram(this.lateness),
+      by_api,
+      interval_sent: this.intervalSent,
+    };
+    this.latency = newHistogram();
+    this.latencyFromDue = newHistogram();
+    this.lateness = newHistogram();
+    this.byApi = new Map();
+    this.intervalSent = 0;
+    return msg;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Merges replayers' stats exactly. Counters are cumulative per replayer, so the job's total is
+ * the sum of each replayer's latest message; interval histograms are added (HDR `add`), never
+ * averaged. Pure apart from histogram memory.
+ */
+import { mergeEncoded, newHistogram, type Histogram } from '../../shared/histogram.js';
+import type { StatsMsg } from '../../shared/protocol.js';
+
+export interface ApiTotals {
+  count: number;
+  failed: number;
+  latency: Histogram;
+}
+
+export interface ReplayerTotals {
+  received: number;
+  sent: number;
+  ok: number;
+  failed: number;
+  dropped: number;
+  final: boolean;
+  lastN: number;
+}
+
+export class StatsMerger {
+  readonly latency = newHistogram();
+  readonly latencyFromDue = newHistogram();
+  readonly lateness = newHistogram();
+  readonly byApi = new Map<string, ApiTotals>();
+  private readonly latest = new Map<string, StatsMsg>();
+  /** Stats messages that arrived out of order or twice, ignored for counters. */
+  stale = 0;
+
+  add(m: StatsMsg): void {
+    const prev = this.latest.get(m.id);
+    if (prev && m.n <= prev.n) {
+      this.stale++;
+      return;
+    }
+    this.latest.set(m.id, m);
+    mergeEncoded(this.latency, m.latency);
+    mergeEncoded(this.latencyFromDue, m.latency_from_due);
+    mergeEncoded(this.lateness, m.lateness);
+    for (const [name, a] of Object.entries(m.by_api)) {
+      let t = this.byApi.get(name);
+      if (!t) this.byApi.set(name, (t = { count: 0, failed: 0, latency: newHistogram() }));
+      t.count += a.count;
+      t.failed += a.failed;
+      mergeEncoded(t.latency, a.latency);
+    }
+  }
+
+  replayers(): Map<string, ReplayerTotals> {
+    const out = new Map<string, ReplayerTotals>();
+    for (const [id, m] of this.latest) {
+      out.set(id, { received: m.received, sent: m.sent, ok: m.ok, failed: m.failed, dropped: sumValues(m.dropped_by_reason), final: m.final, lastN: m.n });
+    }
+    return out;
+  }
+
+  /** Sums of every replayer's latest cumulative counters. */
+  totals(): { received: number; sent: number; ok: number; failed: number; bytes_received: number; dropped_by_reason: Record<string, number>; by_status: Record<string, number>; by_error: Record<string, number> } {
+    const t = { received: 0, sent: 0, ok: 0, failed: 0, bytes_received: 0, dropped_by_reason: {}, by_status: {}, by_error: {} };
+    for (const m of this.latest.values()) {
+      t.received += m.received;
+      t.sent += m.sent;
+      t.ok += m.ok;
+      t.failed += m.failed;
+      t.bytes_received += m.bytes_received;
+      addInto(t.dropped_by_reason, m.dropped_by_reason);
+      addInto(t.by_status, m.by_status);
+      addInto(t.by_error, m.by_error);
+    }
+    return t;
+  }
+}
+
+export function sumValues(r: Record<string, number>): number {
+  let s = 0;
+  for (const v of Object.values(r)) s += v;
+  return s;
+}
+
+export function addInto(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [k, v] of Object.entries(from)) into[k] = (into[k] ?? 0) + v;
+}

@@ -1,0 +1,140 @@
+/**
+ * The end report: DESIGN.md §3 fields plus breakdowns, and its human summary. Pure: built from
+ * the time wheel's last status, the router's counters and the merged replayer stats.
+ */
+import { percentilesMs } from '../../shared/histogram.js';
+import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protocol.js';
+import { addInto, sumValues, type StatsMerger } from './merge.js';
+
+export interface EndReport {
+  job: string;
+  state: string;
+  records: { read: number; parse_errors: number; filtered: number; dispatched: number };
+  parse_error_samples: ParseErrorSample[];
+  requests: {
+    /** dispatched × rate: what should have been sent. */
+    expected: number;
+    sent: number;
+    ok: number;
+    failed: number;
+    dropped: number;
+    dropped_by_reason: Record<string, number>;
+    duplicates: number;
+    /** Sent, but no response or error seen before the report was written. */
+    unfinished: number;
+    /** expected − sent − dropped: records nobody accounted for (0 when accounting closes). */
+    unaccounted: number;
+  };
+  accounting: { records_close: boolean; requests_close: boolean };
+  rate: number;
+  speed: number;
+  latency_ms: ReturnType<typeof percentilesMs>;
+  latency_from_due_ms: ReturnType<typeof percentilesMs>;
+  lateness_ms: ReturnType<typeof percentilesMs>;
+  throughput_rps: number;
+  bytes_received: number;
+  by_api: Array<{ api: string; count: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;
+  by_status: Record<string, number>;
+  by_error: Record<string, number>;
+  replayers: Array<{ id: string; routed: number; received: number; sent: number; dropped: number }>;
+  started_at: string;
+  finished_at: string;
+  duration_s: number;
+}
+
+export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number): EndReport {
+  const t = merger.totals();
+  const dropped_by_reason: Record<string, number> = { ...t.dropped_by_reason };
+  if (router) addInto(dropped_by_reason, router.dropped_by_reason);
+  if (status.never_sent > 0) addInto(dropped_by_reason, { stopped: status.never_sent });
+  const reps = merger.replayers();
+  const replayers: EndReport['replayers'] = [];
+  const ids = new Set([...reps.keys(), ...Object.keys(router?.routed ?? {})]);
+  for (const id of [...ids].sort()) {
+    const r = reps.get(id);
+    const routed = router?.routed[id] ?? 0;
+    // Routed to a replayer that never confirmed receiving them: it died or left with them.
+    const lost = routed - (r?.received ?? 0);
+    if (lost > 0) addInto(dropped_by_reason, { replayer_lost: lost });
+    replayers.push({ id, routed, received: r?.received ?? 0, sent: r?.sent ?? 0, dropped: r?.dropped ?? 0 });
+  }
+  for (const [k, v] of Object.entries(dropped_by_reason)) if (v === 0) delete dropped_by_reason[k];
+  const dropped = sumValues(dropped_by_reason);
+  const expected = status.copies + status.never_sent;
+  const rec = status.records;
+  const startedMs = status.started_at || finishedAt;
+  const durationS = Math.max(0.001, (finishedAt - startedMs) / 1000);
+  const by_api = [...merger.byApi.entries()]
+    .map(([api, a]) => {
+      const p = percentilesMs(a.latency);
+      return { api, count: a.count, failed: a.failed, latency_ms: { p50: p.p50, p90: p.p90, p99: p.p99, max: p.max } };
+    })
+    .sort((a, b) => b.count - a.count || a.api.localeCompare(b.api));
+  return {
+    job: status.job,
+    state: status.state,
+    records: rec,
+    parse_error_samples: status.samples,
+    requests: {
+      expected,
+      sent: t.sent,
+      ok: t.ok,
+      failed: t.failed,
+      dropped,
+      dropped_by_reason,
+      duplicates: router?.duplicates ?? 0,
+      unfinished: t.sent - t.ok - t.failed,
+      unaccounted: expected - t.sent - dropped,
+    },
+    accounting: {
+      records_close: rec.read === rec.parse_errors + rec.filtered + rec.dispatched,
+      requests_close: expected === t.sent + dropped,
+    },
+    rate: status.rate,
+    speed: status.speed,
+    latency_ms: percentilesMs(merger.latency),
+    latency_from_due_ms: percentilesMs(merger.latencyFromDue),
+    lateness_ms: percentilesMs(merger.lateness),
+    throughput_rps: Math.round((t.sent / durationS) * 10) / 10,
+    bytes_received: t.bytes_received,
+    by_api,
+    by_status: t.by_status,
+    by_error: t.by_error,
+    replayers,
+    started_at: new Date(startedMs).toISOString(),
+    finished_at: new Date(finishedAt).toISOString(),
+    duration_s: Math.round(durationS * 1000) / 1000,
+  };
+}
+
+/** The human summary printed at the end (k6 / Vegeta style). */
+export function formatSummary(r: EndReport, jsonPath: string): string {
+  const q = r.requests;
+  const l = r.latency_ms;
+  const lines = [
+    '',
+    `havok job ${r.job}: ${r.state} in ${r.duration_s.toFixed(1)} s (speed ${r.speed}, rate ${r.rate})`,
+    `  records   read ${r.records.read}  parse_errors ${r.records.parse_errors}  filtered ${r.records.filtered}  dispatched ${r.records.dispatched}`,
+    `  requests  expected ${q.expected}  sent ${q.sent}  ok ${q.ok}  failed ${q.failed}  dropped ${q.dropped}${fmtReasons(q.dropped_by_reason)}`,
+    `  latency   p50 ${l.p50} ms  p90 ${l.p90} ms  p99 ${l.p99} ms  max ${l.max} ms   (from due: p99 ${r.latency_from_due_ms.p99} ms)`,
+    `  lateness  p50 ${r.lateness_ms.p50} ms  p99 ${r.lateness_ms.p99} ms  max ${r.lateness_ms.max} ms`,
+    `  throughput ${r.throughput_rps} req/s   status ${Object.entries(r.by_status).map(([k, v]) => `${k}:${v}`).join(' ') || '-'}${Object.keys(r.by_error).length ? `   errors ${Object.entries(r.by_error).map(([k, v]) => `${k}:${v}`).join(' ')}` : ''}`,
+  ];
+  const top = r.by_api.slice(0, 5);
+  if (top.length) {
+    lines.push('  top APIs:');
+    for (const a of top) lines.push(`    ${a.count.toString().padStart(7)}  ${a.failed.toString().padStart(5)} failed  p99 ${a.latency_ms.p99} ms  ${a.api}`);
+  }
+  if (r.parse_error_samples.length) {
+    lines.push('  parse error samples:');
+    for (const s of r.parse_error_samples.slice(0, 3)) lines.push(`    line ${s.line}: ${s.reason}: ${s.text.slice(0, 100)}`);
+  }
+  const closes = r.accounting.records_close && r.accounting.requests_close;
+  lines.push(`  accounting ${closes ? 'closes' : `DOES NOT CLOSE (unaccounted ${q.unaccounted})`}   report: ${jsonPath}`, '');
+  return lines.join('\n');
+}
+
+function fmtReasons(r: Record<string, number>): string {
+  const e = Object.entries(r);
+  return e.length ? ` (${e.map(([k, v]) => `${k}:${v}`).join(' ')})` : '';
+}

@@ -1,0 +1,122 @@
+/**
+ * The reporter listens to replayer stats, the time wheel's status and the router's counters,
+ * prints a live progress line, and when the job is over (every expected request sent or dropped,
+ * and answered, or `settle_ms` without progress) writes the end report and announces the end.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { connectBus, type NatsConnection } from '../../shared/bus.js';
+import type { HavokConfig } from '../../shared/config.js';
+import { ProtocolError } from '../../shared/errors.js';
+import { percentilesMs } from '../../shared/histogram.js';
+import { Actor } from '../../shared/lifecycle.js';
+import type { Logger } from '../../shared/log.js';
+import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
+import { StatsMerger, sumValues } from './merge.js';
+import { buildReport, formatSummary, type EndReport } from './report.js';
+
+export interface ReporterOptions {
+  /** Where progress lines and the summary go (stdout by default). */
+  out?: NodeJS.WritableStream;
+  /** Progress lines off (the summary is still printed). */
+  quiet?: boolean;
+}
+
+export class Reporter extends Actor {
+  private nc!: NatsConnection;
+  private readonly merger = new StatsMerger();
+  private status?: StatusMsg;
+  private router?: RouterMsg;
+  private lastProgressAt = Date.now();
+  private lastAccounted = -1;
+  private lastSent = 0;
+  private report?: EndReport;
+  private readonly sender = `reporter-${process.pid}`;
+  private readonly out: NodeJS.WritableStream;
+
+  constructor(
+    private readonly cfg: HavokConfig,
+    log: Logger,
+    private readonly opts: ReporterOptions = {},
+  ) {
+    super(log);
+    this.out = opts.out ?? process.stdout;
+  }
+
+  /** The end report once written. */
+  get result(): EndReport | undefined {
+    return this.report;
+  }
+
+  protected async run(): Promise<void> {
+    const job = this.cfg.job.id;
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.onClose('nats', () => this.nc.drain());
+    const handle = (fn: (data: Uint8Array) => void) => (_err: Error | null, msg: { data: Uint8Array }) => {
+      try {
+        fn(msg.data);
+      } catch (err) {
+        if (!(err instanceof ProtocolError)) throw err;
+        this.log.warn({ err: err.message }, 'malformed message dropped');
+      }
+    };
+    this.nc.subscribe(subjects.stats(job), { callback: handle((d) => this.merger.add(decode(d, 'stats'))) });
+    this.nc.subscribe(subjects.status(job), { callback: handle((d) => (this.status = decode(d, 'status'))) });
+    this.nc.subscribe(subjects.router(job), { callback: handle((d) => (this.router = decode(d, 'router'))) });
+    const tick = setInterval(() => this.tick(), this.cfg.reporter.interval_ms);
+    this.onClose('tick', () => clearInterval(tick));
+  }
+
+  protected async drain(): Promise<void> {
+    if (!this.report && this.status) this.writeReport();
+  }
+
+  private tick(): void {
+    this.progress();
+    const s = this.status;
+    if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report) return;
+    const t = this.merger.totals();
+    const expected = s.copies + s.never_sent;
+    const accounted = t.ok + t.failed + sumValues(t.dropped_by_reason) + sumValues(this.router?.dropped_by_reason ?? {}) + s.never_sent;
+    if (accounted !== this.lastAccounted) {
+      this.lastAccounted = accounted;
+      this.lastProgressAt = Date.now();
+    }
+    const complete = accounted >= expected && (this.router?.done ?? expected === 0);
+    const stalled = Date.now() - this.lastProgressAt > this.cfg.reporter.settle_ms;
+    if (complete || stalled) {
+      if (!complete) this.log.warn({ expected, accounted }, 'no progress for settle_ms; writing the report with what is known');
+      this.writeReport();
+    }
+  }
+
+  private writeReport(): void {
+    const report = buildReport(this.status!, this.router, this.merger, Date.now());
+    this.report = report;
+    const path = this.cfg.reporter.json;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, JSON.stringify(report, null, 2) + '\n');
+    } catch (err) {
+      this.log.error({ err, path }, 'could not write the end report');
+    }
+    this.out.write(formatSummary(report, path) + '\n');
+    const ok = report.accounting.records_close && report.accounting.requests_close;
+    const exitCode = ok ? 0 : 1;
+    this.nc.publish(subjects.ended(this.cfg.job.id), encode({ ...envelope('ended', this.sender), job: this.cfg.job.id, exit_code: exitCode }));
+    this.log.info({ path, exit_code: exitCode }, 'end report written');
+    this.finish(exitCode, 'report written');
+  }
+
+  private progress(): void {
+    if (this.opts.quiet) return;
+    const s = this.status;
+    const t = this.merger.totals();
+    const rps = ((t.sent - this.lastSent) * 1000) / this.cfg.reporter.interval_ms;
+    this.lastSent = t.sent;
+    const p = percentilesMs(this.merger.latency);
+    const pos = s?.position ? new Date(s.position).toISOString().replace('.000Z', 'Z') : '-';
+    const line = `[${this.cfg.job.id}] ${s?.state ?? 'waiting'}  log ${pos}  sent ${t.sent}/${s?.copies ?? '?'}  ${Math.round(rps)} req/s  failed ${t.failed}  dropped ${sumValues(t.dropped_by_reason)}  p50 ${p.p50} ms  p99 ${p.p99} ms`;
+    this.out.write(line + '\n');
+  }
+}

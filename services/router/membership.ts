@@ -1,0 +1,59 @@
+/**
+ * Replayer membership from heartbeats. Pure: the caller passes the clock. A replayer is a member
+ * from its first heartbeat until it says it is leaving or misses `missed` heartbeats in a row.
+ */
+import { REPLAYER_STATES, type HeartbeatMsg } from '../../shared/protocol.js';
+
+export interface Member {
+  id: string;
+  lastSeen: number;
+  capacity: number;
+  inflight: number;
+}
+
+export class Membership {
+  private readonly byId = new Map<string, Member>();
+  private sorted: string[] = [];
+
+  constructor(
+    private readonly heartbeatMs: number,
+    private readonly missed: number,
+  ) {}
+
+  /** Applies a heartbeat; returns 'joined' | 'left' | undefined when nothing changed. */
+  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'>, now: number): 'joined' | 'left' | undefined {
+    const known = this.byId.has(hb.id);
+    if (hb.state === REPLAYER_STATES.leaving) {
+      if (!known) return undefined;
+      this.byId.delete(hb.id);
+      this.refresh();
+      return 'left';
+    }
+    this.byId.set(hb.id, { id: hb.id, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight });
+    if (known) return undefined;
+    this.refresh();
+    return 'joined';
+  }
+
+  /** Removes members silent for longer than `missed` heartbeat periods; returns their ids. */
+  expire(now: number): string[] {
+    const limit = this.heartbeatMs * this.missed;
+    const gone = [...this.byId.values()].filter((m) => now - m.lastSeen > limit).map((m) => m.id);
+    for (const id of gone) this.byId.delete(id);
+    if (gone.length) this.refresh();
+    return gone;
+  }
+
+  /** Member ids, sorted (a stable order for round-robin and reports). */
+  ids(): readonly string[] {
+    return this.sorted;
+  }
+
+  get(id: string): Member | undefined {
+    return this.byId.get(id);
+  }
+
+  private refresh(): void {
+    this.sorted = [...this.byId.keys()].sort();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The router keeps replayer membership from heartbeats and sends each dispatched record to one
+ * replayer's own subject (route.ts decides which). It counts what it routed to each replayer, and
+ * every record it could not route, by reason, so the reporter can close the accounting.
+ */
+import { connectBus, type NatsConnection } from '../../shared/bus.js';
+import type { HavokConfig } from '../../shared/config.js';
+import { ProtocolError } from '../../shared/errors.js';
+import { Actor } from '../../shared/lifecycle.js';
+import type { Logger } from '../../shared/log.js';
+import { decode, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
+import { Membership } from './membership.js';
+import { RoutePicker } from './route.js';
+
+export class Router extends Actor {
+  private nc!: NatsConnection;
+  private readonly members: Membership;
+  private readonly picker: RoutePicker;
+  private readonly routed: Record<string, number> = {};
+  private readonly dropped: Record<string, number> = {};
+  private duplicates = 0;
+  private nextN = 0;
+  private seenCopies = 0;
+  private done = false;
+  private readonly sender = `router-${process.pid}`;
+
+  constructor(
+    private readonly cfg: HavokConfig,
+    log: Logger,
+  ) {
+    super(log);
+    this.members = new Membership(cfg.replayer.heartbeat_ms, cfg.router.missed_heartbeats);
+    this.picker = new RoutePicker(cfg.router.hash);
+  }
+
+  protected async run(): Promise<void> {
+    const job = this.cfg.job.id;
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.onClose('nats', () => this.nc.drain());
+    this.nc.subscribe(subjects.heartbeat(job), {
+      callback: (_err, msg) => this.guard(() => {
+        const hb = decode(msg.data, 'heartbeat');
+        const change = this.members.heartbeat(hb, Date.now());
+        if (change) {
+          this.log.info({ replayer: hb.id, change, members: this.members.ids().length }, `replayer ${change}`);
+          this.publishState();
+        }
+      }),
+    });
+    this.nc.subscribe(subjects.dispatch(job), {
+      callback: (_err, msg) => this.guard(() => {
+        const m = decode(msg.data, 'dispatch', 'dispatch_end');
+        if (m.kind === 'dispatch') this.route(m);
+        else this.end(m.copies);
+      }),
+    });
+    this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    const tick = setInterval(() => {
+      const gone = this.members.expire(Date.now());
+      if (gone.length) this.log.warn({ replayers: gone }, 'replayer missed heartbeats, evicted');
+      this.publishState();
+    }, Math.min(250, this.cfg.replayer.heartbeat_ms));
+    this.onClose('tick', () => clearInterval(tick));
+  }
+
+  protected async drain(): Promise<void> {
+    this.publishState();
+    await this.nc?.flush().catch(() => undefined);
+  }
+
+  private route(m: DispatchMsg): void {
+    if (m.n < this.nextN) {
+      // Already routed (a re-sent batch): sending it again would duplicate requests.
+      this.duplicates += m.records.length;
+      return;
+    }
+    this.nextN = m.n + 1;
+    const missing = m.upto - m.records.length - this.seenCopies;
+    if (missing > 0) this.count('bus_lost', missing);
+    this.seenCopies = m.upto;
+    const ids = this.members.ids();
+    if (ids.length === 0) {
+      this.count('no_replayer', m.records.length);
+      return;
+    }
+    const groups = new Map<string, DueRecord[]>();
+    for (const r of m.records) {
+      const id = this.picker.pick(r.key, ids);
+      let g = groups.get(id);
+      if (!g) groups.set(id, (g = []));
+      g.push(r);
+    }
+    for (const [id, records] of groups) {
+      this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records }));
+      this.routed[id] = (this.routed[id] ?? 0) + records.length;
+    }
+  }
+
+  private end(copies: number): void {
+    if (copies > this.seenCopies) this.count('bus_lost', copies - this.seenCopies);
+    this.seenCopies = Math.max(copies, this.seenCopies);
+    this.done = true;
+    this.log.info({ routed: this.routed, dropped: this.dropped }, 'dispatch ended');
+    this.publishState();
+  }
+
+  private count(reason: string, n: number): void {
+    this.dropped[reason] = (this.dropped[reason] ?? 0) + n;
+    this.log.warn({ reason, records: n }, 'records not routed');
+  }
+
+  private publishState(): void {
+    if (!this.nc || this.nc.isClosed()) return;
+    const msg: RouterMsg = {
+      ...envelope('router', this.sender),
+      members: [...this.members.ids()],
+      routed: this.routed,
+      dropped_by_reason: this.dropped,
+      duplicates: this.duplicates,
+      done: this.done,
+    };
+    this.nc.publish(subjects.router(this.cfg.job.id), encode(msg));
+  }
+
+  /** A malformed message is logged and dropped; it never takes the router down. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!(err instanceof ProtocolError)) throw err;
+      this.log.warn({ err: err.message }, 'malformed message dropped');
+    }
+  }
+}
