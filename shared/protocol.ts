@@ -7,6 +7,7 @@
  */
 import { Packr } from 'msgpackr';
 import { ProtocolError } from './errors.js';
+import type { HistogramWire } from './histogram.js';
 
 /** Bumped when a message shape changes incompatibly; a receiver rejects other versions. */
 export const PROTOCOL_VERSION = 1 as const;
@@ -159,8 +160,8 @@ export interface RouterMsg extends Envelope<'router'> {
 export interface ApiStats {
   count: number;
   failed: number;
-  /** Compressed HDR histogram of latency from send, µs. */
-  latency: string;
+  /** HDR histogram of latency from send, µs (non-empty buckets). */
+  latency: HistogramWire;
 }
 
 export interface StatsMsg extends Envelope<'stats'> {
@@ -176,10 +177,10 @@ export interface StatsMsg extends Envelope<'stats'> {
   by_status: Record<string, number>;
   by_error: Record<string, number>;
   bytes_received: number;
-  /** Interval histograms (µs), compressed HDR. */
-  latency: string;
-  latency_from_due: string;
-  lateness: string;
+  /** Interval histograms (µs, non-empty buckets). */
+  latency: HistogramWire;
+  latency_from_due: HistogramWire;
+  lateness: HistogramWire;
   by_api: Record<string, ApiStats>;
   interval_sent: number;
 }
@@ -301,7 +302,7 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
     case 'router':
       return Array.isArray(m.members) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
     case 'stats':
-      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && isStr(m.latency);
+      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':
       return isStr(m.state) && isObj(m.records) && isNum(m.copies);
     case 'ended':

@@ -3,7 +3,7 @@
  * one carries the totals); histograms cover one interval and are merged exactly by the reporter.
  */
 import { ApiNamer } from '../../shared/api-name.js';
-import { encodeHistogram, newHistogram, recordMs, type Histogram } from '../../shared/histogram.js';
+import { toWire, newHistogram, recordMs, type Histogram } from '../../shared/histogram.js';
 import type { ApiStats, StatsMsg } from '../../shared/protocol.js';
 
 /** Distinct API names a replayer reports before folding the rest into `other`. */
@@ -73,7 +73,7 @@ export class ReplayerStats {
   /** The stats message for the interval just ended; interval histograms start again. */
   snapshot(id: string, final: boolean): Omit<StatsMsg, 'v' | 'kind' | 'sender'> {
     const by_api: Record<string, ApiStats> = {};
-    for (const [name, acc] of this.byApi) by_api[name] = { count: acc.count, failed: acc.failed, latency: encodeHistogram(acc.latency) };
+    for (const [name, acc] of this.byApi) by_api[name] = { count: acc.count, failed: acc.failed, latency: toWire(acc.latency) };
     const msg = {
       id,
       n: this.n++,
@@ -86,9 +86,9 @@ export class ReplayerStats {
       by_status: { ...this.byStatus },
       by_error: { ...this.byError },
       bytes_received: this.bytesReceived,
-      latency: encodeHistogram(this.latency),
-      latency_from_due: encodeHistogram(this.latencyFromDue),
-      lateness: encodeHistogram(this.lateness),
+      latency: toWire(this.latency),
+      latency_from_due: toWire(this.latencyFromDue),
+      lateness: toWire(this.lateness),
       by_api,
       interval_sent: this.intervalSent,
     };

@@ -3,7 +3,7 @@
  * the sum of each replayer's latest message; interval histograms are added (HDR `add`), never
  * averaged. Pure apart from histogram memory.
  */
-import { mergeEncoded, newHistogram, type Histogram } from '../../shared/histogram.js';
+import { mergeWire, newHistogram, type Histogram } from '../../shared/histogram.js';
 import type { StatsMsg } from '../../shared/protocol.js';
 
 export interface ApiTotals {
@@ -38,15 +38,15 @@ export class StatsMerger {
       return;
     }
     this.latest.set(m.id, m);
-    mergeEncoded(this.latency, m.latency);
-    mergeEncoded(this.latencyFromDue, m.latency_from_due);
-    mergeEncoded(this.lateness, m.lateness);
+    mergeWire(this.latency, m.latency);
+    mergeWire(this.latencyFromDue, m.latency_from_due);
+    mergeWire(this.lateness, m.lateness);
     for (const [name, a] of Object.entries(m.by_api)) {
       let t = this.byApi.get(name);
       if (!t) this.byApi.set(name, (t = { count: 0, failed: 0, latency: newHistogram() }));
       t.count += a.count;
       t.failed += a.failed;
-      mergeEncoded(t.latency, a.latency);
+      mergeWire(t.latency, a.latency);
     }
   }
 

@@ -69,11 +69,15 @@ export class ReorderBuffer<T extends LogRecord = LogRecord> {
     return wm;
   }
 
-  /** The next record in order if the watermark allows it (or `force`, when memory is full). */
+  /**
+   * The next record in order if the watermark allows it (or `force`, when memory is full).
+   * Strictly below the watermark: a source may still send a record at exactly the watermark, and
+   * with a lower `src` that record must leave first.
+   */
   peekReady(force = false): T | undefined {
     const head = this.heap[0];
     if (head === undefined) return undefined;
-    return force || head.ts <= this.watermark() ? head : undefined;
+    return force || head.ts < this.watermark() ? head : undefined;
   }
 
   pop(): T | undefined {
@@ -95,7 +99,9 @@ export class ReorderBuffer<T extends LogRecord = LogRecord> {
         i = m;
       }
     }
-    this.lastOut = top;
+    // The furthest record out so far: a late record leaving must not move it back, or the late
+    // records after it would go uncounted.
+    if (this.lastOut === undefined || before(this.lastOut, top)) this.lastOut = top;
     return top;
   }
 }

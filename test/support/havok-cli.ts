@@ -1,0 +1,79 @@
+/**
+ * Runs the real `havok` CLI (bin/havok.js) as a child process, as a user would, and collects its
+ * output; writes job configs for tests into temp dirs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { EndReport } from '../../services/reporter/report.js';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = join(REPO_ROOT, 'bin', 'havok.js');
+export const APACHE_LOG = fileURLToPath(new URL('../../../../shared/data/apache_logs', import.meta.url));
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Running {
+  proc: ChildProcess;
+  done: Promise<RunResult>;
+}
+
+export function startHavok(args: string[], env: Record<string, string> = {}): Running {
+  const proc = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const done = new Promise<RunResult>((resolve) => proc.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
+  return { proc, done };
+}
+
+export function runHavok(args: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return startHavok(args, env).done;
+}
+
+export interface JobFiles {
+  dir: string;
+  config: string;
+  report: string;
+}
+
+/** Writes a TOML job config into a fresh temp dir; `toml` is appended after the generated keys. */
+export function writeJob(opts: { job: string; log: string; target: string; nats: string; job_toml?: string; extra?: string }): JobFiles {
+  const dir = mkdtempSync(join(tmpdir(), 'havok-job-'));
+  const report = join(dir, 'report.json');
+  const config = join(dir, 'job.toml');
+  writeFileSync(
+    config,
+    [
+      '[job]',
+      `id = "${opts.job}"`,
+      opts.job_toml ?? '',
+      '[fetcher.file]',
+      `path = ${JSON.stringify(opts.log)}`,
+      'format = "combined"',
+      '[replayer]',
+      `target = "${opts.target}"`,
+      '[nats]',
+      `url = "${opts.nats}"`,
+      '[reporter]',
+      `json = ${JSON.stringify(report)}`,
+      'settle_ms = 10000',
+      opts.extra ?? '',
+    ].join('\n'),
+  );
+  return { dir, config, report };
+}
+
+export function readReport(path: string): EndReport {
+  return JSON.parse(readFileSync(path, 'utf8')) as EndReport;
+}
