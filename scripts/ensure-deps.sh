@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what Havok needs when it is missing, so the README's commands work on a fresh machine:
+# npm packages (npm ci), the TypeScript build, and nats-server from Debian's packages.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "havok: installing $* with apt-get" >&2
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
+}
+
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  apt_install nats-server
+fi
+# Debian installs nats-server in /usr/sbin, which is not on every user's PATH.
+case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "havok: installing npm packages (npm ci)" >&2
+  npm ci --no-audit --no-fund >&2
+fi
+npm run --silent build >&2

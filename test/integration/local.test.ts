@@ -1,0 +1,47 @@
+/**
+ * `havok local` process hygiene: Ctrl-C mid-run stops every actor it started (and the
+ * nats-server it started itself), leaving no process behind.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { check } from '../support/nats-server.js';
+import { startTarget, type TargetHandle } from '../support/target-server.js';
+import { APACHE_LOG, startHavok, writeJob } from '../support/havok-cli.js';
+
+/** Pids of processes whose command line contains `needle`. */
+function processesWith(needle: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', needle], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('havok local', { timeout: 120_000 }, () => {
+  let target: TargetHandle;
+  before(async () => {
+    target = await startTarget();
+  });
+  after(async () => {
+    await target.close();
+  });
+
+  test('Ctrl-C stops every actor and its own nats-server', async () => {
+    // An unused port: nothing answers, so havok local starts a nats-server of its own.
+    const job = writeJob({ job: 'ctrlc', log: APACHE_LOG, target: target.url, nats: 'nats://127.0.0.1:1', job_toml: 'speed = 10\nmax_idle_ms = 100' });
+    const serversBefore = processesWith('nats-server.*--ports_file_dir').length;
+    const run = startHavok(['local', '--config', job.config, '--replayers', '2']);
+    // Wait until requests flow: every actor is up.
+    await check(() => target.count() > 20, 30_000, 'requests to arrive');
+    const actors = processesWith(job.config);
+    assert.ok(actors.length >= 6, `expected 6 actor processes, saw ${actors.length}`);
+    assert.equal(processesWith('nats-server.*--ports_file_dir').length, serversBefore + 1, 'havok local started its own nats-server');
+    run.proc.kill('SIGINT');
+    const res = await run.done;
+    assert.equal(res.code, 130, `exit code after Ctrl-C\n${res.stderr}`);
+    await check(() => processesWith(job.config).length === 0, 10_000, 'every actor process to exit');
+    assert.deepEqual(processesWith(job.dir), [], 'no process refers to the job dir');
+    await check(() => processesWith('nats-server.*--ports_file_dir').length === serversBefore, 10_000, 'its nats-server to exit');
+  });
+});
