@@ -37,6 +37,8 @@ const jsonlFields = z.strictObject({
   body: z.string().default('body'),
 });
 
+// Sections use `.prefault({})`, not `.default({})`: zod 4 returns a default as it is, unparsed,
+// so an absent section would come out as `{}` without its own keys' defaults.
 const schema = z.strictObject({
   job: z
     .strictObject({
@@ -60,7 +62,7 @@ const schema = z.strictObject({
       /** Upper bound on records held by the time wheel (re-order buffer); bounds its memory. */
       max_buffer: z.number().int().min(100).default(200_000),
     })
-    .default({} as never),
+    .prefault({}),
   fetcher: z
     .strictObject({
       type: z
@@ -77,9 +79,9 @@ const schema = z.strictObject({
           /** A path, a glob, or a list of them; `.gz` files are decompressed. */
           path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
           format: z.enum(ANALYZERS).default('combined'),
-          fields: jsonlFields.default({} as never),
+          fields: jsonlFields.prefault({}),
         })
-        .default({} as never),
+        .prefault({}),
       kafka: z
         .strictObject({
           brokers: z.array(z.string()).default([]),
@@ -101,7 +103,7 @@ const schema = z.strictObject({
         })
         .optional(),
     })
-    .default({} as never),
+    .prefault({}),
   analyzer: z
     .strictObject({
       /** Analyzer chain, first match wins. Default: the file format. */
@@ -119,7 +121,7 @@ const schema = z.strictObject({
       /** Original Havok key; kept for compatibility, has no effect. */
       name: z.string().optional(),
     })
-    .default({} as never),
+    .prefault({}),
   replayer: z
     .strictObject({
       /** Origin requests are sent to; the log's own host is replaced. */
@@ -135,14 +137,14 @@ const schema = z.strictObject({
       /** A record more than this late is dropped as `late` instead of sent. 0 = never. */
       max_lateness_ms: z.number().int().nonnegative().default(0),
     })
-    .default({} as never),
+    .prefault({}),
   router: z
     .strictObject({
       hash: z.enum(['fnv1a', 'round_robin']).default('fnv1a'),
       /** A replayer missing this many heartbeats is out. */
       missed_heartbeats: z.number().int().positive().default(3),
     })
-    .default({} as never),
+    .prefault({}),
   nats: z
     .strictObject({
       url: z.string().default('nats://127.0.0.1:4222'),
@@ -152,7 +154,7 @@ const schema = z.strictObject({
       creds: z.string().optional(),
       tls: z.union([z.boolean(), z.strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })]).optional(),
     })
-    .default({} as never),
+    .prefault({}),
   reporter: z
     .strictObject({
       /** End report path (JSON). */
@@ -171,7 +173,7 @@ const schema = z.strictObject({
       /** Original Havok key; kept for compatibility. */
       style: z.strictObject({ name: z.string() }).optional(),
     })
-    .default({} as never),
+    .prefault({}),
   /** Original Havok key (service ports); kept for compatibility, has no effect. */
   service: z.record(z.string(), z.unknown()).optional(),
 });

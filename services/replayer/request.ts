@@ -33,8 +33,11 @@ export function pathOf(url: string): string {
   if (url.startsWith('/')) return url;
   const scheme = url.indexOf('://');
   if (scheme < 0) return '/' + url;
-  const slash = url.indexOf('/', scheme + 3);
-  return slash < 0 ? '/' : url.slice(slash);
+  // The origin ends at the first '/', '?' or '#': `http://h?q=1` keeps its query as `/?q=1`.
+  const rest = url.slice(scheme + 3);
+  const end = rest.search(/[/?#]/);
+  if (end < 0 || rest[end] === '#') return '/';
+  return rest[end] === '/' ? rest.slice(end) : '/' + rest.slice(end);
 }
 
 export function buildRequest(rec: LogRecord, rules: RequestRules): OutgoingRequest {
