@@ -262,15 +262,27 @@ export function decode<K extends MsgKind>(data: Uint8Array, ...expected: K[]): M
   if (typeof value !== 'object' || value === null) throw new ProtocolError('message is not a map');
   const m = value as { v?: unknown; kind?: unknown };
   if (m.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(`protocol version ${String(m.v)} is not ${PROTOCOL_VERSION}`);
+    throw new ProtocolError(`protocol version ${shown(m.v)} is not ${PROTOCOL_VERSION}`);
   }
   if (typeof m.kind !== 'string' || !(expected as string[]).includes(m.kind)) {
-    throw new ProtocolError(`unexpected message kind ${JSON.stringify(m.kind)}, wanted ${expected.join('|')}`);
+    throw new ProtocolError(`unexpected message kind ${shown(m.kind)}, wanted ${expected.join('|')}`);
   }
   if (!hasShape(m.kind as MsgKind, value as Record<string, unknown>)) {
     throw new ProtocolError(`malformed ${m.kind} message`);
   }
   return value as MsgOf<K>;
+}
+
+/**
+ * An untrusted value for an error message. Never throws: msgpack can decode a BigInt (which
+ * JSON.stringify refuses) or a map with a `toString` key (which String refuses).
+ */
+function shown(x: unknown): string {
+  try {
+    return typeof x === 'bigint' ? `${x}n` : (JSON.stringify(x) ?? String(x));
+  } catch {
+    return typeof x;
+  }
 }
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
