@@ -14,6 +14,8 @@ import { Replayer, defaultReplayerId } from '../services/replayer/replayer.js';
 import { Reporter } from '../services/reporter/reporter.js';
 import { runLocal } from '../services/local/local.js';
 import { startDemoTarget } from '../services/demo-target/server.js';
+import { CtlError, formatView, sendControl } from '../services/ctl/ctl.js';
+import type { ControlOp } from '../shared/protocol.js';
 
 interface ConfigFlags {
   config?: string;
@@ -95,6 +97,28 @@ export function buildProgram(): Command {
       }
     });
 
+  const ctl = program.command('ctl').description('steer a running job: pause, resume, speed X, rate X, stop, status');
+  const ctlOp = (op: ControlOp, summary: string, takesValue = false): void => {
+    const cmd = withConfigOptions(ctl.command(takesValue ? `${op} <value>` : op).description(summary)).option('--json', 'print the answer as JSON');
+    cmd.action(async (...args: unknown[]) => {
+      const flags = (takesValue ? args[1] : args[0]) as ConfigFlags & { json?: boolean };
+      let value: number | undefined;
+      if (takesValue) {
+        value = Number(args[0]);
+        if (!Number.isFinite(value)) throw new ConfigError([{ key: `ctl ${op}`, message: `expected a number, got ${JSON.stringify(args[0])}` }]);
+      }
+      const reply = await sendControl(configFrom(flags), op, value);
+      process.stdout.write(flags.json ? JSON.stringify(reply, null, 2) + '\n' : (reply.ok ? '' : `error: ${reply.error}\n`) + formatView(reply.view) + '\n');
+      process.exitCode = reply.ok ? 0 : 1;
+    });
+  };
+  ctlOp('status', 'show the job: state, speed, rate, log-time position, progress, req/s, replayers');
+  ctlOp('pause', 'stop releasing records (those due within lead_ms still go out); log time freezes');
+  ctlOp('resume', 'continue from the frozen log time, without a catch-up burst');
+  ctlOp('speed', 'change the log-time speed-up from now on, e.g. `havok ctl speed 4 --job demo`', true);
+  ctlOp('rate', 'change copies per record from the next record on, e.g. `havok ctl rate 0.5`', true);
+  ctlOp('stop', 'end the job now; records never sent count as dropped (stopped) in the report');
+
   program
     .command('demo-target')
     .description('run the built-in demo HTTP target (200 for most paths, 404 for *.php and /404, 50 ms for /slow)')
@@ -132,6 +156,11 @@ export async function main(argv: string[]): Promise<void> {
   } catch (err) {
     if (err instanceof CommanderError) {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    if (err instanceof CtlError) {
+      process.stderr.write(`havok ctl: ${err.message}\n`);
+      process.exitCode = 1;
       return;
     }
     if (err instanceof ConfigError) {

@@ -213,6 +213,43 @@ export interface StatusMsg extends Envelope<'status'> {
   finished_at: number;
 }
 
+/** Operations a control request may ask of the time wheel. */
+export const CONTROL_OPS = ['pause', 'resume', 'speed', 'rate', 'stop', 'status'] as const;
+export type ControlOp = (typeof CONTROL_OPS)[number];
+
+/** ctl → time wheel (request/reply on the control subject). `value` for speed and rate. */
+export interface ControlMsg extends Envelope<'control'> {
+  op: ControlOp;
+  value?: number;
+}
+
+/** What `havok ctl status` shows: the job's state as the time wheel sees it. */
+export interface JobView {
+  job: string;
+  state: JobState;
+  speed: number;
+  rate: number;
+  /** Current log-time position, epoch ms (0 before the start). */
+  position: number;
+  /** First and last log time known so far (last is final once every source has ended). */
+  first_ts: number;
+  last_ts: number;
+  /** 0–100 once every source has ended, else null. */
+  progress: number | null;
+  dispatched: number;
+  copies: number;
+  /** Copies released in the last second. */
+  req_per_s: number;
+  replayers: string[];
+}
+
+/** time wheel → ctl. `ok: false` carries a human error naming what was wrong. */
+export interface ControlReplyMsg extends Envelope<'control_reply'> {
+  ok: boolean;
+  error?: string;
+  view: JobView;
+}
+
 export interface EndedMsg extends Envelope<'ended'> {
   job: string;
   exit_code: number;
@@ -228,6 +265,8 @@ export type AnyMsg =
   | RouterMsg
   | StatsMsg
   | StatusMsg
+  | ControlMsg
+  | ControlReplyMsg
   | EndedMsg;
 export type MsgKind = AnyMsg['kind'];
 export type MsgOf<K extends MsgKind> = Extract<AnyMsg, { kind: K }>;
@@ -317,6 +356,10 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
       return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':
       return isStr(m.state) && isObj(m.records) && isNum(m.copies);
+    case 'control':
+      return isStr(m.op) && (m.value === undefined || isNum(m.value));
+    case 'control_reply':
+      return typeof m.ok === 'boolean' && isObj(m.view) && isStr(m.view.state);
     case 'ended':
       return isStr(m.job) && isNum(m.exit_code);
   }

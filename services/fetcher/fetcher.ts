@@ -8,11 +8,11 @@ import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
-import { ConfigError } from '../../shared/errors.js';
+import { ConfigError, ProtocolError } from '../../shared/errors.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
-import { encode, envelope, subjects, type LogRecord, type SourceCounts, type SourceMsg } from '../../shared/protocol.js';
+import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceCounts, type SourceMsg } from '../../shared/protocol.js';
 import { buildChain } from './analyzers/chain.js';
 import { loadAnalyzerModule } from './analyzers/module.js';
 import { expandPaths, readLines } from './file-source.js';
@@ -26,6 +26,8 @@ export class Fetcher extends Actor {
   private nc!: NatsConnection;
   private js!: JetStreamClient;
   private stopping = false;
+  /** The job was stopped (ctl stop): stop reading, report the counts so far. */
+  private jobStopped = false;
   private batchNo = 0;
   /** Distinguishes this run's message ids from an earlier run's still in the dedupe window. */
   private readonly runId = randomUUID().slice(0, 8);
@@ -56,6 +58,18 @@ export class Fetcher extends Actor {
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg.job.id, this.cfg.fetcher.max_pending_batches);
     this.js = jetstream(this.nc);
+    this.nc.subscribe(subjects.status(this.cfg.job.id), {
+      callback: (_err, msg) => {
+        try {
+          if (decode(msg.data, 'status').state === JOB_STATES.stopped && !this.jobStopped) {
+            this.jobStopped = true;
+            this.log.info('job stopped: no more reading');
+          }
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+        }
+      },
+    });
     this.log.info({ files }, 'reading');
     void this.pump(files, chain).then(
       () => this.finish(0, 'source exhausted'),
@@ -75,10 +89,11 @@ export class Fetcher extends Actor {
     let batch: LogRecord[] = [];
     let seq = 0;
     const c = this.counts;
-    for (const file of files) {
+    reading: for (const file of files) {
       let lineNo = 0;
       for await (const line of readLines(file)) {
         if (this.stopping) return;
+        if (this.jobStopped) break reading;
         lineNo++;
         c.read++;
         const res = chain.analyze(line);

@@ -19,15 +19,18 @@ import {
   JOB_STATES,
   streamName,
   subjects,
+  type ControlReplyMsg,
   type DueRecord,
   type JobState,
+  type JobView,
   type LogRecord,
   type ParseErrorSample,
   type SourceCounts,
   type StatusMsg,
 } from '../../shared/protocol.js';
-import { dueAt, peekDue, startPacer, type PacerState } from './pacer.js';
-import { copiesFor, rateOf, startRate, type RateState } from './rate.js';
+import { decideControl } from './control.js';
+import { dueAt, logTimeAt, peekDue, rebase, startPacer, type PacerState } from './pacer.js';
+import { changeRate, copiesFor, rateOf, startRate, type RateState } from './rate.js';
 import { ReorderBuffer } from './reorder.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 
@@ -50,8 +53,15 @@ export class TimeWheel extends Actor {
   private dispatched = 0;
   private copies = 0;
   private dispatchN = 0;
-  private position = 0;
-  private members = 0;
+  private members: string[] = [];
+  /** Copies that will never be sent because the job was stopped. */
+  private neverSent = 0;
+  /** Log time frozen by a pause (the position resume continues from). */
+  private frozenAt = 0;
+  private firstTs = 0;
+  private lastTs = 0;
+  /** Copies released per second, over the last second (status). */
+  private recent: Array<[number, number]> = [];
   private startedAt = 0;
   private finishedAt = 0;
   private timer?: NodeJS.Timeout;
@@ -86,17 +96,30 @@ export class TimeWheel extends Actor {
     this.nc.subscribe(subjects.router(job), {
       callback: (_err, msg) => {
         try {
-          this.members = decode(msg.data, 'router').members.length;
+          this.members = decode(msg.data, 'router').members;
           this.maybeStart();
         } catch (err) {
           this.dropMalformed(err);
         }
       },
     });
+    this.nc.subscribe(subjects.control(job), {
+      callback: (_err, msg) => {
+        let reply: ControlReplyMsg;
+        try {
+          const req = decode(msg.data, 'control');
+          reply = this.control(req.op, req.value);
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+          reply = { ...envelope('control_reply', this.sender), ok: false, error: err.message, view: this.view() };
+        }
+        if (msg.reply) msg.respond(encode(reply));
+      },
+    });
     this.nc.subscribe(subjects.ended(job), {
       callback: () => {
         this.endedSeen = true;
-        if (this.state === JOB_STATES.finished) this.finish(0, 'job ended');
+        if (this.finishedAt) this.finish(0, 'job ended');
       },
     });
     const statusTimer = setInterval(() => this.publishStatus(), 1000);
@@ -116,7 +139,7 @@ export class TimeWheel extends Actor {
   private async pullLoop(): Promise<void> {
     this.pulling = true;
     while (this.pulling && !(this.sources > 0 && this.buffer.allEnded)) {
-      if (this.buffer.size >= this.cfg.job.max_buffer) {
+      if (this.buffer.size >= this.cfg.job.max_buffer && this.state !== JOB_STATES.stopped) {
         await new Promise((r) => setTimeout(r, 20));
         continue;
       }
@@ -132,6 +155,7 @@ export class TimeWheel extends Actor {
       }
       this.maybeStart();
       this.release();
+      if (this.state === JOB_STATES.stopped) this.drainStopped();
     }
   }
 
@@ -161,6 +185,8 @@ export class TimeWheel extends Actor {
         this.filtered++;
         continue;
       }
+      if (this.firstTs === 0 || r.ts < this.firstTs) this.firstTs = r.ts;
+      if (r.ts > this.lastTs) this.lastTs = r.ts;
       this.buffer.push(r);
     }
   }
@@ -168,14 +194,14 @@ export class TimeWheel extends Actor {
   /** The clock starts once enough replayers are up and the first record's place is known. */
   private maybeStart(): void {
     if (this.state !== JOB_STATES.pending) return;
-    if (this.members < this.cfg.job.min_replayers) return;
+    if (this.members.length < this.cfg.job.min_replayers) return;
     const head = this.buffer.peekReady(this.buffer.size >= this.cfg.job.max_buffer);
     if (!head && !(this.sources > 0 && this.buffer.allEnded)) return;
     const now = Date.now();
     this.startedAt = now;
     this.pacer = startPacer(now + this.cfg.job.warmup_ms, head?.ts ?? 0, this.cfg.job.speed, this.cfg.job.max_idle_ms);
     this.setState(JOB_STATES.running);
-    this.log.info({ members: this.members, first_ts: head?.ts, speed: this.cfg.job.speed, rate: this.cfg.job.rate }, 'job started');
+    this.log.info({ members: this.members.length, first_ts: head?.ts, speed: this.cfg.job.speed, rate: this.cfg.job.rate }, 'job started');
     this.release();
   }
 
@@ -195,7 +221,6 @@ export class TimeWheel extends Actor {
       }
       this.buffer.pop();
       const due = dueAt(this.pacer, head.ts);
-      this.position = head.ts;
       this.dispatched++;
       const n = copiesFor(this.rate);
       for (let c = 0; c < n; c++) {
@@ -210,16 +235,17 @@ export class TimeWheel extends Actor {
   private flush(out: DueRecord[]): void {
     if (out.length === 0) return;
     this.copies += out.length;
+    this.recent.push([Date.now(), out.length]);
     this.nc.publish(subjects.dispatch(this.cfg.job.id), encode({ ...envelope('dispatch', this.sender), n: this.dispatchN++, upto: this.copies, records: out }));
     out.length = 0;
   }
 
   private complete(): void {
-    if (this.state === JOB_STATES.finished) return;
+    if (this.finishedAt) return;
     const job = this.cfg.job.id;
     this.nc.publish(subjects.dispatch(job), encode({ ...envelope('dispatch_end', this.sender), n: this.dispatchN, copies: this.copies }));
     this.finishedAt = Date.now();
-    this.setState(JOB_STATES.finished);
+    this.setState(this.state === JOB_STATES.stopped ? JOB_STATES.stopped : JOB_STATES.finished);
     this.log.info({ dispatched: this.dispatched, copies: this.copies, late_arrivals: this.buffer.lateArrivals }, 'all records released');
     // The job's records are all out: the stream has nothing left to resume from.
     void jetstreamManager(this.nc)
@@ -229,6 +255,87 @@ export class TimeWheel extends Actor {
     // Keep answering status until the reporter says the job ended, but not forever.
     const giveUp = setTimeout(() => this.finish(0, 'no reporter ended the job'), this.cfg.reporter.settle_ms + 30_000);
     giveUp.unref();
+  }
+
+  /** Applies one control request; answers with the new view or why not. */
+  private control(op: string, value: number | undefined): ControlReplyMsg {
+    const d = decideControl(this.state, op, value);
+    if (!d.ok) return { ...envelope('control_reply', this.sender), ok: false, error: d.error, view: this.view() };
+    const now = Date.now();
+    switch (d.op) {
+      case 'pause':
+        // Records already released (due within lead_ms) still go out; nothing after them.
+        this.frozenAt = this.currentPosition(now);
+        clearTimeout(this.timer);
+        this.setState(JOB_STATES.paused);
+        break;
+      case 'resume':
+        // Continue from the frozen log time: the next record is due after its own gap, no burst.
+        if (this.pacer) this.pacer = rebase(this.pacer, now, this.frozenAt, this.pacer.speed);
+        this.setState(JOB_STATES.running);
+        this.release();
+        break;
+      case 'speed':
+        if (this.pacer) {
+          const at = this.state === JOB_STATES.paused ? this.frozenAt : this.currentPosition(now);
+          this.pacer = rebase(this.pacer, now, at, d.value!);
+          if (this.state === JOB_STATES.running) this.release();
+        } else this.cfg.job.speed = d.value!;
+        break;
+      case 'rate':
+        changeRate(this.rate, d.value!);
+        break;
+      case 'stop':
+        clearTimeout(this.timer);
+        this.setState(JOB_STATES.stopped);
+        this.drainStopped();
+        break;
+      case 'status':
+        break;
+    }
+    if (d.op !== 'status') this.log.info({ op: d.op, value: d.value, state: this.state }, 'control applied');
+    this.publishStatus();
+    return { ...envelope('control_reply', this.sender), ok: true, view: this.view() };
+  }
+
+  /**
+   * After a stop every record not yet released is counted, with its copies under `rate`, as
+   * never sent: the fetcher stops reading (it watches the status) and what it already published
+   * is pulled and counted, so the accounting closes.
+   */
+  private drainStopped(): void {
+    for (let r = this.buffer.pop(); r; r = this.buffer.pop()) {
+      this.dispatched++;
+      this.neverSent += copiesFor(this.rate);
+    }
+    if (this.sources > 0 && this.buffer.allEnded) this.complete();
+  }
+
+  /** Log time the job is at now: frozen while paused, never past the last released record. */
+  private currentPosition(now: number): number {
+    if (this.state === JOB_STATES.paused) return this.frozenAt;
+    if (!this.pacer) return 0;
+    return Math.min(Math.max(logTimeAt(this.pacer, now), this.pacer.originLog), this.pacer.lastTs);
+  }
+
+  private view(): JobView {
+    const now = Date.now();
+    this.recent = this.recent.filter(([t]) => now - t <= 1000);
+    const total = this.dispatched + this.buffer.size;
+    return {
+      job: this.cfg.job.id,
+      state: this.state,
+      speed: this.pacer?.speed ?? this.cfg.job.speed,
+      rate: rateOf(this.rate),
+      position: this.currentPosition(now),
+      first_ts: this.firstTs,
+      last_ts: this.lastTs,
+      progress: this.sources > 0 && this.buffer.allEnded ? (total === 0 ? 100 : Math.round((this.dispatched / total) * 1000) / 10) : null,
+      dispatched: this.dispatched,
+      copies: this.copies,
+      req_per_s: this.recent.reduce((a, [, n]) => a + n, 0),
+      replayers: this.members,
+    };
   }
 
   private setState(state: JobState): void {
@@ -252,10 +359,10 @@ export class TimeWheel extends Actor {
       state: this.state,
       speed: this.pacer?.speed ?? this.cfg.job.speed,
       rate: rateOf(this.rate),
-      position: this.position,
+      position: this.currentPosition(Date.now()),
       records: { ...totals, dispatched: this.dispatched },
       copies: this.copies,
-      never_sent: 0,
+      never_sent: this.neverSent,
       sources_ended: this.sourceCounts.size,
       sources: this.sources,
       samples,
