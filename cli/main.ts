@@ -16,6 +16,7 @@ import { runLocal } from '../services/local/local.js';
 import { startDemoTarget } from '../services/demo-target/server.js';
 import { CtlError, formatView, sendControl } from '../services/ctl/ctl.js';
 import type { ControlOp } from '../shared/protocol.js';
+import { formatPlan, plan } from '../services/plan/plan.js';
 
 interface ConfigFlags {
   config?: string;
@@ -95,6 +96,14 @@ export function buildProgram(): Command {
       } finally {
         await demo?.close();
       }
+    });
+
+  withConfigOptions(program.command('plan').description('dry run: read the source and print record count, log span, disorder, parse errors, expected duration and peak req/s'))
+    .option('--json', 'print the plan as JSON')
+    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+      const cfg = configFrom(flags);
+      const p = await plan(cfg);
+      process.stdout.write((flags.json ? JSON.stringify(p, null, 2) : formatPlan(p, cfg)) + '\n');
     });
 
   const ctl = program.command('ctl').description('steer a running job: pause, resume, speed X, rate X, stop, status');

@@ -12,15 +12,11 @@ import { ConfigError, ProtocolError } from '../../shared/errors.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceCounts, type SourceMsg } from '../../shared/protocol.js';
-import { buildChain } from './analyzers/chain.js';
-import { loadAnalyzerModule } from './analyzers/module.js';
-import { expandPaths, readLines } from './file-source.js';
+import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
+import { openFileSource, type FileSource } from './source.js';
 
 /** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
 const STREAM_FULL = 10077;
-const MAX_SAMPLES = 10;
-const SAMPLE_CHARS = 300;
 
 export class Fetcher extends Actor {
   private nc!: NatsConnection;
@@ -32,7 +28,6 @@ export class Fetcher extends Actor {
   /** Distinguishes this run's message ids from an earlier run's still in the dedupe window. */
   private readonly runId = randomUUID().slice(0, 8);
   private readonly sender = `fetcher-${process.pid}`;
-  readonly counts: SourceCounts = { read: 0, parse_errors: 0, filtered: 0, published: 0, samples: [] };
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -46,14 +41,7 @@ export class Fetcher extends Actor {
       throw new ConfigError([{ key: 'fetcher.type', message: `"${this.cfg.fetcher.type}" sources are not available in this version; use "file"` }]);
     }
     requireKeys(this.cfg, [['fetcher.file.path', this.cfg.fetcher.file.path]]);
-    const files = await expandPaths(this.cfg.fetcher.file.path!);
-    const chain = buildChain({
-      format: this.cfg.fetcher.file.format,
-      fields: this.cfg.fetcher.file.fields,
-      handler: this.cfg.analyzer.handler,
-      module: this.cfg.analyzer.module ? await loadAnalyzerModule(this.cfg.analyzer.module) : undefined,
-      hashField: this.cfg.analyzer.hash_field,
-    });
+    const source = await openFileSource(this.cfg);
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg.job.id, this.cfg.fetcher.max_pending_batches);
@@ -70,8 +58,8 @@ export class Fetcher extends Actor {
         }
       },
     });
-    this.log.info({ files }, 'reading');
-    void this.pump(files, chain).then(
+    this.log.info({ files: source.files }, 'reading');
+    void this.pump(source).then(
       () => this.finish(0, 'source exhausted'),
       (err: Error) => {
         this.log.error({ err }, 'fetcher failed');
@@ -84,32 +72,20 @@ export class Fetcher extends Actor {
     this.stopping = true;
   }
 
-  private async pump(files: string[], chain: ReturnType<typeof buildChain>): Promise<void> {
+  private async pump(source: FileSource): Promise<void> {
     const size = this.cfg.fetcher.batch_size;
     let batch: LogRecord[] = [];
     let seq = 0;
-    const c = this.counts;
-    reading: for (const file of files) {
-      let lineNo = 0;
-      for await (const line of readLines(file)) {
-        if (this.stopping) return;
-        if (this.jobStopped) break reading;
-        lineNo++;
-        c.read++;
-        const res = chain.analyze(line);
-        if (res.ok) {
-          batch.push({ ...res.rec, src: 0, seq: seq++ });
-          if (batch.length >= size) {
-            await this.publish({ ...envelope('records', this.sender), src: 0, sources: 1, batch: this.batchNo, records: batch });
-            c.published += batch.length;
-            batch = [];
-          }
-        } else if (res.filtered) {
-          c.filtered++;
-        } else {
-          c.parse_errors++;
-          if (c.samples.length < MAX_SAMPLES) c.samples.push({ line: lineNo, text: line.slice(0, SAMPLE_CHARS), reason: res.reason });
-        }
+    const c = source.counts;
+    for await (const rec of source.records()) {
+      if (this.stopping) return;
+      // The record was read (and counted): it goes out even when the job was just stopped.
+      batch.push({ ...rec, src: 0, seq: seq++ });
+      if (this.jobStopped) break;
+      if (batch.length >= size) {
+        await this.publish({ ...envelope('records', this.sender), src: 0, sources: 1, batch: this.batchNo, records: batch });
+        c.published += batch.length;
+        batch = [];
       }
     }
     if (batch.length) {

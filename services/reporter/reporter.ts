@@ -13,6 +13,7 @@ import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
 import { StatsMerger, sumValues } from './merge.js';
+import { createProgressView, type ProgressView } from './progress.js';
 import { buildReport, formatSummary, type EndReport } from './report.js';
 
 export interface ReporterOptions {
@@ -33,6 +34,7 @@ export class Reporter extends Actor {
   private report?: EndReport;
   private readonly sender = `reporter-${process.pid}`;
   private readonly out: NodeJS.WritableStream;
+  private readonly view: ProgressView;
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -41,6 +43,7 @@ export class Reporter extends Actor {
   ) {
     super(log);
     this.out = opts.out ?? process.stdout;
+    this.view = createProgressView(this.out);
   }
 
   /** The end report once written. */
@@ -100,6 +103,7 @@ export class Reporter extends Actor {
     } catch (err) {
       this.log.error({ err, path }, 'could not write the end report');
     }
+    this.view.stop();
     this.out.write(formatSummary(report, path) + '\n');
     const ok = report.accounting.records_close && report.accounting.requests_close;
     const exitCode = ok ? 0 : 1;
@@ -114,9 +118,19 @@ export class Reporter extends Actor {
     const t = this.merger.totals();
     const rps = ((t.sent - this.lastSent) * 1000) / this.cfg.reporter.interval_ms;
     this.lastSent = t.sent;
-    const p = percentilesMs(this.merger.latency);
-    const pos = s?.position ? new Date(s.position).toISOString().replace('.000Z', 'Z') : '-';
-    const line = `[${this.cfg.job.id}] ${s?.state ?? 'waiting'}  log ${pos}  sent ${t.sent}/${s?.copies ?? '?'}  ${Math.round(rps)} req/s  failed ${t.failed}  dropped ${sumValues(t.dropped_by_reason)}  p50 ${p.p50} ms  p99 ${p.p99} ms`;
-    this.out.write(line + '\n');
+    const allRead = s !== undefined && s.sources > 0 && s.sources_ended >= s.sources;
+    this.view.update({
+      job: this.cfg.job.id,
+      state: s?.state ?? 'waiting',
+      position: s?.position ?? 0,
+      sent: t.sent,
+      // Once every source is read and the time wheel is done, the copies count is final.
+      total: allRead && s && (s.state === JOB_STATES.finished || s.state === JOB_STATES.stopped) ? s.copies + s.never_sent : null,
+      rps,
+      p99: percentilesMs(this.merger.latency).p99,
+      failed: t.failed,
+      dropped: sumValues(t.dropped_by_reason),
+    });
   }
+
 }

@@ -207,6 +207,29 @@ describe('replay a log end to end', { timeout: 300_000 }, () => {
     }
   });
 
+  test('havok plan reads the log and predicts the replay without sending anything', async () => {
+    const target = await startTarget();
+    try {
+      const job = writeJob({ job: 'plan', log: APACHE_LOG, target: target.url, nats: 'nats://127.0.0.1:1', job_toml: 'speed = 100\nmax_idle_ms = 100\nrate = 2' });
+      const res = await runHavok(['plan', '--config', job.config, '--json']);
+      assert.equal(res.code, 0, res.stderr);
+      const p = JSON.parse(res.stdout) as { records: number; requests: number; parse_errors: number; span_ms: number; out_of_order: number; out_of_order_depth_ms: number; durationMs: number; peakRps: number };
+      assert.equal(p.records, 10_000);
+      assert.equal(p.requests, 20_000);
+      assert.equal(p.parse_errors, 0);
+      assert.equal(p.span_ms, 83 * 3600_000 + 59_000);
+      assert.ok(p.out_of_order > 1000 && p.out_of_order_depth_ms === 59_000, JSON.stringify(p));
+      // 84 bursts of ~60 s at speed 100 (~0.6 s each) plus 83 capped gaps of 100 ms.
+      assert.ok(p.durationMs > 40_000 && p.durationMs < 70_000, `duration ${p.durationMs}`);
+      assert.ok(p.peakRps > 0);
+      assert.equal(target.count(), 0, 'plan sends nothing');
+      const human = await runHavok(['plan', '--config', job.config]);
+      assert.match(human.stdout, /records 10000/);
+    } finally {
+      await target.close();
+    }
+  });
+
   test('a bad config exits 2 naming the key', async () => {
     const job = writeJob({ job: 'bad', log: APACHE_LOG, target: 'http://127.0.0.1:1', nats: nats.url, job_toml: 'sped = 3' });
     const res = await runHavok(['local', '--config', job.config]);

@@ -11,7 +11,7 @@ import type { EndReport } from '../../services/reporter/report.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const BIN = join(REPO_ROOT, 'bin', 'havok.js');
-export const APACHE_LOG = fileURLToPath(new URL('../../../../shared/data/apache_logs', import.meta.url));
+export const APACHE_LOG = fileURLToPath(new URL('../../../examples/data/apache_logs', import.meta.url));
 
 export interface RunResult {
   code: number;

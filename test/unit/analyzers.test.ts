@@ -13,8 +13,8 @@ import { loadAnalyzerModule } from '../../services/fetcher/analyzers/module.js';
 import { epochToMs, parseClfTime, parseEpoch, parseIsoTime, parseTime } from '../../services/fetcher/analyzers/time.js';
 import type { ParsedRecord } from '../../services/fetcher/analyzers/types.js';
 
-// From dist/test/unit/ up to the workspace: /work/shared/data/apache_logs.
-export const APACHE_LOGS = fileURLToPath(new URL('../../../../shared/data/apache_logs', import.meta.url));
+// The sample log bundled in the repo (a copy of ../shared/data/apache_logs), from dist/test/unit/.
+export const APACHE_LOGS = fileURLToPath(new URL('../../../examples/data/apache_logs', import.meta.url));
 
 const T0 = Date.UTC(2015, 4, 17, 10, 5, 3); // 17/May/2015:10:05:03 +0000
 

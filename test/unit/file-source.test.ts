@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { expandPaths, readLines } from '../../services/fetcher/file-source.js';
 
-const APACHE_LOGS = fileURLToPath(new URL('../../../../shared/data/apache_logs', import.meta.url));
+const APACHE_LOGS = fileURLToPath(new URL('../../../examples/data/apache_logs', import.meta.url));
 
 async function collect(it: AsyncIterable<string>): Promise<string[]> {
   const out: string[] = [];
