@@ -144,10 +144,25 @@ export interface HeartbeatMsg extends Envelope<'heartbeat'> {
   inflight: number;
   /** records received so far (cumulative). */
   received: number;
+  /** requests sent so far (cumulative); the router derives each replayer's req/s from it. */
+  sent: number;
+}
+
+/** One replayer as the router sees it (status and `havok ctl status`). */
+export interface ReplayerInfo {
+  id: string;
+  capacity: number;
+  inflight: number;
+  /** ms since its last heartbeat. */
+  last_heartbeat_ms: number;
+  routed: number;
+  /** Requests per second it sent over its last heartbeat period. */
+  rps: number;
 }
 
 export interface RouterMsg extends Envelope<'router'> {
   members: string[];
+  replayers: ReplayerInfo[];
   /** Cumulative records routed to each replayer. */
   routed: Record<string, number>;
   dropped_by_reason: Record<string, number>;
@@ -240,7 +255,7 @@ export interface JobView {
   copies: number;
   /** Copies released in the last second. */
   req_per_s: number;
-  replayers: string[];
+  replayers: ReplayerInfo[];
 }
 
 /** time wheel → ctl. `ok: false` carries a human error naming what was wrong. */
@@ -351,7 +366,7 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
     case 'heartbeat':
       return isStr(m.id) && SAFE_TOKEN.test(m.id) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight);
     case 'router':
-      return Array.isArray(m.members) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
+      return Array.isArray(m.members) && Array.isArray(m.replayers) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
     case 'stats':
       return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':

@@ -4,7 +4,7 @@
  */
 import { percentilesMs } from '../../shared/histogram.js';
 import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protocol.js';
-import { addInto, sumValues, type StatsMerger } from './merge.js';
+import { addInto, sumValues, type ReplayerTotals, type StatsMerger } from './merge.js';
 
 export interface EndReport {
   job: string;
@@ -53,8 +53,7 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
   for (const id of [...ids].sort()) {
     const r = reps.get(id);
     const routed = router?.routed[id] ?? 0;
-    // Routed to a replayer that never confirmed receiving them: it died or left with them.
-    const lost = routed - (r?.received ?? 0);
+    const lost = lostWith(id, routed, r, router);
     if (lost > 0) addInto(dropped_by_reason, { replayer_lost: lost });
     replayers.push({ id, routed, received: r?.received ?? 0, sent: r?.sent ?? 0, dropped: r?.dropped ?? 0 });
   }
@@ -105,6 +104,18 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     finished_at: new Date(finishedAt).toISOString(),
     duration_s: Math.round(durationS * 1000) / 1000,
   };
+}
+
+/**
+ * Records a replayer will never account for: routed to it but neither sent nor dropped, once it
+ * is gone (evicted after missed heartbeats, or left) without a final stats message. They died
+ * with it, in its queue or on the bus to it. A live member's remainder is still in progress.
+ */
+export function lostWith(id: string, routed: number, r: ReplayerTotals | undefined, router: RouterMsg | undefined): number {
+  // A replayer that said goodbye accounted for all it received; what was still on its way is lost.
+  if (r?.final) return Math.max(0, routed - r.received);
+  if (router?.members.includes(id)) return 0;
+  return Math.max(0, routed - (r?.sent ?? 0) - (r?.dropped ?? 0));
 }
 
 /** The human summary printed at the end (k6 / Vegeta style). */

@@ -14,7 +14,7 @@ import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
 import { StatsMerger, sumValues } from './merge.js';
 import { createProgressView, type ProgressView } from './progress.js';
-import { buildReport, formatSummary, type EndReport } from './report.js';
+import { buildReport, formatSummary, lostWith, type EndReport } from './report.js';
 
 export interface ReporterOptions {
   /** Where progress lines and the summary go (stdout by default). */
@@ -80,7 +80,10 @@ export class Reporter extends Actor {
     if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report) return;
     const t = this.merger.totals();
     const expected = s.copies + s.never_sent;
-    const accounted = t.ok + t.failed + sumValues(t.dropped_by_reason) + sumValues(this.router?.dropped_by_reason ?? {}) + s.never_sent;
+    let lost = 0;
+    const reps = this.merger.replayers();
+    for (const [id, routed] of Object.entries(this.router?.routed ?? {})) lost += lostWith(id, routed, reps.get(id), this.router);
+    const accounted = t.ok + t.failed + sumValues(t.dropped_by_reason) + sumValues(this.router?.dropped_by_reason ?? {}) + s.never_sent + lost;
     if (accounted !== this.lastAccounted) {
       this.lastAccounted = accounted;
       this.lastProgressAt = Date.now();

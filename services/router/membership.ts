@@ -9,6 +9,9 @@ export interface Member {
   lastSeen: number;
   capacity: number;
   inflight: number;
+  sent: number;
+  /** Requests per second between its last two heartbeats. */
+  rps: number;
 }
 
 export class Membership {
@@ -21,15 +24,18 @@ export class Membership {
   ) {}
 
   /** Applies a heartbeat; returns 'joined' | 'left' | undefined when nothing changed. */
-  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'>, now: number): 'joined' | 'left' | undefined {
-    const known = this.byId.has(hb.id);
+  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'> & { sent?: number }, now: number): 'joined' | 'left' | undefined {
+    const prev = this.byId.get(hb.id);
+    const known = prev !== undefined;
     if (hb.state === REPLAYER_STATES.leaving) {
       if (!known) return undefined;
       this.byId.delete(hb.id);
       this.refresh();
       return 'left';
     }
-    this.byId.set(hb.id, { id: hb.id, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight });
+    const sent = hb.sent ?? 0;
+    const rps = prev && now > prev.lastSeen ? ((sent - prev.sent) * 1000) / (now - prev.lastSeen) : 0;
+    this.byId.set(hb.id, { id: hb.id, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, rps: Math.max(0, Math.round(rps)) });
     if (known) return undefined;
     this.refresh();
     return 'joined';

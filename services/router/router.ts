@@ -59,7 +59,7 @@ export class Router extends Actor {
       const gone = this.members.expire(Date.now());
       if (gone.length) this.log.warn({ replayers: gone }, 'replayer missed heartbeats, evicted');
       this.publishState();
-    }, Math.min(250, this.cfg.replayer.heartbeat_ms));
+    }, Math.min(100, this.cfg.replayer.heartbeat_ms));
     this.onClose('tick', () => clearInterval(tick));
   }
 
@@ -84,8 +84,12 @@ export class Router extends Actor {
       return;
     }
     const groups = new Map<string, DueRecord[]>();
+    const weightOf = (id: string): number => {
+      const mem = this.members.get(id);
+      return mem ? mem.capacity - mem.inflight : 1;
+    };
     for (const r of m.records) {
-      const id = this.picker.pick(r.key, ids);
+      const id = this.picker.pick(r.key, ids, weightOf);
       let g = groups.get(id);
       if (!g) groups.set(id, (g = []));
       g.push(r);
@@ -114,6 +118,10 @@ export class Router extends Actor {
     const msg: RouterMsg = {
       ...envelope('router', this.sender),
       members: [...this.members.ids()],
+      replayers: this.members.ids().map((id) => {
+        const m = this.members.get(id)!;
+        return { id, capacity: m.capacity, inflight: m.inflight, last_heartbeat_ms: Date.now() - m.lastSeen, routed: this.routed[id] ?? 0, rps: m.rps };
+      }),
       routed: this.routed,
       dropped_by_reason: this.dropped,
       duplicates: this.duplicates,

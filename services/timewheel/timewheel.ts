@@ -25,6 +25,7 @@ import {
   type JobView,
   type LogRecord,
   type ParseErrorSample,
+  type ReplayerInfo,
   type SourceCounts,
   type StatusMsg,
 } from '../../shared/protocol.js';
@@ -53,7 +54,7 @@ export class TimeWheel extends Actor {
   private dispatched = 0;
   private copies = 0;
   private dispatchN = 0;
-  private members: string[] = [];
+  private members: ReplayerInfo[] = [];
   /** Copies that will never be sent because the job was stopped. */
   private neverSent = 0;
   /** Log time frozen by a pause (the position resume continues from). */
@@ -96,7 +97,7 @@ export class TimeWheel extends Actor {
     this.nc.subscribe(subjects.router(job), {
       callback: (_err, msg) => {
         try {
-          this.members = decode(msg.data, 'router').members;
+          this.members = decode(msg.data, 'router').replayers;
           this.maybeStart();
         } catch (err) {
           this.dropMalformed(err);

@@ -62,3 +62,15 @@ describe('RoutePicker', () => {
     assert.deepEqual([...seen].sort(), MEMBERS);
   });
 });
+
+describe('RoutePicker weighted by spare capacity', () => {
+  test('a member with three times the room gets three times the records, interleaved', () => {
+    const p = new RoutePicker('round_robin');
+    const members = ['big', 'small'];
+    const weight = (id: string): number => (id === 'big' ? 300 : 100);
+    const picks = Array.from({ length: 400 }, () => p.pick(undefined, members, weight));
+    assert.equal(picks.filter((x) => x === 'big').length, 300);
+    // Smooth: never more than 3 in a row for the big one.
+    assert.ok(!picks.join(',').includes('big,big,big,big'), 'big member picks are interleaved');
+  });
+});
