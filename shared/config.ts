@@ -59,6 +59,11 @@ const schema = z.strictObject({
       warmup_ms: z.number().int().nonnegative().default(500),
       /** The time wheel waits for this many replayers before the clock starts. */
       min_replayers: z.number().int().min(0).default(1),
+      /**
+       * Records routed to replayers but not yet sent, beyond which the time wheel holds back
+       * (flow control for untimed or overloaded replays). 0 = no limit.
+       */
+      max_backlog: z.number().int().nonnegative().default(100_000),
       /** Upper bound on records held by the time wheel (re-order buffer); bounds its memory. */
       max_buffer: z.number().int().min(100).default(200_000),
     })

@@ -146,6 +146,8 @@ export interface HeartbeatMsg extends Envelope<'heartbeat'> {
   received: number;
   /** requests sent so far (cumulative); the router derives each replayer's req/s from it. */
   sent: number;
+  /** records dropped so far (cumulative). */
+  dropped: number;
 }
 
 /** One replayer as the router sees it (status and `havok ctl status`). */
@@ -163,6 +165,11 @@ export interface ReplayerInfo {
 export interface RouterMsg extends Envelope<'router'> {
   members: string[];
   replayers: ReplayerInfo[];
+  /**
+   * Records routed to live replayers and not yet sent or dropped by them (as of their last
+   * heartbeat). The time wheel holds back while it is above `max_backlog`: flow control.
+   */
+  backlog: number;
   /** Cumulative records routed to each replayer. */
   routed: Record<string, number>;
   dropped_by_reason: Record<string, number>;
@@ -221,6 +228,8 @@ export interface StatusMsg extends Envelope<'status'> {
   copies: number;
   /** Copies that will never be sent because the job was stopped. */
   never_sent: number;
+  /** Records read and waiting in the time wheel, not yet released. */
+  pending: number;
   sources_ended: number;
   sources: number;
   samples: ParseErrorSample[];
@@ -366,7 +375,7 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
     case 'heartbeat':
       return isStr(m.id) && SAFE_TOKEN.test(m.id) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight);
     case 'router':
-      return Array.isArray(m.members) && Array.isArray(m.replayers) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
+      return Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
     case 'stats':
       return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':

@@ -150,7 +150,7 @@ export class Replayer extends Actor {
     const r = this.cfg.replayer;
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),
-      encode({ ...envelope('heartbeat', this.sender), id: this.id, state: this.state, capacity: r.max_inflight, inflight: this.inflight, received: this.stats.received, sent: this.stats.sent }),
+      encode({ ...envelope('heartbeat', this.sender), id: this.id, state: this.state, capacity: r.max_inflight, inflight: this.inflight, received: this.stats.received, sent: this.stats.sent, dropped: this.stats.droppedTotal() }),
     );
   }
 

@@ -34,6 +34,12 @@ export class ReplayerStats {
   private intervalSent = 0;
   private n = 0;
 
+  droppedTotal(): number {
+    let n = 0;
+    for (const v of Object.values(this.droppedByReason)) n += v;
+    return n;
+  }
+
   drop(reason: string, count = 1): void {
     this.droppedByReason[reason] = (this.droppedByReason[reason] ?? 0) + count;
   }

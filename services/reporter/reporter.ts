@@ -127,8 +127,8 @@ export class Reporter extends Actor {
       state: s?.state ?? 'waiting',
       position: s?.position ?? 0,
       sent: t.sent,
-      // Once every source is read and the time wheel is done, the copies count is final.
-      total: allRead && s && (s.state === JOB_STATES.finished || s.state === JOB_STATES.stopped) ? s.copies + s.never_sent : null,
+      // Once every source is read, what is left is known: released + still waiting × rate.
+      total: allRead && s ? s.copies + s.never_sent + Math.floor((s.pending ?? 0) * s.rate) : null,
       rps,
       p99: percentilesMs(this.merger.latency).p99,
       failed: t.failed,

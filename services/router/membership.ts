@@ -10,6 +10,7 @@ export interface Member {
   capacity: number;
   inflight: number;
   sent: number;
+  dropped: number;
   /** Requests per second between its last two heartbeats. */
   rps: number;
 }
@@ -24,7 +25,7 @@ export class Membership {
   ) {}
 
   /** Applies a heartbeat; returns 'joined' | 'left' | undefined when nothing changed. */
-  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'> & { sent?: number }, now: number): 'joined' | 'left' | undefined {
+  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'> & { sent?: number; dropped?: number }, now: number): 'joined' | 'left' | undefined {
     const prev = this.byId.get(hb.id);
     const known = prev !== undefined;
     if (hb.state === REPLAYER_STATES.leaving) {
@@ -35,7 +36,7 @@ export class Membership {
     }
     const sent = hb.sent ?? 0;
     const rps = prev && now > prev.lastSeen ? ((sent - prev.sent) * 1000) / (now - prev.lastSeen) : 0;
-    this.byId.set(hb.id, { id: hb.id, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, rps: Math.max(0, Math.round(rps)) });
+    this.byId.set(hb.id, { id: hb.id, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
     if (known) return undefined;
     this.refresh();
     return 'joined';

@@ -118,6 +118,10 @@ export class Router extends Actor {
     const msg: RouterMsg = {
       ...envelope('router', this.sender),
       members: [...this.members.ids()],
+      backlog: this.members.ids().reduce((sum, id) => {
+        const m = this.members.get(id)!;
+        return sum + Math.max(0, (this.routed[id] ?? 0) - m.sent - m.dropped);
+      }, 0),
       replayers: this.members.ids().map((id) => {
         const m = this.members.get(id)!;
         return { id, capacity: m.capacity, inflight: m.inflight, last_heartbeat_ms: Date.now() - m.lastSeen, routed: this.routed[id] ?? 0, rps: m.rps };

@@ -55,6 +55,10 @@ export class TimeWheel extends Actor {
   private copies = 0;
   private dispatchN = 0;
   private members: ReplayerInfo[] = [];
+  /** Records the replayers have not sent yet, as the router last said (flow control). */
+  private backlog = 0;
+  /** Copies released since that router message (not in its backlog yet). */
+  private sinceRouter = 0;
   /** Copies that will never be sent because the job was stopped. */
   private neverSent = 0;
   /** Log time frozen by a pause (the position resume continues from). */
@@ -97,8 +101,13 @@ export class TimeWheel extends Actor {
     this.nc.subscribe(subjects.router(job), {
       callback: (_err, msg) => {
         try {
-          this.members = decode(msg.data, 'router').replayers;
+          const r = decode(msg.data, 'router');
+          this.members = r.replayers;
+          const wasHeld = this.held();
+          this.backlog = r.backlog;
+          this.sinceRouter = 0;
           this.maybeStart();
+          if (wasHeld && !this.held()) this.release();
         } catch (err) {
           this.dropMalformed(err);
         }
@@ -215,6 +224,11 @@ export class TimeWheel extends Actor {
     for (;;) {
       const head = this.buffer.peekReady(this.buffer.size >= this.cfg.job.max_buffer);
       if (!head) break;
+      if (this.held(out.length)) {
+        // Replayers are behind: wait until the router reports room (it does every 100 ms).
+        this.timer = setTimeout(() => this.release(), 50);
+        break;
+      }
       if (peekDue(this.pacer, head.ts) > horizon) {
         const wait = peekDue(this.pacer, head.ts) - horizon;
         this.timer = setTimeout(() => this.release(), Math.max(1, wait));
@@ -236,6 +250,7 @@ export class TimeWheel extends Actor {
   private flush(out: DueRecord[]): void {
     if (out.length === 0) return;
     this.copies += out.length;
+    this.sinceRouter += out.length;
     this.recent.push([Date.now(), out.length]);
     this.nc.publish(subjects.dispatch(this.cfg.job.id), encode({ ...envelope('dispatch', this.sender), n: this.dispatchN++, upto: this.copies, records: out }));
     out.length = 0;
@@ -256,6 +271,12 @@ export class TimeWheel extends Actor {
     // Keep answering status until the reporter says the job ended, but not forever.
     const giveUp = setTimeout(() => this.finish(0, 'no reporter ended the job'), this.cfg.reporter.settle_ms + 30_000);
     giveUp.unref();
+  }
+
+  /** True while the replayers' backlog (plus `extra` about to go) is over `max_backlog`. */
+  private held(extra = 0): boolean {
+    const max = this.cfg.job.max_backlog;
+    return max > 0 && this.backlog + this.sinceRouter + extra >= max;
   }
 
   /** Applies one control request; answers with the new view or why not. */
@@ -364,6 +385,7 @@ export class TimeWheel extends Actor {
       records: { ...totals, dispatched: this.dispatched },
       copies: this.copies,
       never_sent: this.neverSent,
+      pending: this.buffer.size,
       sources_ended: this.sourceCounts.size,
       sources: this.sources,
       samples,

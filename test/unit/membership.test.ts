@@ -18,7 +18,7 @@ describe('Membership', () => {
     const m = new Membership(1000, 3);
     m.heartbeat(hb('r1', 'up', 10, 0), 0);
     m.heartbeat(hb('r1', 'up', 20, 7), 500);
-    assert.deepEqual(m.get('r1'), { id: 'r1', lastSeen: 500, capacity: 20, inflight: 7, sent: 0, rps: 0 });
+    assert.deepEqual(m.get('r1'), { id: 'r1', lastSeen: 500, capacity: 20, inflight: 7, sent: 0, dropped: 0, rps: 0 });
   });
 
   test('leaving removes the member at once; leaving when unknown changes nothing', () => {

@@ -44,8 +44,8 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
   dispatch: { ...envelope('dispatch', 'timewheel'), n: 4, upto: 1000, records: [due] },
   dispatch_end: { ...envelope('dispatch_end', 'timewheel'), n: 5, copies: 1500 },
   assign: { ...envelope('assign', 'router'), records: [due, { ...due, copy: 0, seq: 42 }] },
-  heartbeat: { ...envelope('heartbeat', 'replayer-a1'), id: 'replayer-a1', state: 'up', capacity: 1024, inflight: 3, received: 99, sent: 90 },
-  router: { ...envelope('router', 'router'), members: ['r1', 'r2'], replayers: [{ id: 'r1', capacity: 8, inflight: 1, last_heartbeat_ms: 300, routed: 5, rps: 2 }], routed: { r1: 5, r2: 6 }, dropped_by_reason: { no_replayer: 1 }, duplicates: 0, done: false },
+  heartbeat: { ...envelope('heartbeat', 'replayer-a1'), id: 'replayer-a1', state: 'up', capacity: 1024, inflight: 3, received: 99, sent: 90, dropped: 1 },
+  router: { ...envelope('router', 'router'), members: ['r1', 'r2'], backlog: 3, replayers: [{ id: 'r1', capacity: 8, inflight: 1, last_heartbeat_ms: 300, routed: 5, rps: 2 }], routed: { r1: 5, r2: 6 }, dropped_by_reason: { no_replayer: 1 }, duplicates: 0, done: false },
   stats: {
     ...envelope('stats', 'replayer-a1'),
     id: 'replayer-a1',
@@ -75,6 +75,7 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
     records: { read: 10, parse_errors: 1, filtered: 0, dispatched: 9 },
     copies: 13,
     never_sent: 0,
+    pending: 0,
     sources_ended: 1,
     sources: 2,
     samples: [],
