@@ -235,6 +235,15 @@ export interface StatusMsg extends Envelope<'status'> {
   samples: ParseErrorSample[];
   started_at: number;
   finished_at: number;
+  /** The job's replayer settings, so a replayer started without a config joins with them. */
+  replayer: JobReplayerSettings;
+}
+
+export interface JobReplayerSettings {
+  target?: string;
+  headers: Record<string, string>;
+  remove_headers: string[];
+  timeout_ms: number;
 }
 
 /** Operations a control request may ask of the time wheel. */

@@ -28,7 +28,7 @@ export class Replayer extends Actor {
   private pool!: Pool;
   private readonly stats = new ReplayerStats();
   private readonly queue: DueQueue<DueRecord>;
-  private readonly rules: RequestRules;
+  private rules: RequestRules;
   private inflight = 0;
   private state: ReplayerState = REPLAYER_STATES.up;
   private idle?: () => void;
@@ -47,6 +47,10 @@ export class Replayer extends Actor {
   }
 
   protected async run(): Promise<void> {
+    const job = this.cfg.job.id;
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.onClose('nats', () => this.nc.drain());
+    if (!this.cfg.replayer.target) await this.adoptJobSettings();
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);
     const r = this.cfg.replayer;
     this.pool = new Pool(new URL(r.target!).origin, {
@@ -57,9 +61,6 @@ export class Replayer extends Actor {
       bodyTimeout: r.timeout_ms,
     });
     this.onClose('http pool', () => this.pool.close());
-    const job = this.cfg.job.id;
-    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
-    this.onClose('nats', () => this.nc.drain());
     const sub = this.nc.subscribe(subjects.replayer(job, this.id), {
       callback: (_err, msg) => {
         try {
@@ -77,6 +78,38 @@ export class Replayer extends Actor {
     this.onClose('timers', () => (clearInterval(hb), clearInterval(st)));
     this.heartbeat();
     this.log.info({ id: this.id, target: r.target, subject: subjects.replayer(job, this.id) }, 'replayer ready');
+  }
+
+  /**
+   * A replayer started without `[replayer] target` (e.g. `havok replayer --job ID --nats URL`
+   * on a new machine) takes the job's settings from the time wheel's status: target, headers,
+   * removed headers and timeout. Waits until a time wheel of the job answers.
+   */
+  private async adoptJobSettings(): Promise<void> {
+    this.log.info('no [replayer] target configured: waiting for the job\'s settings from its time wheel');
+    const sub = this.nc.subscribe(subjects.status(this.cfg.job.id));
+    try {
+      for await (const msg of sub) {
+        let settings;
+        try {
+          settings = decode(msg.data, 'status').replayer;
+        } catch (err) {
+          if (err instanceof ProtocolError) continue;
+          throw err;
+        }
+        if (!settings?.target) continue;
+        const r = this.cfg.replayer;
+        r.target = settings.target;
+        r.headers = { ...settings.headers, ...r.headers };
+        r.remove_headers = [...new Set([...settings.remove_headers, ...r.remove_headers])];
+        r.timeout_ms = settings.timeout_ms;
+        this.rules = compileRules(r.headers, r.remove_headers);
+        this.log.info({ target: r.target }, 'joined with the job\'s settings');
+        return;
+      }
+    } finally {
+      sub.unsubscribe();
+    }
   }
 
   /** Leaves the membership, drops what is not yet sent, waits for in-flight requests. */

@@ -391,6 +391,12 @@ export class TimeWheel extends Actor {
       samples,
       started_at: this.startedAt,
       finished_at: this.finishedAt,
+      replayer: {
+        ...(this.cfg.replayer.target ? { target: this.cfg.replayer.target } : {}),
+        headers: this.cfg.replayer.headers,
+        remove_headers: this.cfg.replayer.remove_headers,
+        timeout_ms: this.cfg.replayer.timeout_ms,
+      },
     };
     this.nc.publish(subjects.status(this.cfg.job.id), encode(msg));
   }

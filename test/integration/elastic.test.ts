@@ -63,9 +63,17 @@ describe('elastic replayers', { timeout: 180_000 }, () => {
       await check(() => evictedAt.has('r1'), 10_000, 'r1 to be evicted');
       const evictionGap = evictedAt.get('r1')! - killedAt;
 
-      procs.push(startHavok(['replayer', '--id', 'r3', ...args]), startHavok(['replayer', '--id', 'r4', ...args]));
+      // r3 joins with no config at all: it takes the job's settings (target, headers) from the time wheel.
+      const r3 = startHavok(['replayer', '--id', 'r3', '--job', 'elastic', '--nats', nats.url]);
+      procs.push(r3, startHavok(['replayer', '--id', 'r4', ...args]));
       await check(() => firstRoutedAt.has('r3') && firstRoutedAt.has('r4'), 15_000, 'r3 and r4 to receive records');
       const joinGaps = ['r3', 'r4'].map((id) => firstRoutedAt.get(id)! - joinedAt.get(id)!);
+
+      // SIGTERM: r2 leaves gracefully (deregisters, finishes in-flight requests, final stats, exit 0).
+      r2.proc.kill('SIGTERM');
+      const r2res = await r2.done;
+      assert.equal(r2res.code, 0, `r2 after SIGTERM: ${r2res.stderr}`);
+      await check(() => evictedAt.has('r2'), 5_000, 'r2 to leave the membership');
 
       const res = await reporter.done;
       sub.unsubscribe();

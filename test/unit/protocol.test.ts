@@ -76,6 +76,7 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
     copies: 13,
     never_sent: 0,
     pending: 0,
+    replayer: { target: "http://127.0.0.1:8080", headers: { "x-a": "1" }, remove_headers: [], timeout_ms: 1000 },
     sources_ended: 1,
     sources: 2,
     samples: [],
