@@ -13,7 +13,7 @@ import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
-import { openFileSource, type FileSource } from './source.js';
+import { openFileSources, type FileSource } from './source.js';
 
 /** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
 const STREAM_FULL = 10077;
@@ -24,7 +24,6 @@ export class Fetcher extends Actor {
   private stopping = false;
   /** The job was stopped (ctl stop): stop reading, report the counts so far. */
   private jobStopped = false;
-  private batchNo = 0;
   /** Distinguishes this run's message ids from an earlier run's still in the dedupe window. */
   private readonly runId = randomUUID().slice(0, 8);
   private readonly sender = `fetcher-${process.pid}`;
@@ -41,7 +40,7 @@ export class Fetcher extends Actor {
       throw new ConfigError([{ key: 'fetcher.type', message: `"${this.cfg.fetcher.type}" sources are not available in this version; use "file"` }]);
     }
     requireKeys(this.cfg, [['fetcher.file.path', this.cfg.fetcher.file.path]]);
-    const source = await openFileSource(this.cfg);
+    const sources = await openFileSources(this.cfg);
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg.job.id, this.cfg.fetcher.max_pending_batches);
@@ -58,8 +57,8 @@ export class Fetcher extends Actor {
         }
       },
     });
-    this.log.info({ files: source.files }, 'reading');
-    void this.pump(source).then(
+    this.log.info({ files: sources.map((s) => s.file) }, 'reading');
+    void this.pump(sources).then(
       () => this.finish(0, 'source exhausted'),
       (err: Error) => {
         this.log.error({ err }, 'fetcher failed');
@@ -72,28 +71,48 @@ export class Fetcher extends Actor {
     this.stopping = true;
   }
 
-  private async pump(source: FileSource): Promise<void> {
+  /**
+   * Reads every source, always taking the next batch from the source that is furthest behind in
+   * log time (a k-way merge at batch granularity). The time wheel orders records exactly with
+   * per-source watermarks; reading this way keeps its buffer small and never lets a dense file
+   * run far ahead of a sparse one.
+   */
+  private async pump(sources: FileSource[]): Promise<void> {
+    const n = sources.length;
     const size = this.cfg.fetcher.batch_size;
-    let batch: LogRecord[] = [];
-    let seq = 0;
-    const c = source.counts;
-    for await (const rec of source.records()) {
-      if (this.stopping) return;
-      // The record was read (and counted): it goes out even when the job was just stopped.
-      batch.push({ ...rec, src: 0, seq: seq++ });
-      if (this.jobStopped) break;
-      if (batch.length >= size) {
-        await this.publish({ ...envelope('records', this.sender), src: 0, sources: 1, batch: this.batchNo, records: batch });
-        c.published += batch.length;
-        batch = [];
+    const newest = new Array<number>(n).fill(-Infinity);
+    const seq = new Array<number>(n).fill(0);
+    const batchNo = new Array<number>(n).fill(0);
+    const live = new Set(sources.map((_, i) => i));
+    while (live.size > 0) {
+      let src = -1;
+      for (const i of live) if (src < 0 || newest[i] < newest[src]) src = i;
+      const s = sources[src];
+      const batch: LogRecord[] = [];
+      let exhausted = false;
+      while (batch.length < size) {
+        if (this.stopping) return;
+        const next = await s.records.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        // The record was read (and counted): it goes out even when the job was just stopped.
+        batch.push({ ...next.value, src, seq: seq[src]++ });
+        if (next.value.ts > newest[src]) newest[src] = next.value.ts;
+        if (this.jobStopped) break;
+      }
+      if (batch.length) {
+        await this.publish({ ...envelope('records', this.sender), src, sources: n, batch: batchNo[src]++, records: batch });
+        s.counts.published += batch.length;
+      }
+      if (exhausted || this.jobStopped) {
+        if (!exhausted) await s.records.return(undefined);
+        await this.publish({ ...envelope('source_end', this.sender), src, sources: n, batches: batchNo[src], counts: s.counts });
+        this.log.info({ file: s.file, ...s.counts, samples: s.counts.samples.length }, exhausted ? 'source exhausted' : 'source stopped');
+        live.delete(src);
       }
     }
-    if (batch.length) {
-      await this.publish({ ...envelope('records', this.sender), src: 0, sources: 1, batch: this.batchNo, records: batch });
-      c.published += batch.length;
-    }
-    await this.publish({ ...envelope('source_end', this.sender), src: 0, sources: 1, batches: this.batchNo, counts: c });
-    this.log.info({ ...c, samples: c.samples.length }, 'source exhausted');
   }
 
   /** Publishes one message, waiting while the stream is full and retrying while NATS is away. */
@@ -104,7 +123,6 @@ export class Fetcher extends Actor {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.js.publish(subjects.records(this.cfg.job.id), data, { msgID, timeout: 5000 });
-        if (msg.kind === 'records') this.batchNo++;
         return;
       } catch (err) {
         if (this.stopping) throw err;

@@ -5,7 +5,7 @@
  * Memory: 8 bytes per record (its timestamp), to sort them as the time wheel would.
  */
 import { toEpochMs, requireKeys, type HavokConfig } from '../../shared/config.js';
-import { openFileSource } from '../fetcher/source.js';
+import { openFileSources, sumCounts } from '../fetcher/source.js';
 import { DisorderMeter, planTimeline, type Timeline } from './timeline.js';
 
 export interface PlanResult extends Timeline {
@@ -25,41 +25,49 @@ export interface PlanResult extends Timeline {
 
 export async function plan(cfg: HavokConfig): Promise<PlanResult> {
   requireKeys(cfg, [['fetcher.file.path', cfg.fetcher.file.path]]);
-  const source = await openFileSource(cfg);
+  const sources = await openFileSources(cfg);
   const begin = toEpochMs(cfg.job.begin) ?? -Infinity;
   const end = toEpochMs(cfg.job.end) ?? Infinity;
   let ts = new Float64Array(1 << 16);
   let n = 0;
   let windowFiltered = 0;
-  const disorder = new DisorderMeter();
-  for await (const rec of source.records()) {
-    disorder.see(rec.ts);
-    if (rec.ts < begin || rec.ts >= end) {
-      windowFiltered++;
-      continue;
+  // Disorder is per file: the time wheel merges files by timestamp, so only a file's own
+  // disorder has to fit in the re-order window.
+  let outOfOrder = 0;
+  let depthMs = 0;
+  for (const source of sources) {
+    const disorder = new DisorderMeter();
+    for await (const rec of source.records) {
+      disorder.see(rec.ts);
+      if (rec.ts < begin || rec.ts >= end) {
+        windowFiltered++;
+        continue;
+      }
+      if (n === ts.length) {
+        const bigger = new Float64Array(ts.length * 2);
+        bigger.set(ts);
+        ts = bigger;
+      }
+      ts[n++] = rec.ts;
     }
-    if (n === ts.length) {
-      const bigger = new Float64Array(ts.length * 2);
-      bigger.set(ts);
-      ts = bigger;
-    }
-    ts[n++] = rec.ts;
+    outOfOrder += disorder.count;
+    depthMs = Math.max(depthMs, disorder.depthMs);
   }
   const sorted = ts.subarray(0, n).sort();
   const t = planTimeline(sorted, cfg.job.speed, cfg.job.rate, cfg.job.max_idle_ms);
-  const c = source.counts;
+  const c = sumCounts(sources.map((s) => s.counts));
   return {
     ...t,
-    files: source.files,
+    files: sources.map((s) => s.file),
     read: c.read,
     parse_errors: c.parse_errors,
     filtered: c.filtered + windowFiltered,
     first_ts: n ? sorted[0] : 0,
     last_ts: n ? sorted[n - 1] : 0,
     span_ms: n ? sorted[n - 1] - sorted[0] : 0,
-    out_of_order: disorder.count,
-    out_of_order_depth_ms: disorder.depthMs,
-    beyond_window: disorder.depthMs > cfg.job.reorder_window_ms,
+    out_of_order: outOfOrder,
+    out_of_order_depth_ms: depthMs,
+    beyond_window: depthMs > cfg.job.reorder_window_ms,
     samples: c.samples,
   };
 }
