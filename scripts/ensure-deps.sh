@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Havok needs when it is missing, so the README's commands work on a fresh machine:
-# npm packages (npm ci), the TypeScript build, and nats-server from Debian's packages.
+# npm packages (npm ci), the TypeScript build, and nats-server and influxd from Debian's packages.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,9 +12,12 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >&2
 }
 
-if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
-  apt_install nats-server
-fi
+missing=()
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
+# influxd: the tests write InfluxDB through a real server.
+command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+
 # Debian installs nats-server in /usr/sbin, which is not on every user's PATH.
 case ":$PATH:" in *:/usr/sbin:*) ;; *) export PATH="$PATH:/usr/sbin" ;; esac
 

@@ -16,6 +16,8 @@ import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats, type Outcome } from './stats.js';
 
+/** Longest wait for in-flight requests when stopping. */
+const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
 const MAX_QUEUED = 200_000;
 
@@ -60,7 +62,13 @@ export class Replayer extends Actor {
       headersTimeout: r.timeout_ms,
       bodyTimeout: r.timeout_ms,
     });
-    this.onClose('http pool', () => this.pool.close());
+    // close() waits for in-flight requests; a request stuck past the drain must not hold the exit.
+    this.onClose('http pool', async () => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.pool.close(), new Promise<void>((r) => (timer = setTimeout(r, 1500)))]);
+      clearTimeout(timer);
+      if (!this.pool.destroyed) await this.pool.destroy().catch(() => undefined);
+    });
     const sub = this.nc.subscribe(subjects.replayer(job, this.id), {
       callback: (_err, msg) => {
         try {
@@ -123,10 +131,16 @@ export class Replayer extends Actor {
       this.log.warn({ records: rest.length, reason }, 'replayer stopping: queued records dropped');
     }
     if (this.inflight > 0) {
+      // Bounded well inside the process's drain grace (10 s), so final stats always go out.
+      const waitMs = Math.min(this.cfg.replayer.timeout_ms + 1000, DRAIN_WAIT_MS);
+      this.log.info({ inflight: this.inflight, wait_ms: waitMs }, 'waiting for in-flight requests');
+      let timer: NodeJS.Timeout | undefined;
       await Promise.race([
         new Promise<void>((r) => (this.idle = r)),
-        new Promise((r) => setTimeout(r, this.cfg.replayer.timeout_ms + 1000)),
+        new Promise<void>((r) => (timer = setTimeout(r, waitMs))),
       ]);
+      clearTimeout(timer);
+      if (this.inflight > 0) this.log.warn({ inflight: this.inflight }, 'in-flight requests unanswered at exit (counted as sent, not completed)');
     }
     this.publishStats(true);
     await this.nc.flush().catch(() => undefined);

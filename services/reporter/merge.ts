@@ -22,7 +22,31 @@ export interface ReplayerTotals {
   lastN: number;
 }
 
+/** What arrived during one reporter interval (for InfluxDB and the live view). */
+export interface IntervalStats {
+  latency: Histogram;
+  latencyFromDue: Histogram;
+  lateness: Histogram;
+  byApi: Map<string, ApiTotals>;
+  sent: number;
+}
+
+function newInterval(): IntervalStats {
+  return { latency: newHistogram(), latencyFromDue: newHistogram(), lateness: newHistogram(), byApi: new Map(), sent: 0 };
+}
+
+function mergeApis(into: Map<string, ApiTotals>, from: StatsMsg['by_api']): void {
+  for (const [name, a] of Object.entries(from)) {
+    let t = into.get(name);
+    if (!t) into.set(name, (t = { count: 0, failed: 0, latency: newHistogram() }));
+    t.count += a.count;
+    t.failed += a.failed;
+    mergeWire(t.latency, a.latency);
+  }
+}
+
 export class StatsMerger {
+  private interval = newInterval();
   readonly latency = newHistogram();
   readonly latencyFromDue = newHistogram();
   readonly lateness = newHistogram();
@@ -38,16 +62,24 @@ export class StatsMerger {
       return;
     }
     this.latest.set(m.id, m);
-    mergeWire(this.latency, m.latency);
-    mergeWire(this.latencyFromDue, m.latency_from_due);
-    mergeWire(this.lateness, m.lateness);
-    for (const [name, a] of Object.entries(m.by_api)) {
-      let t = this.byApi.get(name);
-      if (!t) this.byApi.set(name, (t = { count: 0, failed: 0, latency: newHistogram() }));
-      t.count += a.count;
-      t.failed += a.failed;
-      mergeWire(t.latency, a.latency);
+    for (const [h, i] of [
+      [m.latency, 'latency'],
+      [m.latency_from_due, 'latencyFromDue'],
+      [m.lateness, 'lateness'],
+    ] as const) {
+      mergeWire(this[i], h);
+      mergeWire(this.interval[i], h);
     }
+    mergeApis(this.byApi, m.by_api);
+    mergeApis(this.interval.byApi, m.by_api);
+    this.interval.sent += m.interval_sent;
+  }
+
+  /** What arrived since the last call; starts a new interval. */
+  takeInterval(): IntervalStats {
+    const i = this.interval;
+    this.interval = newInterval();
+    return i;
   }
 
   replayers(): Map<string, ReplayerTotals> {

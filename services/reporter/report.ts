@@ -40,6 +40,8 @@ export interface EndReport {
   started_at: string;
   finished_at: string;
   duration_s: number;
+  /** InfluxDB output counters, when `[reporter.influxdb]` is configured. */
+  influxdb?: { points_written: number; write_errors: number; points_dropped: number; last_error?: string };
 }
 
 export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number): EndReport {

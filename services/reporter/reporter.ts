@@ -13,6 +13,8 @@ import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
 import { StatsMerger, sumValues } from './merge.js';
+import { InfluxSink } from './influx.js';
+import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
 import { buildReport, formatSummary, lostWith, type EndReport } from './report.js';
 
@@ -32,6 +34,7 @@ export class Reporter extends Actor {
   private lastAccounted = -1;
   private lastSent = 0;
   private report?: EndReport;
+  private influx?: InfluxSink;
   private readonly sender = `reporter-${process.pid}`;
   private readonly out: NodeJS.WritableStream;
   private readonly view: ProgressView;
@@ -66,16 +69,33 @@ export class Reporter extends Actor {
     this.nc.subscribe(subjects.stats(job), { callback: handle((d) => this.merger.add(decode(d, 'stats'))) });
     this.nc.subscribe(subjects.status(job), { callback: handle((d) => (this.status = decode(d, 'status'))) });
     this.nc.subscribe(subjects.router(job), { callback: handle((d) => (this.router = decode(d, 'router'))) });
+    const influx = this.cfg.reporter.influxdb;
+    if (influx?.url) {
+      this.influx = new InfluxSink({ url: influx.url, database: influx.database ?? 'havok', user: influx.user, password: influx.password }, this.log);
+      this.log.info({ url: influx.url, database: influx.database ?? 'havok' }, 'writing to InfluxDB');
+    }
     const tick = setInterval(() => this.tick(), this.cfg.reporter.interval_ms);
     this.onClose('tick', () => clearInterval(tick));
   }
 
   protected async drain(): Promise<void> {
-    if (!this.report && this.status) this.writeReport();
+    if (!this.report && this.status) await this.writeReport();
+  }
+
+  /** One interval's points to InfluxDB (in the background). */
+  private emitInterval(): void {
+    const interval = this.merger.takeInterval();
+    if (!this.influx) return;
+    const t = this.merger.totals();
+    this.influx.write(
+      intervalPoints(this.cfg.job.id, Date.now(), this.cfg.reporter.interval_ms, interval, { sent: t.sent, failed: t.failed, dropped: sumValues(t.dropped_by_reason) }, this.router?.replayers ?? []),
+    );
   }
 
   private tick(): void {
+    if (this.report) return;
     this.progress();
+    this.emitInterval();
     const s = this.status;
     if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report) return;
     const t = this.merger.totals();
@@ -92,13 +112,19 @@ export class Reporter extends Actor {
     const stalled = Date.now() - this.lastProgressAt > this.cfg.reporter.settle_ms;
     if (complete || stalled) {
       if (!complete) this.log.warn({ expected, accounted }, 'no progress for settle_ms; writing the report with what is known');
-      this.writeReport();
+      void this.writeReport();
     }
   }
 
-  private writeReport(): void {
-    const report = buildReport(this.status!, this.router, this.merger, Date.now());
+  private async writeReport(): Promise<void> {
+    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now());
     this.report = report;
+    if (this.influx) {
+      // The last interval goes out before the report, so InfluxDB and the report agree.
+      this.emitInterval();
+      await this.influx.flush(5000);
+      report.influxdb = { ...this.influx.counters };
+    }
     const path = this.cfg.reporter.json;
     try {
       mkdirSync(dirname(path), { recursive: true });
