@@ -7,13 +7,13 @@
 import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
-import { requireKeys, type HavokConfig } from '../../shared/config.js';
-import { ConfigError, ProtocolError } from '../../shared/errors.js';
+import type { HavokConfig } from '../../shared/config.js';
+import { ProtocolError } from '../../shared/errors.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
-import { openFileSources, type FileSource } from './source.js';
+import { openSources, type Source } from './source.js';
 
 /** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
 const STREAM_FULL = 10077;
@@ -36,11 +36,7 @@ export class Fetcher extends Actor {
   }
 
   protected async run(): Promise<void> {
-    if (this.cfg.fetcher.type !== 'file') {
-      throw new ConfigError([{ key: 'fetcher.type', message: `"${this.cfg.fetcher.type}" sources are not available in this version; use "file"` }]);
-    }
-    requireKeys(this.cfg, [['fetcher.file.path', this.cfg.fetcher.file.path]]);
-    const sources = await openFileSources(this.cfg);
+    const sources = await openSources(this.cfg);
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg.job.id, this.cfg.fetcher.max_pending_batches);
@@ -57,7 +53,7 @@ export class Fetcher extends Actor {
         }
       },
     });
-    this.log.info({ files: sources.map((s) => s.file) }, 'reading');
+    this.log.info({ sources: sources.map((s) => s.name) }, 'reading');
     void this.pump(sources).then(
       () => this.finish(0, 'source exhausted'),
       (err: Error) => {
@@ -77,7 +73,7 @@ export class Fetcher extends Actor {
    * per-source watermarks; reading this way keeps its buffer small and never lets a dense file
    * run far ahead of a sparse one.
    */
-  private async pump(sources: FileSource[]): Promise<void> {
+  private async pump(sources: Source[]): Promise<void> {
     const n = sources.length;
     const size = this.cfg.fetcher.batch_size;
     const newest = new Array<number>(n).fill(-Infinity);
@@ -109,7 +105,7 @@ export class Fetcher extends Actor {
       if (exhausted || this.jobStopped) {
         if (!exhausted) await s.records.return(undefined);
         await this.publish({ ...envelope('source_end', this.sender), src, sources: n, batches: batchNo[src], counts: s.counts });
-        this.log.info({ file: s.file, ...s.counts, samples: s.counts.samples.length }, exhausted ? 'source exhausted' : 'source stopped');
+        this.log.info({ source: s.name, ...s.counts, samples: s.counts.samples.length }, exhausted ? 'source exhausted' : 'source stopped');
         live.delete(src);
       }
     }

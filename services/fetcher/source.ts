@@ -1,11 +1,12 @@
 /**
- * File sources as streams of records: the configured paths are expanded and each file is one
- * source (its own order, its own counts). Each line goes through the analyzer chain and is
- * counted as a record, a filtered line or a parse error (with a few samples). Shared by the
- * fetcher and `havok plan`, so both count alike.
+ * Sources as streams of records. Every source (a file, a Kafka partition, an SLS logstore) has
+ * its own order and its own counts; each raw line goes through the analyzer chain and is counted
+ * as a record, a filtered line or a parse error (with a few samples). Shared by the fetcher and
+ * `havok plan`, so both count alike. The time wheel merges sources by timestamp.
  */
 import { basename } from 'node:path';
-import type { HavokConfig } from '../../shared/config.js';
+import { requireKeys, type HavokConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
 import type { SourceCounts } from '../../shared/protocol.js';
 import { buildChain, type Chain, type ChainRecord } from './analyzers/chain.js';
 import { loadAnalyzerModule } from './analyzers/module.js';
@@ -14,8 +15,9 @@ import { expandPaths, readLines } from './file-source.js';
 const MAX_SAMPLES = 10;
 const SAMPLE_CHARS = 300;
 
-export interface FileSource {
-  file: string;
+export interface Source {
+  /** File path, `topic/partition`, `project/logstore`: for logs and the report. */
+  name: string;
   counts: SourceCounts;
   /** Records in file order; stop iterating to stop reading. */
   records: AsyncGenerator<ChainRecord>;
@@ -25,25 +27,45 @@ export function emptyCounts(): SourceCounts {
   return { read: 0, parse_errors: 0, filtered: 0, published: 0, samples: [] };
 }
 
-/** One source per file matched by `[fetcher.file] path`, in path order. */
-export async function openFileSources(cfg: HavokConfig): Promise<FileSource[]> {
-  const files = await expandPaths(cfg.fetcher.file.path!);
-  const chain = buildChain({
+/** The analyzer chain configured by `[analyzer]` and the source's format. */
+export async function chainFor(cfg: HavokConfig): Promise<Chain> {
+  return buildChain({
     format: cfg.fetcher.file.format,
     fields: cfg.fetcher.file.fields,
     handler: cfg.analyzer.handler,
     module: cfg.analyzer.module ? await loadAnalyzerModule(cfg.analyzer.module) : undefined,
     hashField: cfg.analyzer.hash_field,
   });
+}
+
+/** The job's sources, by `[fetcher] type`. */
+export async function openSources(cfg: HavokConfig): Promise<Source[]> {
+  switch (cfg.fetcher.type) {
+    case 'file':
+      requireKeys(cfg, [['fetcher.file.path', cfg.fetcher.file.path]]);
+      return openFileSources(cfg, await chainFor(cfg));
+    default:
+      throw new ConfigError([{ key: 'fetcher.type', message: `"${cfg.fetcher.type}" sources are not available in this version; use "file"` }]);
+  }
+}
+
+/** One source per file matched by `[fetcher.file] path`, in path order. */
+export async function openFileSources(cfg: HavokConfig, chain: Chain): Promise<Source[]> {
+  const files = await expandPaths(cfg.fetcher.file.path!);
   return files.map((file) => {
     const counts = emptyCounts();
-    return { file, counts, records: analyze(file, chain, counts, files.length) };
+    const label = files.length > 1 ? basename(file) : undefined;
+    return { name: file, counts, records: analyzeLines(readLines(file), chain, counts, label) };
   });
 }
 
-async function* analyze(file: string, chain: Chain, counts: SourceCounts, files: number): AsyncGenerator<ChainRecord> {
+/**
+ * Runs raw lines through the chain, counting each. `label` prefixes the reason of parse-error
+ * samples when a job has several sources. Other sources (Kafka, SLS) use it on their lines too.
+ */
+export async function* analyzeLines(lines: AsyncIterable<string>, chain: Chain, counts: SourceCounts, label?: string): AsyncGenerator<ChainRecord> {
   let lineNo = 0;
-  for await (const line of readLines(file)) {
+  for await (const line of lines) {
     lineNo++;
     counts.read++;
     const res = chain.analyze(line);
@@ -51,7 +73,7 @@ async function* analyze(file: string, chain: Chain, counts: SourceCounts, files:
     else if (res.filtered) counts.filtered++;
     else {
       counts.parse_errors++;
-      if (counts.samples.length < MAX_SAMPLES) counts.samples.push({ line: lineNo, text: line.slice(0, SAMPLE_CHARS), reason: files > 1 ? `${basename(file)}: ${res.reason}` : res.reason });
+      if (counts.samples.length < MAX_SAMPLES) counts.samples.push({ line: lineNo, text: line.slice(0, SAMPLE_CHARS), reason: label ? `${label}: ${res.reason}` : res.reason });
     }
   }
 }

@@ -4,8 +4,8 @@
  * and peak request rate at the configured speed, rate and idle cap — without sending anything.
  * Memory: 8 bytes per record (its timestamp), to sort them as the time wheel would.
  */
-import { toEpochMs, requireKeys, type HavokConfig } from '../../shared/config.js';
-import { openFileSources, sumCounts } from '../fetcher/source.js';
+import { toEpochMs, type HavokConfig } from '../../shared/config.js';
+import { openSources, sumCounts } from '../fetcher/source.js';
 import { DisorderMeter, planTimeline, type Timeline } from './timeline.js';
 
 export interface PlanResult extends Timeline {
@@ -24,8 +24,7 @@ export interface PlanResult extends Timeline {
 }
 
 export async function plan(cfg: HavokConfig): Promise<PlanResult> {
-  requireKeys(cfg, [['fetcher.file.path', cfg.fetcher.file.path]]);
-  const sources = await openFileSources(cfg);
+  const sources = await openSources(cfg);
   const begin = toEpochMs(cfg.job.begin) ?? -Infinity;
   const end = toEpochMs(cfg.job.end) ?? Infinity;
   let ts = new Float64Array(1 << 16);
@@ -58,7 +57,7 @@ export async function plan(cfg: HavokConfig): Promise<PlanResult> {
   const c = sumCounts(sources.map((s) => s.counts));
   return {
     ...t,
-    files: sources.map((s) => s.file),
+    files: sources.map((s) => s.name),
     read: c.read,
     parse_errors: c.parse_errors,
     filtered: c.filtered + windowFiltered,
