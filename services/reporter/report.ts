@@ -6,6 +6,17 @@ import { percentilesMs } from '../../shared/histogram.js';
 import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protocol.js';
 import { addInto, sumValues, type ReplayerTotals, type StatsMerger } from './merge.js';
 
+/** One reporter interval: what was sent and answered, and how fast. `t` is epoch ms. */
+export interface TimelinePoint {
+  t: number;
+  sent: number;
+  completed: number;
+  failed: number;
+  p50_ms: number;
+  p99_ms: number;
+  lateness_p99_ms: number;
+}
+
 export interface EndReport {
   job: string;
   state: string;
@@ -40,6 +51,8 @@ export interface EndReport {
   started_at: string;
   finished_at: string;
   duration_s: number;
+  /** Per-interval figures (req/s and latency over time). */
+  timeline?: TimelinePoint[];
   /** InfluxDB output counters, when `[reporter.influxdb]` is configured. */
   influxdb?: { points_written: number; write_errors: number; points_dropped: number; last_error?: string };
 }

@@ -16,7 +16,7 @@ import { StatsMerger, sumValues } from './merge.js';
 import { InfluxSink } from './influx.js';
 import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
-import { buildReport, formatSummary, lostWith, type EndReport } from './report.js';
+import { buildReport, formatSummary, lostWith, type EndReport, type TimelinePoint } from './report.js';
 
 export interface ReporterOptions {
   /** Where progress lines and the summary go (stdout by default). */
@@ -35,6 +35,9 @@ export class Reporter extends Actor {
   private lastSent = 0;
   private report?: EndReport;
   private influx?: InfluxSink;
+  /** One entry per interval, for the report's charts. */
+  private readonly timeline: TimelinePoint[] = [];
+  private lastFailed = 0;
   private readonly sender = `reporter-${process.pid}`;
   private readonly out: NodeJS.WritableStream;
   private readonly view: ProgressView;
@@ -85,8 +88,11 @@ export class Reporter extends Actor {
   /** One interval's points to InfluxDB (in the background). */
   private emitInterval(): void {
     const interval = this.merger.takeInterval();
-    if (!this.influx) return;
     const t = this.merger.totals();
+    const p = percentilesMs(interval.latency);
+    this.timeline.push({ t: Date.now(), sent: interval.sent, completed: p.count, failed: t.failed - this.lastFailed, p50_ms: p.p50, p99_ms: p.p99, lateness_p99_ms: percentilesMs(interval.lateness).p99 });
+    this.lastFailed = t.failed;
+    if (!this.influx) return;
     this.influx.write(
       intervalPoints(this.cfg.job.id, Date.now(), this.cfg.reporter.interval_ms, interval, { sent: t.sent, failed: t.failed, dropped: sumValues(t.dropped_by_reason) }, this.router?.replayers ?? []),
     );
@@ -119,9 +125,10 @@ export class Reporter extends Actor {
   private async writeReport(): Promise<void> {
     const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now());
     this.report = report;
+    // The last interval goes out before the report, so InfluxDB and the report agree.
+    this.emitInterval();
+    report.timeline = this.timeline;
     if (this.influx) {
-      // The last interval goes out before the report, so InfluxDB and the report agree.
-      this.emitInterval();
       await this.influx.flush(5000);
       report.influxdb = { ...this.influx.counters };
     }
