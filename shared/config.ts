@@ -141,6 +141,13 @@ const schema = z.strictObject({
       heartbeat_ms: z.number().int().positive().default(1000),
       /** A record more than this late is dropped as `late` instead of sent. 0 = never. */
       max_lateness_ms: z.number().int().nonnegative().default(0),
+      /**
+       * Log hosts whose records may be replayed when a log line has an absolute URL
+       * (`GET http://host/x`). Requests always go to `target`; a record naming any other host is
+       * filtered (reason `host_not_allowed`), so a log can never steer traffic elsewhere.
+       * Default: the target's own host. `["*"]` allows every host.
+       */
+      allow_hosts: z.array(z.string().min(1)).optional(),
     })
     .prefault({}),
   router: z

@@ -80,6 +80,8 @@ export interface SourceCounts {
   read: number;
   parse_errors: number;
   filtered: number;
+  /** Why lines were filtered (e.g. `host_not_allowed`); analyzer skips count as `analyzer`. */
+  filtered_by_reason?: Record<string, number>;
   published: number;
   samples: ParseErrorSample[];
 }
@@ -223,7 +225,7 @@ export interface StatusMsg extends Envelope<'status'> {
   rate: number;
   /** Log time (epoch ms) of the last released record, 0 before the first. */
   position: number;
-  records: { read: number; parse_errors: number; filtered: number; dispatched: number };
+  records: { read: number; parse_errors: number; filtered: number; dispatched: number; filtered_by_reason?: Record<string, number> };
   /** Copies released (dispatched × rate, exact). */
   copies: number;
   /** Copies that will never be sent because the job was stopped. */

@@ -38,8 +38,42 @@ export async function chainFor(cfg: HavokConfig): Promise<Chain> {
   });
 }
 
-/** The job's sources, by `[fetcher] type`. */
+/** The job's sources, by `[fetcher] type`, each filtered by `[replayer] allow_hosts`. */
 export async function openSources(cfg: HavokConfig): Promise<Source[]> {
+  const allowed = hostAllowed(cfg);
+  return (await openRawSources(cfg)).map((s) => ({ ...s, records: filterHosts(s.records, s.counts, allowed) }));
+}
+
+/**
+ * Which log hosts may be replayed: `[replayer] allow_hosts`, or the target's host. Pure.
+ * Relative URLs (the usual access-log case) are always allowed.
+ */
+export function hostAllowed(cfg: HavokConfig): (url: string) => boolean {
+  const list = cfg.replayer.allow_hosts ?? (cfg.replayer.target ? [new URL(cfg.replayer.target).host] : []);
+  if (list.includes('*')) return () => true;
+  const hosts = new Set(list.map((h) => h.toLowerCase()));
+  return (url) => {
+    if (url.startsWith('/')) return true;
+    const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(url);
+    if (!m) return true;
+    const authority = m[1].slice(m[1].lastIndexOf('@') + 1).toLowerCase();
+    return hosts.has(authority) || hosts.has(authority.replace(/:\d+$/, ''));
+  };
+}
+
+async function* filterHosts(records: AsyncGenerator<ChainRecord>, counts: SourceCounts, allowed: (url: string) => boolean): AsyncGenerator<ChainRecord> {
+  for await (const r of records) {
+    if (allowed(r.url)) {
+      yield r;
+      continue;
+    }
+    counts.filtered++;
+    const by = (counts.filtered_by_reason ??= {});
+    by.host_not_allowed = (by.host_not_allowed ?? 0) + 1;
+  }
+}
+
+async function openRawSources(cfg: HavokConfig): Promise<Source[]> {
   switch (cfg.fetcher.type) {
     case 'file':
       requireKeys(cfg, [['fetcher.file.path', cfg.fetcher.file.path]]);
@@ -70,7 +104,11 @@ export async function* analyzeLines(lines: AsyncIterable<string>, chain: Chain, 
     counts.read++;
     const res = chain.analyze(line);
     if (res.ok) yield res.rec;
-    else if (res.filtered) counts.filtered++;
+    else if (res.filtered) {
+      counts.filtered++;
+      const by = (counts.filtered_by_reason ??= {});
+      by.analyzer = (by.analyzer ?? 0) + 1;
+    }
     else {
       counts.parse_errors++;
       if (counts.samples.length < MAX_SAMPLES) counts.samples.push({ line: lineNo, text: line.slice(0, SAMPLE_CHARS), reason: label ? `${label}: ${res.reason}` : res.reason });

@@ -20,7 +20,7 @@ export interface TimelinePoint {
 export interface EndReport {
   job: string;
   state: string;
-  records: { read: number; parse_errors: number; filtered: number; dispatched: number };
+  records: { read: number; parse_errors: number; filtered: number; dispatched: number; filtered_by_reason?: Record<string, number> };
   parse_error_samples: ParseErrorSample[];
   requests: {
     /** dispatched × rate: what should have been sent. */

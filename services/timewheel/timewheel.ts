@@ -367,12 +367,14 @@ export class TimeWheel extends Actor {
 
   private publishStatus(): void {
     if (!this.nc || this.nc.isClosed()) return;
-    const totals = { read: 0, parse_errors: 0, filtered: this.filtered };
+    const byReason: Record<string, number> = this.filtered ? { time_window: this.filtered } : {};
+    const totals = { read: 0, parse_errors: 0, filtered: this.filtered, filtered_by_reason: byReason };
     const samples: ParseErrorSample[] = [];
     for (const c of this.sourceCounts.values()) {
       totals.read += c.read;
       totals.parse_errors += c.parse_errors;
       totals.filtered += c.filtered;
+      for (const [k, v] of Object.entries(c.filtered_by_reason ?? {})) byReason[k] = (byReason[k] ?? 0) + v;
       samples.push(...c.samples.slice(0, MAX_SAMPLES - samples.length));
     }
     const msg: StatusMsg = {

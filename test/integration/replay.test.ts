@@ -231,6 +231,26 @@ describe('replay a log end to end', { timeout: 300_000 }, () => {
     }
   });
 
+  test('a log line with an absolute URL to another host is filtered, never sent anywhere', async () => {
+    const target = await startTarget();
+    try {
+      const job = writeJob({ job: 'hosts', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 5000\nmax_idle_ms = 5' });
+      const logPath = join(job.dir, 'hosts.log');
+      const line = (url: string, s: number): string => `1.2.3.4 - - [17/May/2015:10:05:0${s} +0000] "GET ${url} HTTP/1.1" 200 1 "-" "t"`;
+      writeFileSync(logPath, [line('/a', 1), line('http://other-host/x', 2), line(`${target.url}/b`, 3), line('https://evil.example/y', 4)].join('\n') + '\n');
+      writeFileSync(job.config, readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(logPath)}`));
+      const res = await runHavok(['local', '--config', job.config]);
+      assert.equal(res.code, 0, res.stderr + res.stdout);
+      assert.deepEqual(target.requests.map((r) => r.url), ['/a', '/b']);
+      const report = readReport(job.report);
+      assert.equal(report.records.filtered, 2);
+      assert.deepEqual(report.records.filtered_by_reason, { host_not_allowed: 2 });
+      assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+    } finally {
+      await target.close();
+    }
+  });
+
   test('a bad config exits 2 naming the key', async () => {
     const job = writeJob({ job: 'bad', log: APACHE_LOG, target: 'http://127.0.0.1:1', nats: nats.url, job_toml: 'sped = 3' });
     const res = await runHavok(['local', '--config', job.config]);
