@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, credsAuthenticator, type NatsConnection, type ConnectionOptions } from '@nats-io/transport-node';
 import type { HavokConfig } from './config.js';
+import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
 
 export type { NatsConnection };
@@ -42,8 +43,14 @@ export function natsOptions(cfg: HavokConfig['nats'], name: string): ConnectionO
   return opts;
 }
 
+/** Bad credentials are a config error (exit 2) naming the keys that supplied them. */
+export function authError(cfg: HavokConfig['nats'], err: unknown): ConfigError {
+  const keys = ['user', 'password', 'token', 'creds'].filter((k) => cfg[k as keyof typeof cfg] !== undefined).map((k) => `nats.${k}`);
+  return new ConfigError([{ key: keys.join(', ') || 'nats', message: `NATS at ${cfg.url} refused the credentials: ${(err as Error).message}` }], { cause: err });
+}
+
 /** Authentication failures are final; anything else is worth retrying. */
-function isAuthError(err: unknown): boolean {
+export function isAuthError(err: unknown): boolean {
   const e = err as { name?: string; code?: string; message?: string };
   return e?.name === 'AuthorizationError' || e?.code === 'AUTHORIZATION_VIOLATION' || /authoriz/i.test(e?.message ?? '');
 }
@@ -63,7 +70,7 @@ export async function connectBus(cfg: HavokConfig['nats'], log: Logger, opts: Bu
       void watchStatus(nc, log);
       return nc;
     } catch (err) {
-      if (isAuthError(err)) throw new Error(`NATS at ${cfg.url} refused the credentials: ${(err as Error).message}`, { cause: err });
+      if (isAuthError(err)) throw authError(cfg, err);
       if (Date.now() > deadline) {
         throw new Error(`NATS at ${cfg.url} unreachable after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
       }

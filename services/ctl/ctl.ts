@@ -3,7 +3,7 @@
  * on the job's control subject; the time wheel answers with the job's state or an error.
  */
 import { connect } from '@nats-io/transport-node';
-import { natsOptions } from '../../shared/bus.js';
+import { authError, isAuthError, natsOptions } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { decode, encode, envelope, subjects, type ControlOp, type ControlReplyMsg, type JobView } from '../../shared/protocol.js';
@@ -17,6 +17,7 @@ export async function sendControl(cfg: HavokConfig, op: ControlOp, value?: numbe
   try {
     nc = await connect({ ...natsOptions(cfg.nats, 'havok-ctl'), maxReconnectAttempts: 0, timeout: timeoutMs });
   } catch (err) {
+    if (isAuthError(err)) throw authError(cfg.nats, err);
     throw new CtlError(`cannot reach NATS at ${cfg.nats.url}: ${(err as Error).message}`, { cause: err });
   }
   try {

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { natsOptions } from '../../shared/bus.js';
+import { authError, isAuthError, natsOptions } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
 import { streamName } from '../../shared/protocol.js';
@@ -95,12 +95,14 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
   return code;
 }
 
+/** A server that refuses our credentials is reachable: that is a config error, not a reason to start another. */
 async function reachable(cfg: HavokConfig): Promise<boolean> {
   try {
     const nc = await connect({ ...natsOptions(cfg.nats, 'havok-local-probe'), maxReconnectAttempts: 0, timeout: 1000 });
     await nc.close();
     return true;
-  } catch {
+  } catch (err) {
+    if (isAuthError(err)) throw authError(cfg.nats, err);
     return false;
   }
 }
