@@ -9,6 +9,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
+import { logRegexProblem } from './log-regex.js';
 import { SAFE_TOKEN } from './protocol.js';
 
 /** Log time bound: epoch ms, or an ISO 8601 date-time string. */
@@ -24,8 +25,11 @@ const FETCHER_ALIASES: Record<string, (typeof FETCHER_TYPES)[number]> = {
   'concurrency-sls': 'sls',
 };
 
-export const ANALYZERS = ['combined', 'common', 'jsonl'] as const;
+export const ANALYZERS = ['combined', 'common', 'jsonl', 'nginx', 'regex'] as const;
 export type AnalyzerName = (typeof ANALYZERS)[number];
+
+/** nginx's predefined `combined` log_format: the default of `fetcher.file.log_format`. */
+export const NGINX_COMBINED = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
 
 const headerMap = z.record(z.string(), z.string());
 
@@ -85,6 +89,21 @@ const schema = z.strictObject({
           path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
           format: z.enum(ANALYZERS).default('combined'),
           fields: jsonlFields.prefault({}),
+          /** nginx `log_format` string read by `format = "nginx"`. */
+          log_format: z.string().min(1).default(NGINX_COMBINED),
+          /** JS regex with named groups ts, method, url (body, header_<name>…) for `format = "regex"`. */
+          regex: z
+            .string()
+            .optional()
+            .superRefine((re, ctx) => {
+              const problem = re === undefined ? undefined : logRegexProblem(re);
+              if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+            }),
+          /** How logged bodies are written: the text itself, or base64 of the bytes. */
+          body_encoding: z.enum(['raw', 'base64']).default('raw'),
+        })
+        .superRefine((f, ctx) => {
+          if (f.format === 'regex' && f.regex === undefined) ctx.addIssue({ code: 'custom', path: ['regex'], message: 'required when format = "regex"' });
         })
         .prefault({}),
       kafka: z

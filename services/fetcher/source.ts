@@ -32,6 +32,9 @@ export async function chainFor(cfg: HavokConfig): Promise<Chain> {
   return buildChain({
     format: cfg.fetcher.file.format,
     fields: cfg.fetcher.file.fields,
+    logFormat: cfg.fetcher.file.log_format,
+    regex: cfg.fetcher.file.regex,
+    bodyEncoding: cfg.fetcher.file.body_encoding,
     handler: cfg.analyzer.handler,
     module: cfg.analyzer.module ? await loadAnalyzerModule(cfg.analyzer.module) : undefined,
     hashField: cfg.analyzer.hash_field,

@@ -401,10 +401,10 @@ describe('buildChain', () => {
 
   it('unknown handler name: error names analyzer.handler and the valid names', () => {
     assert.throws(
-      () => buildChain({ format: 'combined', handler: ['combined', 'nginx'] }),
+      () => buildChain({ format: 'combined', handler: ['combined', 'apache'] }),
       (err: Error) => {
         assert.equal(err.name, 'ConfigError');
-        assert.match(err.message, /^analyzer\.handler: unknown analyzer "nginx"; valid names: combined, common, jsonl$/);
+        assert.match(err.message, /^analyzer\.handler: unknown analyzer "apache"; valid names: combined, common, jsonl, nginx, regex$/);
         return true;
       },
     );

@@ -7,8 +7,11 @@
  */
 import { ANALYZERS, type AnalyzerName } from '../../../shared/config.js';
 import { ConfigError } from '../../../shared/errors.js';
+import type { BodyEncoding } from './body.js';
 import { combined, common } from './combined.js';
 import { jsonlAnalyzer, type JsonlFields } from './jsonl.js';
+import { compileNginxFormat } from './nginx.js';
+import { regexAnalyzer } from './regex.js';
 import { parseTime } from './time.js';
 import type { Analyzer, ParsedRecord } from './types.js';
 
@@ -33,15 +36,27 @@ export interface ChainOptions {
   handler?: readonly string[];
   /** Analyzers from `analyzer.module`, tried first. */
   module?: readonly Analyzer[];
-  /** `analyzer.hash_field`: a record field, then a header (case-insensitive), keys sticky routing. */
+  /**
+   * `analyzer.hash_field`: a record field, then a header (case-insensitive), keys sticky routing.
+   * A value of `-` (loggers' "none") or empty is no key.
+   */
   hashField?: string;
+  /** `fetcher.file.log_format`: the nginx analyzer's format (default: nginx's `combined`). */
+  logFormat?: string;
+  /** `fetcher.file.regex`: the regex analyzer's pattern (required when `regex` is used). */
+  regex?: string;
+  /** `fetcher.file.body_encoding` of bodies read by jsonl, nginx and regex. */
+  bodyEncoding?: BodyEncoding;
 }
 
+// Factories: only the analyzers a chain names are built, so an unused `regex` needs no pattern.
 const BUILTINS = {
   combined: () => combined,
   common: () => common,
-  jsonl: (fields) => jsonlAnalyzer(fields),
-} as const satisfies Record<AnalyzerName, (fields: Partial<JsonlFields>) => Analyzer>;
+  jsonl: (o) => jsonlAnalyzer(o.fields, o.bodyEncoding),
+  nginx: (o) => compileNginxFormat(o.logFormat, { bodyEncoding: o.bodyEncoding }),
+  regex: (o) => regexAnalyzer(o.regex, { bodyEncoding: o.bodyEncoding }),
+} as const satisfies Record<AnalyzerName, (opts: ChainOptions) => Analyzer>;
 
 const isBuiltin = (n: string): n is AnalyzerName => (ANALYZERS as readonly string[]).includes(n);
 
@@ -66,7 +81,7 @@ export function buildChain(opts: ChainOptions): Chain {
       { key: 'analyzer.handler', message: `unknown analyzer ${unknown.map((n) => JSON.stringify(n)).join(', ')}; valid names: ${ANALYZERS.join(', ')}` },
     ]);
   }
-  for (const n of names as AnalyzerName[]) named.push({ name: n, fn: BUILTINS[n](opts.fields ?? {}), user: false });
+  for (const n of names as AnalyzerName[]) named.push({ name: n, fn: BUILTINS[n](opts), user: false });
 
   const fns = named.map((a) => a.fn);
   const noMatch: ChainResult = { ok: false, filtered: false, reason: `no analyzer matched (tried ${named.map((a) => a.name).join(', ')})` };
@@ -76,7 +91,7 @@ export function buildChain(opts: ChainOptions): Chain {
   function keyOf(p: ParsedRecord): string | undefined {
     if (hashField === undefined) return undefined;
     const v = p.fields?.[hashField] ?? p.headers?.[hashHeader as string];
-    if (v !== undefined) return v;
+    if (v !== undefined) return v === '-' || v === '' ? undefined : v;
     // The record's own fields are addressable too (hash_field = "url" keeps a URL on one replayer).
     if (hashField === 'url' || hashField === 'method' || hashField === 'api') return p[hashField];
     return undefined;
@@ -125,6 +140,6 @@ function checkUserRecord(p: ParsedRecord): string | undefined {
   if (typeof p.method !== 'string' || p.method === '') return 'a record without a method string';
   if (typeof p.ts !== 'number') p.ts = parseTime(p.ts);
   if (p.headers !== undefined && (typeof p.headers !== 'object' || p.headers === null)) return 'headers that are not an object';
-  if (p.body !== undefined && typeof p.body !== 'string') return 'a body that is not a string';
+  if (p.body !== undefined && typeof p.body !== 'string' && !(p.body instanceof Uint8Array)) return 'a body that is not a string or a Uint8Array';
   return undefined;
 }

@@ -31,7 +31,7 @@ const COMBINED_RE = new RegExp(`${HEAD} ${QUOTED} ${QUOTED_OPEN_END}`);
  * UTF-8 bytes, which would make an invalid header value if decoded one by one.
  */
 const ESCAPE = /\\(["\\])|\\x(22|5[cC])/g;
-function unescapeField(s: string): string {
+export function unescapeField(s: string): string {
   if (s.indexOf('\\') < 0) return s; // the common case costs one scan and no allocation
   return s.replace(ESCAPE, (_m, ch: string | undefined, hex: string | undefined) =>
     ch ?? String.fromCharCode(parseInt(hex as string, 16)),

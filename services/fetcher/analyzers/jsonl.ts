@@ -3,6 +3,7 @@
  * (`fetcher.file.fields`). A path may be nested with dots (`request.url`); a flat key that itself
  * contains dots (`"http.url": …`, as some loggers write) is tried first.
  */
+import { decodeBody, type BodyEncoding } from './body.js';
 import { parseTime } from './time.js';
 import type { Analyzer, ParsedRecord } from './types.js';
 
@@ -61,9 +62,10 @@ function toHeaders(v: unknown): Record<string, string> | undefined {
   return out;
 }
 
-function toBody(v: unknown): string | undefined {
+function toBody(v: unknown, encoding: BodyEncoding): string | Uint8Array | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'string') return v;
+  // Only a string can be base64; an object body is sent as its JSON text either way.
+  if (typeof v === 'string') return decodeBody(v, encoding);
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -83,8 +85,9 @@ function looksLikeObject(line: string): boolean {
  * An analyzer for JSON lines with the given field paths (unset ones keep their default name).
  * Not JSON, not an object, or no url/ts → undefined; a ts present but unreadable → ts NaN (the
  * chain reports it as a bad timestamp). Other top-level scalars become `fields` for hash_field.
+ * `bodyEncoding` = `base64`: a string body is base64 of the bytes to send.
  */
-export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}): Analyzer {
+export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}, bodyEncoding: BodyEncoding = 'raw'): Analyzer {
   const f: JsonlFields = { ...DEFAULT_JSONL_FIELDS, ...fields };
   const get = { ts: getter(f.ts), method: getter(f.method), url: getter(f.url), headers: getter(f.headers), body: getter(f.body) };
   const mapped = new Set([f.ts, f.method, f.url, f.headers, f.body]);
@@ -110,7 +113,7 @@ export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}): Analyzer {
     };
     const headers = toHeaders(get.headers(o));
     if (headers) rec.headers = headers;
-    const body = toBody(get.body(o));
+    const body = toBody(get.body(o), bodyEncoding);
     if (body !== undefined) rec.body = body;
     let extra: Record<string, string> | undefined;
     for (const k in o) {

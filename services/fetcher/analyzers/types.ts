@@ -12,7 +12,8 @@ export interface ParsedRecord {
   url: string;
   /** Lower-case header names. */
   headers?: Record<string, string>;
-  body?: string;
+  /** Raw text, or bytes (a base64 `body_encoding`, or nginx-escaped bytes that are not UTF-8). */
+  body?: string | Uint8Array;
   /** API name (path template such as `/items/:id`); absent = derived by the reporter. */
   api?: string;
   /** Extra named fields (remote_addr, status, user_agent…), used only to look up `hash_field`. */
