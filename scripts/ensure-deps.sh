@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Havok needs when it is missing, so the README's commands work on a fresh machine:
-# npm packages (npm ci), the TypeScript build, and nats-server and influxd from Debian's packages.
+# npm packages (npm ci), the TypeScript build, and nats-server, influxd and chromium from Debian's packages.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,6 +16,8 @@ missing=()
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
 # influxd: the tests write InfluxDB through a real server.
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
+# chromium: the HTML report test opens the page in headless Chromium (playwright-core, no download).
+command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # Debian installs nats-server in /usr/sbin, which is not on every user's PATH.

@@ -134,7 +134,7 @@ export function lostWith(id: string, routed: number, r: ReplayerTotals | undefin
 }
 
 /** The human summary printed at the end (k6 / Vegeta style). */
-export function formatSummary(r: EndReport, jsonPath: string): string {
+export function formatSummary(r: EndReport, jsonPath: string, htmlPath?: string): string {
   const q = r.requests;
   const l = r.latency_ms;
   const lines = [
@@ -156,7 +156,7 @@ export function formatSummary(r: EndReport, jsonPath: string): string {
     for (const s of r.parse_error_samples.slice(0, 3)) lines.push(`    line ${s.line}: ${s.reason}: ${s.text.slice(0, 100)}`);
   }
   const closes = r.accounting.records_close && r.accounting.requests_close;
-  lines.push(`  accounting ${closes ? 'closes' : `DOES NOT CLOSE (unaccounted ${q.unaccounted})`}   report: ${jsonPath}`, '');
+  lines.push(`  accounting ${closes ? 'closes' : `DOES NOT CLOSE (unaccounted ${q.unaccounted})`}   report: ${jsonPath}${htmlPath ? `  html: ${htmlPath}` : ''}`, '');
   return lines.join('\n');
 }
 

@@ -13,6 +13,7 @@ import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
 import { StatsMerger, sumValues } from './merge.js';
+import { htmlPathFor, renderHtml } from './html.js';
 import { InfluxSink } from './influx.js';
 import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
@@ -139,8 +140,15 @@ export class Reporter extends Actor {
     } catch (err) {
       this.log.error({ err, path }, 'could not write the end report');
     }
+    let htmlPath: string | undefined = htmlPathFor(path);
+    try {
+      writeFileSync(htmlPath, renderHtml(report));
+    } catch (err) {
+      this.log.error({ err, path: htmlPath }, 'could not write the HTML report');
+      htmlPath = undefined;
+    }
     this.view.stop();
-    this.out.write(formatSummary(report, path) + '\n');
+    this.out.write(formatSummary(report, path, htmlPath) + '\n');
     const ok = report.accounting.records_close && report.accounting.requests_close;
     const exitCode = ok ? 0 : 1;
     this.nc.publish(subjects.ended(this.cfg.job.id), encode({ ...envelope('ended', this.sender), job: this.cfg.job.id, exit_code: exitCode }));
