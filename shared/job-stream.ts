@@ -5,6 +5,7 @@
  * are published with a message id, so a re-published batch is dropped by the server.
  */
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import type { HavokConfig } from './config.js';
 import { streamName, subjects } from './protocol.js';
 
 /** How long the server remembers message ids for de-duplication. */
@@ -12,7 +13,15 @@ import { streamName, subjects } from './protocol.js';
 const STREAM_NAME_IN_USE = 10058;
 const DUPLICATE_WINDOW_NS = 10 * 60 * 1e9;
 
-export async function ensureJobStream(jsm: JetStreamManager, job: string, maxPendingBatches: number): Promise<void> {
+/**
+ * The stream holds batches until the time wheel has released all their records (restart
+ * safety), so it must hold what the time wheel may buffer (`max_buffer` records) plus the
+ * fetcher's read-ahead (`max_pending_batches`); otherwise a full stream could stall a re-order
+ * window that is waiting for more data.
+ */
+export async function ensureJobStream(jsm: JetStreamManager, cfg: HavokConfig): Promise<void> {
+  const job = cfg.job.id;
+  const maxPendingBatches = cfg.fetcher.max_pending_batches + Math.ceil(cfg.job.max_buffer / cfg.fetcher.batch_size);
   const name = streamName(job);
   const config = {
     name,
@@ -20,8 +29,8 @@ export async function ensureJobStream(jsm: JetStreamManager, job: string, maxPen
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     discard: DiscardPolicy.New,
-    // +1 leaves room for the source-end message behind a full window.
-    max_msgs: maxPendingBatches + 1,
+    // + room for the sources' end messages behind a full window.
+    max_msgs: maxPendingBatches + 8,
     duplicate_window: DUPLICATE_WINDOW_NS,
   };
   try {

@@ -32,10 +32,15 @@ export const subjects = {
   control: (job: string) => `havok.${job}.control`,
   /** reporter → anyone: the job is over and its report is written; actors may exit. */
   ended: (job: string) => `havok.${job}.ended`,
+  /** Checkpoints (one retained message per actor) in the job's state stream. */
+  checkpoint: (job: string, actor: 'timewheel' | 'fetcher') => `havok.${job}.checkpoint.${actor}`,
+  checkpoints: (job: string) => `havok.${job}.checkpoint.*`,
 } as const;
 
 /** JetStream stream that carries one job's records from fetcher to time wheel. */
 export const streamName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+/** JetStream stream holding the job's checkpoints (last message per subject). */
+export const stateStreamName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-z0-9_-]/g, '_')}_STATE`;
 export const consumerName = (job: string): string => `timewheel_${job.replace(/[^A-Za-z0-9_-]/g, '_')}`;
 
 /** A job id or replayer id becomes one NATS subject token: no dots, spaces or wildcards. */
@@ -290,6 +295,39 @@ export interface EndedMsg extends Envelope<'ended'> {
   exit_code: number;
 }
 
+/** Order key of a record, as the time wheel releases them: (ts, src, seq). */
+export type RecordKey = [number, number, number];
+
+/**
+ * The time wheel's checkpoint, saved before every release: a restarted time wheel continues from
+ * it without releasing a record twice (see docs/architecture.md, "Restart safety").
+ */
+export interface TimewheelCheckpoint extends Envelope<'tw_checkpoint'> {
+  /** Last record released; everything at or before it in (ts, src, seq) order is out. */
+  last: RecordKey | null;
+  state: JobState;
+  dispatched: number;
+  copies: number;
+  filtered: number;
+  never_sent: number;
+  dispatch_n: number;
+  /** Exact-rate state: copies per record and fractional progress, in units of 1e-9. */
+  rate_units: number;
+  rate_acc: number;
+  speed: number;
+  started_at: number;
+  first_ts: number;
+  last_ts: number;
+  sources: number;
+  source_counts: Array<[number, SourceCounts]>;
+}
+
+/** The fetcher's checkpoint: batches published per source (re-reading skips them). */
+export interface FetcherCheckpoint extends Envelope<'fetcher_checkpoint'> {
+  published: number[];
+  ended: number[];
+}
+
 export type AnyMsg =
   | RecordBatchMsg
   | SourceEndMsg
@@ -302,6 +340,8 @@ export type AnyMsg =
   | StatusMsg
   | ControlMsg
   | ControlReplyMsg
+  | TimewheelCheckpoint
+  | FetcherCheckpoint
   | EndedMsg;
 export type MsgKind = AnyMsg['kind'];
 export type MsgOf<K extends MsgKind> = Extract<AnyMsg, { kind: K }>;
@@ -395,6 +435,10 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
       return isStr(m.op) && (m.value === undefined || isNum(m.value));
     case 'control_reply':
       return typeof m.ok === 'boolean' && isObj(m.view) && isStr(m.view.state);
+    case 'tw_checkpoint':
+      return isStr(m.state) && isNum(m.dispatched) && isNum(m.copies) && isNum(m.rate_units) && Array.isArray(m.source_counts) && (m.last === null || Array.isArray(m.last));
+    case 'fetcher_checkpoint':
+      return Array.isArray(m.published) && Array.isArray(m.ended);
     case 'ended':
       return isStr(m.job) && isNum(m.exit_code);
   }

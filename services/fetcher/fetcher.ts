@@ -4,11 +4,11 @@
  * its backpressure: when the time wheel falls behind, publishing is refused and the fetcher waits
  * instead of reading ahead, so its memory is one batch.
  */
-import { randomUUID } from 'node:crypto';
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
+import { CheckpointStore } from '../../shared/checkpoint.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
@@ -24,8 +24,10 @@ export class Fetcher extends Actor {
   private stopping = false;
   /** The job was stopped (ctl stop): stop reading, report the counts so far. */
   private jobStopped = false;
-  /** Distinguishes this run's message ids from an earlier run's still in the dedupe window. */
-  private readonly runId = randomUUID().slice(0, 8);
+  private store!: CheckpointStore;
+  /** Batches already published per source, and sources already ended (from the checkpoint). */
+  private published: number[] = [];
+  private ended = new Set<number>();
   private readonly sender = `fetcher-${process.pid}`;
 
   constructor(
@@ -39,8 +41,15 @@ export class Fetcher extends Actor {
     const sources = await openSources(this.cfg);
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
-    await ensureJobStream(await jetstreamManager(this.nc), this.cfg.job.id, this.cfg.fetcher.max_pending_batches);
+    await ensureJobStream(await jetstreamManager(this.nc), this.cfg);
     this.js = jetstream(this.nc);
+    this.store = new CheckpointStore(this.nc, this.cfg.job.id);
+    const cp = await this.store.load('fetcher');
+    if (cp) {
+      this.published = cp.published;
+      this.ended = new Set(cp.ended);
+      this.log.warn({ published: cp.published, ended: cp.ended }, 'resuming: batches already published are re-read but not sent again');
+    }
     this.nc.subscribe(subjects.status(this.cfg.job.id), {
       callback: (_err, msg) => {
         try {
@@ -99,22 +108,53 @@ export class Fetcher extends Actor {
         if (this.jobStopped) break;
       }
       if (batch.length) {
-        await this.publish({ ...envelope('records', this.sender), src, sources: n, batch: batchNo[src]++, records: batch });
+        // After a restart, batches the checkpoint says went out are read again (the counts and
+        // the batch boundaries depend on it) but not re-sent.
+        const no = batchNo[src]++;
         s.counts.published += batch.length;
+        if (no >= (this.published[src] ?? 0)) {
+          await this.publish({ ...envelope('records', this.sender), src, sources: n, batch: no, records: batch });
+          this.published[src] = no + 1;
+          await this.checkpoint();
+        }
       }
       if (exhausted || this.jobStopped) {
         if (!exhausted) await s.records.return(undefined);
-        await this.publish({ ...envelope('source_end', this.sender), src, sources: n, batches: batchNo[src], counts: s.counts });
+        if (!this.ended.has(src)) {
+          await this.publish({ ...envelope('source_end', this.sender), src, sources: n, batches: batchNo[src], counts: s.counts });
+          this.ended.add(src);
+          // The time wheel may finish the job (and clear its state) the moment the last source
+          // ends, so this last save is allowed to fail: a re-sent end message is harmless.
+          await this.checkpoint(live.size > 1 ? Infinity : 3);
+        }
         this.log.info({ source: s.name, ...s.counts, samples: s.counts.samples.length }, exhausted ? 'source exhausted' : 'source stopped');
         live.delete(src);
       }
     }
   }
 
-  /** Publishes one message, waiting while the stream is full and retrying while NATS is away. */
+  private async checkpoint(attempts = Infinity): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.save('fetcher', { ...envelope('fetcher_checkpoint', this.sender), published: this.published, ended: [...this.ended] });
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        if (attempt >= attempts) return;
+        this.log.warn({ err: (err as Error).message, attempt }, 'cannot save the checkpoint yet, retrying');
+        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+      }
+    }
+  }
+
+  /**
+   * Publishes one message, waiting while the stream is full and retrying while NATS is away.
+   * The message id is the batch's place in its source, so the server drops a re-published batch
+   * (a fetcher that died between publishing and checkpointing).
+   */
   private async publish(msg: SourceMsg): Promise<void> {
     const data = encode(msg);
-    const msgID = `${this.runId}-${msg.src}-${msg.kind === 'records' ? msg.batch : 'end'}`;
+    const msgID = `${msg.src}-${msg.kind === 'records' ? msg.batch : 'end'}`;
     let waitMs = 5;
     for (let attempt = 1; ; attempt++) {
       try {

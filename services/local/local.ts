@@ -11,7 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { authError, isAuthError, natsOptions } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
-import { streamName } from '../../shared/protocol.js';
+import { stateStreamName, streamName } from '../../shared/protocol.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/havok.js', import.meta.url));
@@ -113,6 +113,7 @@ async function clearJobStream(cfg: HavokConfig): Promise<void> {
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(streamName(cfg.job.id)).catch(() => undefined);
+    await jsm.streams.delete(stateStreamName(cfg.job.id)).catch(() => undefined);
   } finally {
     await nc.close();
   }

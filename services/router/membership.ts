@@ -51,6 +51,14 @@ export class Membership {
     return gone;
   }
 
+  /**
+   * Counts every member as just seen: after the router's own connection was down, their silence
+   * says nothing about them (their heartbeats could not reach us).
+   */
+  touchAll(now: number): void {
+    for (const m of this.byId.values()) m.lastSeen = now;
+  }
+
   /** Member ids, sorted (a stable order for round-robin and reports). */
   ids(): readonly string[] {
     return this.sorted;

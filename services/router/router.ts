@@ -22,6 +22,7 @@ export class Router extends Actor {
   private nextN = 0;
   private seenCopies = 0;
   private done = false;
+  private connected = true;
   private readonly sender = `router-${process.pid}`;
 
   constructor(
@@ -55,12 +56,25 @@ export class Router extends Actor {
       }),
     });
     this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    void this.watchConnection();
     const tick = setInterval(() => {
+      // While our own connection is down, missing heartbeats are our problem, not theirs.
+      if (!this.connected) return;
       const gone = this.members.expire(Date.now());
       if (gone.length) this.log.warn({ replayers: gone }, 'replayer missed heartbeats, evicted');
       this.publishState();
     }, Math.min(100, this.cfg.replayer.heartbeat_ms));
     this.onClose('tick', () => clearInterval(tick));
+  }
+
+  private async watchConnection(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type === 'disconnect') this.connected = false;
+      else if (s.type === 'reconnect') {
+        this.connected = true;
+        this.members.touchAll(Date.now());
+      }
+    }
   }
 
   protected async drain(): Promise<void> {

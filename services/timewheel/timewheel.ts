@@ -3,9 +3,15 @@
  * as its re-order buffer has room: that is the fetcher's backpressure), orders them, filters by
  * `begin`/`end`, maps log time to wall time and releases each record `lead_ms` before it is due,
  * stamped with its due time, multiplied by `rate`. The pure decisions are in reorder.ts,
- * pacer.ts and rate.ts; this file is the I/O loop around them.
+ * pacer.ts, rate.ts, control.ts and ledger.ts; this file is the I/O loop around them.
+ *
+ * Restart safety: before each release is published a checkpoint is saved (last released record
+ * key, counters, rate and pacing state), and a stream batch is acked only when all its records
+ * are out. A restarted time wheel loads the checkpoint, re-reads every unacked batch and skips
+ * what it had released: no record is released twice, and none is lost.
  */
-import { AckPolicy, jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
+import { AckPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import { CheckpointStore } from '../../shared/checkpoint.js';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { toEpochMs, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
@@ -25,10 +31,13 @@ import {
   type JobView,
   type LogRecord,
   type ParseErrorSample,
+  type RecordKey,
   type ReplayerInfo,
   type SourceCounts,
   type StatusMsg,
+  type TimewheelCheckpoint,
 } from '../../shared/protocol.js';
+import { AckLedger } from './ledger.js';
 import { decideControl } from './control.js';
 import { dueAt, logTimeAt, peekDue, rebase, startPacer, type PacerState } from './pacer.js';
 import { changeRate, copiesFor, rateOf, startRate, type RateState } from './rate.js';
@@ -38,6 +47,16 @@ import { ensureJobStream } from '../../shared/job-stream.js';
 /** Records per dispatch message to the router. */
 const DISPATCH_BATCH = 500;
 const MAX_SAMPLES = 10;
+/** Unacked batches stay with the time wheel while it runs; redelivery only follows a restart. */
+const ACK_WAIT_NS = 24 * 3600 * 1e9;
+
+/** (ts, src, seq) order, as the time wheel releases records. */
+function keyOf(r: LogRecord): RecordKey {
+  return [r.ts, r.src, r.seq];
+}
+function notAfter(r: LogRecord, k: RecordKey): boolean {
+  return r.ts !== k[0] ? r.ts < k[0] : r.src !== k[1] ? r.src < k[1] : r.seq <= k[2];
+}
 
 export class TimeWheel extends Actor {
   private nc!: NatsConnection;
@@ -72,6 +91,12 @@ export class TimeWheel extends Actor {
   private timer?: NodeJS.Timeout;
   private pulling = false;
   private endedSeen = false;
+  private store!: CheckpointStore;
+  private readonly ledger = new AckLedger<JsMsg>();
+  /** Last record released (survives restarts through the checkpoint). */
+  private last: RecordKey | null = null;
+  private releasing = false;
+  private releaseAgain = false;
   private readonly sender: string;
 
   constructor(
@@ -90,10 +115,19 @@ export class TimeWheel extends Actor {
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
     const jsm = await jetstreamManager(this.nc);
-    await ensureJobStream(jsm, job, this.cfg.fetcher.max_pending_batches);
+    await ensureJobStream(jsm, this.cfg);
+    this.store = new CheckpointStore(this.nc, job);
+    const cp = await this.store.load('timewheel');
+    if (cp && cp.state !== JOB_STATES.finished && cp.state !== JOB_STATES.stopped) this.restore(cp);
+    else if (cp) await this.store.clear();
+    // A fresh consumer delivers every batch still in the stream: after a restart, exactly the
+    // unacked ones (acked batches are gone from a work-queue stream).
+    await jsm.consumers.delete(streamName(job), consumerName(job)).catch(() => undefined);
     await jsm.consumers.add(streamName(job), {
       durable_name: consumerName(job),
       ack_policy: AckPolicy.Explicit,
+      ack_wait: ACK_WAIT_NS,
+      max_ack_pending: -1,
       filter_subject: subjects.records(job),
     });
     this.consumer = await jetstream(this.nc).consumers.get(streamName(job), consumerName(job));
@@ -155,26 +189,25 @@ export class TimeWheel extends Actor {
       }
       try {
         const batch = await this.consumer.fetch({ max_messages: 16, expires: 1000 });
-        for await (const m of batch) {
-          this.ingest(m.data);
-          m.ack();
-        }
+        for await (const m of batch) this.ingest(m);
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'pull from job stream failed, retrying');
         await new Promise((r) => setTimeout(r, 500));
       }
       this.maybeStart();
-      this.release();
       if (this.state === JOB_STATES.stopped) this.drainStopped();
+      // Releases what is due, saves a checkpoint and acks what is settled (also before the start).
+      this.release();
     }
   }
 
-  private ingest(data: Uint8Array): void {
+  private ingest(m: JsMsg): void {
     let msg;
     try {
-      msg = decode(data, 'records', 'source_end');
+      msg = decode(m.data, 'records', 'source_end');
     } catch (err) {
       this.dropMalformed(err);
+      m.term();
       return;
     }
     if (msg.sources > this.sources) {
@@ -185,20 +218,30 @@ export class TimeWheel extends Actor {
       for (let r = old.pop(); r; r = old.pop()) this.buffer.push(r);
     }
     if (msg.kind === 'source_end') {
-      this.sourceCounts.set(msg.src, msg.counts);
+      if (!this.sourceCounts.has(msg.src)) {
+        this.sourceCounts.set(msg.src, msg.counts);
+        this.log.info({ src: msg.src, counts: { ...msg.counts, samples: msg.counts.samples.length } }, 'source ended');
+      }
       this.buffer.endSource(msg.src);
-      this.log.info({ src: msg.src, counts: { ...msg.counts, samples: msg.counts.samples.length } }, 'source ended');
+      this.ledger.settleMessage(m);
       return;
     }
+    const id = `${msg.src}:${msg.batch}`;
+    if (this.ledger.isOpen(id)) return; // redelivered while we still hold it
+    const kept: LogRecord[] = [];
     for (const r of msg.records) {
+      // Released before a restart (the checkpoint says so): already out, already counted.
+      if (this.last && notAfter(r, this.last)) continue;
       if ((this.begin !== undefined && r.ts < this.begin) || (this.end !== undefined && r.ts >= this.end)) {
         this.filtered++;
         continue;
       }
       if (this.firstTs === 0 || r.ts < this.firstTs) this.firstTs = r.ts;
       if (r.ts > this.lastTs) this.lastTs = r.ts;
+      kept.push(r);
       this.buffer.push(r);
     }
+    this.ledger.track(m, id, kept);
   }
 
   /** The clock starts once enough replayers are up and the first record's place is known. */
@@ -215,16 +258,46 @@ export class TimeWheel extends Actor {
     this.release();
   }
 
-  /** Releases every record due within the lead window, then sleeps until the next one is. */
+  /**
+   * Releases every record due within the lead window (then sleeps until the next one is), saves
+   * the checkpoint, publishes, and acks settled batches. One at a time: a call while one runs
+   * makes it run once more.
+   */
   private release(): void {
-    if (this.state !== JOB_STATES.running || !this.pacer) return;
+    if (this.releasing) {
+      this.releaseAgain = true;
+      return;
+    }
+    this.releasing = true;
+    void this.releaseOnce()
+      .catch((err: Error) => this.log.error({ err }, 'release failed'))
+      .finally(() => {
+        this.releasing = false;
+        if (this.releaseAgain) {
+          this.releaseAgain = false;
+          this.release();
+        }
+      });
+  }
+
+  private async releaseOnce(): Promise<void> {
+    const batches = this.collectDue();
+    if (batches.length || this.ledger.pendingAcks) await this.commit(batches);
+    if (this.sources > 0 && this.buffer.allEnded && this.buffer.size === 0 && this.state !== JOB_STATES.pending && this.state !== JOB_STATES.paused) await this.complete();
+  }
+
+  /** Takes due records out of the buffer (pure state changes; nothing is published yet). */
+  private collectDue(): DueRecord[][] {
+    if (this.state !== JOB_STATES.running || !this.pacer) return [];
     clearTimeout(this.timer);
     const horizon = Date.now() + this.cfg.job.lead_ms;
-    const out: DueRecord[] = [];
+    const batches: DueRecord[][] = [];
+    let out: DueRecord[] = [];
+    let released = 0;
     for (;;) {
       const head = this.buffer.peekReady(this.buffer.size >= this.cfg.job.max_buffer);
       if (!head) break;
-      if (this.held(out.length)) {
+      if (this.held(released)) {
         // Replayers are behind: wait until the router reports room (it does every 100 ms).
         this.timer = setTimeout(() => this.release(), 50);
         break;
@@ -235,38 +308,124 @@ export class TimeWheel extends Actor {
         break;
       }
       this.buffer.pop();
+      this.ledger.settle(head);
+      this.last = keyOf(head);
       const due = dueAt(this.pacer, head.ts);
       this.dispatched++;
       const n = copiesFor(this.rate);
       for (let c = 0; c < n; c++) {
         out.push({ ...head, due, copy: c });
-        if (out.length >= DISPATCH_BATCH) this.flush(out);
+        released++;
+        if (out.length >= DISPATCH_BATCH) {
+          batches.push(out);
+          out = [];
+        }
       }
     }
-    this.flush(out);
-    if (this.sources > 0 && this.buffer.allEnded && this.buffer.size === 0) this.complete();
+    if (out.length) batches.push(out);
+    this.copies += released;
+    this.sinceRouter += released;
+    if (released) this.recent.push([Date.now(), released]);
+    return batches;
   }
 
-  private flush(out: DueRecord[]): void {
-    if (out.length === 0) return;
-    this.copies += out.length;
-    this.sinceRouter += out.length;
-    this.recent.push([Date.now(), out.length]);
-    this.nc.publish(subjects.dispatch(this.cfg.job.id), encode({ ...envelope('dispatch', this.sender), n: this.dispatchN++, upto: this.copies, records: out }));
-    out.length = 0;
+  /**
+   * Saves the checkpoint (retrying while NATS is away), then publishes the dispatch batches and
+   * acks the settled stream batches. A crash before the save loses nothing (the batches are still
+   * unacked); a crash after it loses at most these dispatch batches, which the router then counts
+   * as `bus_lost` from the next batch's cumulative count: nothing is ever released twice.
+   */
+  private async commit(batches: DueRecord[][]): Promise<void> {
+    let upto = this.copies - batches.reduce((a, b) => a + b.length, 0);
+    const n0 = this.dispatchN;
+    this.dispatchN += batches.length;
+    const acks = this.ledger.takeReady();
+    await this.saveCheckpoint();
+    batches.forEach((records, i) => {
+      upto += records.length;
+      this.nc.publish(subjects.dispatch(this.cfg.job.id), encode({ ...envelope('dispatch', this.sender), n: n0 + i, upto, records }));
+    });
+    for (const m of acks) m.ack();
   }
 
-  private complete(): void {
+  private async saveCheckpoint(): Promise<void> {
+    const cp: TimewheelCheckpoint = {
+      ...envelope('tw_checkpoint', this.sender),
+      last: this.last,
+      state: this.state,
+      dispatched: this.dispatched,
+      copies: this.copies,
+      filtered: this.filtered,
+      never_sent: this.neverSent,
+      dispatch_n: this.dispatchN,
+      rate_units: this.rate.units,
+      rate_acc: this.rate.acc,
+      speed: this.pacer?.speed ?? this.cfg.job.speed,
+      started_at: this.startedAt,
+      first_ts: this.firstTs,
+      last_ts: this.lastTs,
+      sources: this.sources,
+      source_counts: [...this.sourceCounts.entries()],
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.save('timewheel', cp);
+        return;
+      } catch (err) {
+        if (this.nc.isClosed()) throw err;
+        if (attempt === 1 || attempt % 10 === 0) this.log.warn({ err: (err as Error).message, attempt }, 'cannot save the checkpoint yet; holding releases');
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
+      }
+    }
+  }
+
+  /** Continues a job from its checkpoint (this process replaces one that died). */
+  private restore(cp: TimewheelCheckpoint): void {
+    this.last = cp.last;
+    this.dispatched = cp.dispatched;
+    this.copies = cp.copies;
+    this.filtered = cp.filtered;
+    this.neverSent = cp.never_sent;
+    this.dispatchN = cp.dispatch_n;
+    this.rate.units = cp.rate_units;
+    this.rate.acc = cp.rate_acc;
+    this.startedAt = cp.started_at;
+    this.firstTs = cp.first_ts;
+    this.lastTs = cp.last_ts;
+    this.sources = cp.sources;
+    for (const [src, c] of cp.source_counts) this.sourceCounts.set(src, c);
+    if (this.sources > 0) {
+      this.buffer = new ReorderBuffer<LogRecord>(this.cfg.job.reorder_window_ms, this.sources);
+      for (const src of this.sourceCounts.keys()) this.buffer.endSource(src);
+    }
+    if (cp.state === JOB_STATES.running || cp.state === JOB_STATES.paused) {
+      // Carry on from the last released record's log time, after a warm-up: no catch-up burst.
+      const at = cp.last ? cp.last[0] : cp.first_ts;
+      this.pacer = startPacer(Date.now() + this.cfg.job.warmup_ms, at, cp.speed, this.cfg.job.max_idle_ms);
+      this.state = cp.state;
+      this.frozenAt = at;
+    }
+    this.log.warn({ last: cp.last, dispatched: cp.dispatched, state: cp.state }, 'resuming the job from its checkpoint');
+  }
+
+  private async complete(): Promise<void> {
     if (this.finishedAt) return;
     const job = this.cfg.job.id;
-    this.nc.publish(subjects.dispatch(job), encode({ ...envelope('dispatch_end', this.sender), n: this.dispatchN, copies: this.copies }));
     this.finishedAt = Date.now();
-    this.setState(this.state === JOB_STATES.stopped ? JOB_STATES.stopped : JOB_STATES.finished);
+    this.state = this.state === JOB_STATES.stopped ? JOB_STATES.stopped : JOB_STATES.finished;
+    await this.saveCheckpoint();
+    for (const m of this.ledger.takeReady()) m.ack();
+    this.nc.publish(subjects.dispatch(job), encode({ ...envelope('dispatch_end', this.sender), n: this.dispatchN, copies: this.copies }));
+    this.publishStatus();
     this.log.info({ dispatched: this.dispatched, copies: this.copies, late_arrivals: this.buffer.lateArrivals }, 'all records released');
-    // The job's records are all out: the stream has nothing left to resume from.
-    void jetstreamManager(this.nc)
-      .then((jsm) => jsm.streams.delete(streamName(job)))
-      .catch((err: Error) => this.log.warn({ err: err.message }, 'could not delete the job stream'));
+    // The job's records are all out: nothing is left to resume from.
+    try {
+      const jsm = await jetstreamManager(this.nc);
+      await jsm.streams.delete(streamName(job));
+      await this.store.clear();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not delete the job stream');
+    }
     if (this.endedSeen) this.finish(0, 'job ended');
     // Keep answering status until the reporter says the job ended, but not forever.
     const giveUp = setTimeout(() => this.finish(0, 'no reporter ended the job'), this.cfg.reporter.settle_ms + 30_000);
@@ -311,6 +470,7 @@ export class TimeWheel extends Actor {
         clearTimeout(this.timer);
         this.setState(JOB_STATES.stopped);
         this.drainStopped();
+        this.release();
         break;
       case 'status':
         break;
@@ -327,10 +487,11 @@ export class TimeWheel extends Actor {
    */
   private drainStopped(): void {
     for (let r = this.buffer.pop(); r; r = this.buffer.pop()) {
+      this.ledger.settle(r);
+      this.last = keyOf(r);
       this.dispatched++;
       this.neverSent += copiesFor(this.rate);
     }
-    if (this.sources > 0 && this.buffer.allEnded) this.complete();
   }
 
   /** Log time the job is at now: frozen while paused, never past the last released record. */

@@ -42,14 +42,15 @@ describe('several sources in one job', { timeout: 120_000 }, () => {
       const order = target.requests.map((r) => Number(r.url.split('/')[2]));
       assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: 1000 }, (_, i) => i), 'every record once');
       // Consecutive records are 5 ms of wall time apart at speed 4: allow neighbours within
-      // 3 places to overtake each other on a loaded machine, nothing more.
+      // 10 places (50 ms) to overtake each other on a loaded machine. Reading the files one
+      // after another instead of merging them would put records 250 places out.
       let worst = 0;
       let max = -1;
       for (const g of order) {
         worst = Math.max(worst, max - g);
         max = Math.max(max, g);
       }
-      assert.ok(worst <= 3, `a request arrived ${worst} places behind an earlier-arrived later one`);
+      assert.ok(worst <= 10, `a request arrived ${worst} places behind an earlier-arrived later one`);
       const report = readReport(job.report);
       assert.equal(report.records.read, 1000);
       assert.deepEqual(report.accounting, { records_close: true, requests_close: true });

@@ -104,6 +104,25 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
     },
   },
   ended: { ...envelope('ended', 'reporter'), job: 'demo', exit_code: 0 },
+  tw_checkpoint: {
+    ...envelope('tw_checkpoint', 'timewheel'),
+    last: [1_431_857_103_000, 0, 41],
+    state: 'running',
+    dispatched: 9,
+    copies: 13,
+    filtered: 1,
+    never_sent: 0,
+    dispatch_n: 2,
+    rate_units: 1_500_000_000,
+    rate_acc: 500_000_000,
+    speed: 2,
+    started_at: 1_700_000_000_000,
+    first_ts: 1_431_857_000_000,
+    last_ts: 1_431_857_103_000,
+    sources: 1,
+    source_counts: [[0, { read: 10, parse_errors: 0, filtered: 0, published: 10, samples: [] }]],
+  },
+  fetcher_checkpoint: { ...envelope('fetcher_checkpoint', 'fetcher'), published: [3, 0], ended: [1] },
 };
 const KINDS = Object.keys(SAMPLES) as MsgKind[];
 
