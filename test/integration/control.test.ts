@@ -4,24 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { Packr } from 'msgpackr';
 import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
-import { readReport, runHavok, startHavok, writeJob } from '../support/havok-cli.js';
+import { pacedJsonl, readReport, runHavok, startHavok, writeJob } from '../support/havok-cli.js';
 import { decode, subjects, type ControlReplyMsg, type JobView } from '../../shared/protocol.js';
 
 
-/** A JSONL log of `n` GETs evenly spaced `stepMs` apart in log time. */
-function writePacedLog(path: string, n: number, stepMs: number): void {
-  const t0 = Date.UTC(2024, 0, 1);
-  const lines: string[] = [];
-  for (let i = 0; i < n; i++) lines.push(JSON.stringify({ ts: t0 + i * stepMs, method: 'GET', url: `/items/${i}` }));
-  writeFileSync(path, lines.join('\n') + '\n');
-}
 
 async function ctl(nats: string, job: string, ...args: string[]): Promise<{ code: number; view: JobView; reply: ControlReplyMsg }> {
   const res = await runHavok(['ctl', ...args, '--job', job, '--nats', nats, '--json']);
@@ -45,10 +36,7 @@ describe('live control of a running job', { timeout: 240_000 }, () => {
     const target = await startTarget();
     try {
       // 3,000 requests 10 ms apart: a 30 s replay at speed 1 (100 req/s).
-      const job = writeJob({ job: 'ctl', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 1' });
-      const log = join(job.dir, 'paced.jsonl');
-      writePacedLog(log, 3000, 10);
-      writeFileSync(job.config, (await import('node:fs')).readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(log)}`).replace('format = "combined"', 'format = "jsonl"'));
+      const job = writeJob({ job: 'ctl', target: target.url, nats: nats.url, job_toml: 'speed = 1', format: 'jsonl', lines: pacedJsonl(3000, 10, '/items/') });
       const run = startHavok(['local', '--config', job.config]);
 
       await check(() => target.count() >= 300, 60_000, '300 requests');
@@ -105,10 +93,7 @@ describe('live control of a running job', { timeout: 240_000 }, () => {
   test('stop ends the job with a report whose accounting closes', async () => {
     const target = await startTarget();
     try {
-      const job = writeJob({ job: 'stopme', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 1\nrate = 1.5' });
-      const log = join(job.dir, 'paced.jsonl');
-      writePacedLog(log, 3000, 10);
-      writeFileSync(job.config, (await import('node:fs')).readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(log)}`).replace('format = "combined"', 'format = "jsonl"'));
+      const job = writeJob({ job: 'stopme', target: target.url, nats: nats.url, job_toml: 'speed = 1\nrate = 1.5', format: 'jsonl', lines: pacedJsonl(3000, 10, '/items/') });
       const run = startHavok(['local', '--config', job.config]);
       await check(() => target.count() >= 200, 30_000, '200 requests');
       const stopped = await ctl(nats.url, 'stopme', 'stop');
@@ -132,10 +117,7 @@ describe('live control of a running job', { timeout: 240_000 }, () => {
   test('1,000 garbage control messages get an error reply or are ignored; the job completes exactly', async () => {
     const target = await startTarget();
     try {
-      const job = writeJob({ job: 'fuzz', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 2' });
-      const log = join(job.dir, 'paced.jsonl');
-      writePacedLog(log, 1000, 10);
-      writeFileSync(job.config, (await import('node:fs')).readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(log)}`).replace('format = "combined"', 'format = "jsonl"'));
+      const job = writeJob({ job: 'fuzz', target: target.url, nats: nats.url, job_toml: 'speed = 2', format: 'jsonl', lines: pacedJsonl(1000, 10, '/items/') });
       const run = startHavok(['local', '--config', job.config]);
       await check(() => target.count() >= 50, 30_000, 'the job to run');
       const nc = await connect({ servers: nats.url });

@@ -4,14 +4,12 @@
  * their first heartbeat, and the report's accounting closes with the loss attributed.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { decode, subjects } from '../../shared/protocol.js';
 import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
-import { readReport, startHavok, writeJob, type Running } from '../support/havok-cli.js';
+import { pacedJsonl, readReport, startHavok, writeJob, type Running } from '../support/havok-cli.js';
 
 describe('elastic replayers', { timeout: 180_000 }, () => {
   let nats: NatsServerHandle;
@@ -28,11 +26,8 @@ describe('elastic replayers', { timeout: 180_000 }, () => {
     const nc = await connect({ servers: nats.url });
     try {
       // 20 s of log at 200 req/s, replayed at speed 1.
-      const job = writeJob({ job: 'elastic', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 1\nmin_replayers = 2' });
-      const log = join(job.dir, 'paced.jsonl');
-      const t0 = Date.UTC(2024, 0, 1);
-      writeFileSync(log, Array.from({ length: 4000 }, (_, i) => JSON.stringify({ ts: t0 + i * 5, url: `/u/${i}` })).join('\n') + '\n');
-      writeFileSync(job.config, readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(log)}`).replace('format = "combined"', 'format = "jsonl"'));
+      // 20 s of log at 200 req/s, replayed at speed 1.
+      const job = writeJob({ job: 'elastic', target: target.url, nats: nats.url, job_toml: 'speed = 1\nmin_replayers = 2', format: 'jsonl', lines: pacedJsonl(4000, 5, '/u/') });
 
       // Watch membership as the router publishes it (every 100 ms).
       const evictedAt = new Map<string, number>();

@@ -4,12 +4,10 @@
  * closed; whatever was on the wire when the server died is counted, not silently missing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
-import { readReport, startHavok, writeJob } from '../support/havok-cli.js';
+import { pacedJsonl, readReport, startHavok, writeJob } from '../support/havok-cli.js';
 
 describe('nats-server restart mid-run', { timeout: 180_000 }, () => {
   let nats: NatsServerHandle;
@@ -23,11 +21,7 @@ describe('nats-server restart mid-run', { timeout: 180_000 }, () => {
   test('the job completes and the accounting closes', async () => {
     const target = await startTarget();
     try {
-      const job = writeJob({ job: 'natsdown', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 1\nreorder_window_ms = 100' });
-      const log = join(job.dir, 'paced.jsonl');
-      const t0 = Date.UTC(2024, 0, 1);
-      writeFileSync(log, Array.from({ length: 4000 }, (_, i) => JSON.stringify({ ts: t0 + i * 3, url: `/n/${i}` })).join('\n') + '\n');
-      writeFileSync(job.config, readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(log)}`).replace('format = "combined"', 'format = "jsonl"'));
+      const job = writeJob({ job: 'natsdown', target: target.url, nats: nats.url, job_toml: 'speed = 1\nreorder_window_ms = 100', format: 'jsonl', lines: pacedJsonl(4000, 3, '/n/') });
       const run = startHavok(['local', '--config', job.config]);
       await check(() => target.count() >= 1500, 60_000, '1500 requests');
       nats.kill('SIGKILL');

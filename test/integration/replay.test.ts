@@ -3,8 +3,7 @@
  * HTTP target, and the `havok` CLI run as a user runs it (`havok local`, and each actor alone).
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { combined } from '../../services/fetcher/analyzers/combined.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
@@ -108,11 +107,8 @@ describe('replay a log end to end', { timeout: 300_000 }, () => {
     const target = await startTarget();
     try {
       // The first 1,000 lines: about 8 one-minute bursts, shuffled by up to 59 s within each.
-      const job = writeJob({ job: 'order', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 60\nmax_idle_ms = 100' });
-      const logPath = join(job.dir, 'part.log');
       const part = lines.slice(0, 1000);
-      writeFileSync(logPath, part.join('\n') + '\n');
-      writeFileSync(job.config, readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(logPath)}`));
+      const job = writeJob({ job: 'order', lines: part, target: target.url, nats: nats.url, job_toml: 'speed = 60\nmax_idle_ms = 100' });
       const res = await runHavok(['local', '--config', job.config]);
       assert.equal(res.code, 0, `havok local failed:\n${res.stderr}\n${res.stdout}`);
       assert.equal(target.count(), 1000);
@@ -160,11 +156,7 @@ describe('replay a log end to end', { timeout: 300_000 }, () => {
           mixed.push(g);
         }
       });
-      const job = writeJob({ job: 'garbage', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 5000\nmax_idle_ms = 5' });
-      const logPath = join(job.dir, 'mixed.log');
-      writeFileSync(logPath, mixed.join('\n') + '\n');
-      const cfg = readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(logPath)}`);
-      writeFileSync(job.config, cfg);
+      const job = writeJob({ job: 'garbage', lines: mixed, target: target.url, nats: nats.url, job_toml: 'speed = 5000\nmax_idle_ms = 5' });
       const res = await runHavok(['local', '--config', job.config]);
       assert.equal(res.code, 0, `havok local failed:\n${res.stderr}\n${res.stdout}`);
       const report = readReport(job.report);
@@ -234,11 +226,9 @@ describe('replay a log end to end', { timeout: 300_000 }, () => {
   test('a log line with an absolute URL to another host is filtered, never sent anywhere', async () => {
     const target = await startTarget();
     try {
-      const job = writeJob({ job: 'hosts', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 5000\nmax_idle_ms = 5' });
-      const logPath = join(job.dir, 'hosts.log');
-      const line = (url: string, s: number): string => `1.2.3.4 - - [17/May/2015:10:05:0${s} +0000] "GET ${url} HTTP/1.1" 200 1 "-" "t"`;
-      writeFileSync(logPath, [line('/a', 1), line('http://other-host/x', 2), line(`${target.url}/b`, 3), line('https://evil.example/y', 4)].join('\n') + '\n');
-      writeFileSync(job.config, readFileSync(job.config, 'utf8').replace('path = ""', `path = ${JSON.stringify(logPath)}`));
+      const line = (url: string, sec: number): string => `1.2.3.4 - - [17/May/2015:10:05:0${sec} +0000] "GET ${url} HTTP/1.1" 200 1 "-" "t"`;
+      const hostLines = [line('/a', 1), line('http://other-host/x', 2), line(`${target.url}/b`, 3), line('https://evil.example/y', 4)];
+      const job = writeJob({ job: 'hosts', lines: hostLines, target: target.url, nats: nats.url, job_toml: 'speed = 5000\nmax_idle_ms = 5' });
       const res = await runHavok(['local', '--config', job.config]);
       assert.equal(res.code, 0, res.stderr + res.stdout);
       assert.deepEqual(target.requests.map((r) => r.url), ['/a', '/b']);

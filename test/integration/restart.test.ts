@@ -4,12 +4,10 @@
  * the crash would be counted as bus_lost), and the accounting closes.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
-import { readReport, startHavok, writeJob, type Running } from '../support/havok-cli.js';
+import { pacedJsonl, readReport, startHavok, writeJob, type Running } from '../support/havok-cli.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -28,17 +26,15 @@ describe('restart safety', { timeout: 180_000 }, () => {
     try {
       // 6,000 records 2 ms apart (12 s at speed 1); a small stream window keeps the fetcher
       // only ~1,000 records ahead, so it is mid-file when killed.
-      const job = writeJob({ job: 'restart', log: '', target: target.url, nats: nats.url, job_toml: 'speed = 1\nmax_buffer = 500\nreorder_window_ms = 100' });
-      const log = join(job.dir, 'paced.jsonl');
-      const t0 = Date.UTC(2024, 0, 1);
-      writeFileSync(log, Array.from({ length: 6000 }, (_, i) => JSON.stringify({ ts: t0 + i * 2, url: `/r/${i}` })).join('\n') + '\n');
-      writeFileSync(
-        job.config,
-        readFileSync(job.config, 'utf8')
-          .replace('path = ""', `path = ${JSON.stringify(log)}`)
-          .replace('format = "combined"', 'format = "jsonl"')
-          .replace('[fetcher.file]', '[fetcher]\nbatch_size = 50\nmax_pending_batches = 2\n[fetcher.file]'),
-      );
+      const job = writeJob({
+        job: 'restart',
+        target: target.url,
+        nats: nats.url,
+        job_toml: 'speed = 1\nmax_buffer = 500\nreorder_window_ms = 100',
+        fetcher_toml: 'batch_size = 50\nmax_pending_batches = 2',
+        format: 'jsonl',
+        lines: pacedJsonl(6000, 2, '/r/'),
+      });
       const args = ['--config', job.config];
       const reporter = startHavok(['reporter', ...args]);
       procs.push(reporter, startHavok(['router', ...args]), startHavok(['replayer', '--id', 'r1', ...args]));

@@ -47,20 +47,42 @@ export interface JobFiles {
   report: string;
 }
 
-/** Writes a TOML job config into a fresh temp dir; `toml` is appended after the generated keys. */
-export function writeJob(opts: { job: string; log: string; target: string; nats: string; job_toml?: string; extra?: string }): JobFiles {
+export interface JobOptions {
+  job: string;
+  target: string;
+  nats: string;
+  /** Log path; or give `lines` to have the log written into the job's dir. */
+  log?: string;
+  lines?: string[];
+  /** `[fetcher.file] format` (default combined). */
+  format?: string;
+  /** Keys appended to `[job]`, `[fetcher]` and after `[reporter]` (a new section may follow). */
+  job_toml?: string;
+  fetcher_toml?: string;
+  extra?: string;
+}
+
+/** Writes a TOML job config (and, with `lines`, its log) into a fresh temp dir. */
+export function writeJob(opts: JobOptions): JobFiles {
   const dir = mkdtempSync(join(tmpdir(), 'havok-job-'));
   const report = join(dir, 'report.json');
   const config = join(dir, 'job.toml');
+  let log = opts.log ?? '';
+  if (opts.lines) {
+    log = join(dir, opts.format === 'jsonl' ? 'log.jsonl' : 'access.log');
+    writeFileSync(log, opts.lines.join('\n') + '\n');
+  }
   writeFileSync(
     config,
     [
       '[job]',
       `id = "${opts.job}"`,
       opts.job_toml ?? '',
+      '[fetcher]',
+      opts.fetcher_toml ?? '',
       '[fetcher.file]',
-      `path = ${JSON.stringify(opts.log)}`,
-      'format = "combined"',
+      `path = ${JSON.stringify(log)}`,
+      `format = "${opts.format ?? 'combined'}"`,
       '[replayer]',
       `target = "${opts.target}"`,
       '[nats]',
@@ -72,6 +94,12 @@ export function writeJob(opts: { job: string; log: string; target: string; nats:
     ].join('\n'),
   );
   return { dir, config, report };
+}
+
+/** JSONL lines of `n` requests `stepMs` apart in log time, urls `${prefix}${i}`. */
+export function pacedJsonl(n: number, stepMs: number, prefix: string): string[] {
+  const t0 = Date.UTC(2024, 0, 1);
+  return Array.from({ length: n }, (_, i) => JSON.stringify({ ts: t0 + i * stepMs, method: 'GET', url: `${prefix}${i}` }));
 }
 
 export function readReport(path: string): EndReport {
