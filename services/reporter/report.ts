@@ -46,6 +46,8 @@ export interface EndReport {
   bytes_received: number;
   by_api: Array<{ api: string; count: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;
   by_status: Record<string, number>;
+  /** `2xx`, `3xx`, `4xx`, `5xx`. */
+  by_status_class: Record<string, number>;
   by_error: Record<string, number>;
   replayers: Array<{ id: string; routed: number; received: number; sent: number; dropped: number }>;
   started_at: string;
@@ -113,12 +115,23 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     bytes_received: t.bytes_received,
     by_api,
     by_status: t.by_status,
+    by_status_class: statusClasses(t.by_status),
     by_error: t.by_error,
     replayers,
     started_at: new Date(startedMs).toISOString(),
     finished_at: new Date(finishedAt).toISOString(),
     duration_s: Math.round(durationS * 1000) / 1000,
   };
+}
+
+/** `{"200": 5, "204": 1, "404": 2}` → `{"2xx": 6, "4xx": 2}`. */
+export function statusClasses(byStatus: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [code, n] of Object.entries(byStatus)) {
+    const cls = `${code.charAt(0)}xx`;
+    out[cls] = (out[cls] ?? 0) + n;
+  }
+  return out;
 }
 
 /**

@@ -111,6 +111,7 @@ function fixture(): EndReport {
     bytes_received: sent * 5120,
     by_api,
     by_status: { '200': sent - failed - 180, '304': 150, '404': 30, '500': failed - 12 },
+    by_status_class: { '2xx': sent - failed - 180, '3xx': 150, '4xx': 30, '5xx': failed - 12 },
     by_error: { timeout: 9, connection_refused: 2, reset: 1 },
     replayers: [
       { id: 'replayer-1', routed: Math.ceil(sent / 2) + 20, received: Math.ceil(sent / 2) + 20, sent: Math.ceil(sent / 2), dropped: 20 },

@@ -54,3 +54,10 @@ describe('progress line', () => {
     assert.equal(line, '[j] running  log 2015-05-17T10:05:03Z  sent 12/100  4 req/s  p99 1.5 ms  failed 1  dropped 0');
   });
 });
+
+describe('status classes', () => {
+  test('codes fold into their class', async () => {
+    const { statusClasses } = await import('../../services/reporter/report.js');
+    assert.deepEqual(statusClasses({ '200': 5, '204': 1, '404': 2, '500': 1 }), { '2xx': 6, '4xx': 2, '5xx': 1 });
+  });
+});
