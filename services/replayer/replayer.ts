@@ -16,6 +16,8 @@ import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats, type Outcome } from './stats.js';
 
+/** Period of progress heartbeats while requests are going out. */
+const PROGRESS_MS = 100;
 /** Longest wait for in-flight requests when stopping. */
 const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
@@ -82,6 +84,17 @@ export class Replayer extends Actor {
     this.onClose('assign subscription', () => sub.unsubscribe());
     this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
     const hb = setInterval(() => this.heartbeat(), r.heartbeat_ms);
+    // Between heartbeats, a short progress beat whenever something was sent: the router's backlog
+    // (the time wheel's flow control) then lags by 100 ms, not a whole heartbeat period.
+    let lastBeat = 0;
+    const progress = setInterval(() => {
+      const done = this.stats.sent + this.stats.droppedTotal();
+      if (done !== lastBeat) {
+        lastBeat = done;
+        this.heartbeat();
+      }
+    }, PROGRESS_MS);
+    this.onClose('progress timer', () => clearInterval(progress));
     const st = setInterval(() => this.publishStats(false), this.cfg.reporter.interval_ms);
     this.onClose('timers', () => (clearInterval(hb), clearInterval(st)));
     this.heartbeat();

@@ -528,6 +528,8 @@ export class TimeWheel extends Actor {
 
   private publishStatus(): void {
     if (!this.nc || this.nc.isClosed()) return;
+    const cutoff = Date.now() - 1000;
+    if (this.recent.length && this.recent[0][0] < cutoff) this.recent = this.recent.filter(([t]) => t > cutoff);
     const byReason: Record<string, number> = this.filtered ? { time_window: this.filtered } : {};
     const totals = { read: 0, parse_errors: 0, filtered: this.filtered, filtered_by_reason: byReason };
     const samples: ParseErrorSample[] = [];
