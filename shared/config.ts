@@ -67,9 +67,9 @@ const schema = z.strictObject({
        * Records routed to replayers but not yet sent, beyond which the time wheel holds back
        * (flow control for untimed or overloaded replays). 0 = no limit.
        */
-      max_backlog: z.number().int().nonnegative().default(100_000),
+      max_backlog: z.number().int().nonnegative().default(20_000),
       /** Upper bound on records held by the time wheel (re-order buffer); bounds its memory. */
-      max_buffer: z.number().int().min(100).default(200_000),
+      max_buffer: z.number().int().min(100).default(100_000),
     })
     .prefault({}),
   fetcher: z
@@ -106,14 +106,64 @@ const schema = z.strictObject({
           if (f.format === 'regex' && f.regex === undefined) ctx.addIssue({ code: 'custom', path: ['regex'], message: 'required when format = "regex"' });
         })
         .prefault({}),
+      /**
+       * Kafka topic, read with kafkajs from a start to an end offset per partition (a bounded
+       * replay: `[job] end` by timestamp, else the high watermark when the job starts). No
+       * offsets are committed: the consumer group is a throwaway one of the fetcher's own.
+       */
       kafka: z
         .strictObject({
-          brokers: z.array(z.string()).default([]),
-          topic: z.string().optional(),
-          partitions: z.array(z.number().int().nonnegative()).optional(),
-          offset: z.union([z.number().int(), z.string()]).optional(),
+          /** Bootstrap brokers, `host:port`: a list, or one comma-separated string (handy in env). */
+          brokers: z
+            .union([z.string(), z.array(z.string())])
+            .transform((b) => (typeof b === 'string' ? b.split(',') : b).map((s) => s.trim()).filter((s) => s.length > 0))
+            .default([]),
+          topic: z.string().min(1).optional(),
+          /** Partitions to read, each its own source; absent = all of the topic's. */
+          partitions: z.array(z.number().int().nonnegative()).min(1).optional(),
+          /**
+           * Where each partition starts: `oldest` (`earliest`), `newest` (`latest`), an offset, or a
+           * negative number: that many records before the end. Absent: the first offset at or after
+           * `[job] begin` (by message timestamp) when begin is set, else `oldest`.
+           */
+          offset: z
+            .union([z.number().int(), z.enum(['oldest', 'newest', 'earliest', 'latest'])], { error: 'expected "oldest", "newest" or an offset (negative: that many records before the end)' })
+            .optional(),
+          client_id: z.string().min(1).default('havok'),
+          /** TLS: `true` (system CAs) or `{ ca, cert, key }` PEM file paths and options. */
+          ssl: z
+            .union([
+              z.boolean(),
+              z.strictObject({
+                ca: z.string().optional(),
+                cert: z.string().optional(),
+                key: z.string().optional(),
+                passphrase: z.string().optional(),
+                servername: z.string().optional(),
+                reject_unauthorized: z.boolean().default(true),
+              }),
+            ])
+            .optional(),
+          sasl: z
+            .strictObject({
+              mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+              username: z.string().min(1),
+              password: z.string(),
+            })
+            .optional(),
+          /** Connection attempts after the first failed one before the fetcher gives up (exit 1). */
+          retries: z.number().int().nonnegative().default(5),
+          /** First retry delay; doubled per retry up to `backoff_max_ms`. */
+          backoff_ms: z.number().int().positive().default(300),
+          backoff_max_ms: z.number().int().positive().default(10_000),
+          connect_timeout_ms: z.number().int().positive().default(3_000),
+          request_timeout_ms: z.number().int().positive().default(30_000),
+          /** Bytes fetched per partition and request; a partition holds at most two such batches. */
+          max_bytes_per_partition: z.number().int().min(1024).default(1 << 20),
+          /** Analyzer of the message values (one log line each). Absent: `[fetcher.file] format`. */
+          format: z.enum(ANALYZERS).optional(),
         })
-        .optional(),
+        .prefault({}),
       /** Aliyun SLS logstore, read with GetLogs over `[job] begin`–`end` (both required). */
       sls: z
         .strictObject({
@@ -314,6 +364,8 @@ function resolvePaths(cfg: HavokConfig, baseDir: string): HavokConfig {
   const path = cfg.fetcher.file.path;
   if (path !== undefined) cfg.fetcher.file.path = Array.isArray(path) ? path.map(abs) : abs(path);
   if (cfg.analyzer.module) cfg.analyzer.module = abs(cfg.analyzer.module);
+  const ssl = cfg.fetcher.kafka.ssl;
+  if (typeof ssl === 'object') for (const k of ['ca', 'cert', 'key'] as const) if (ssl[k]) ssl[k] = abs(ssl[k]);
   cfg.reporter.json = abs(cfg.reporter.json);
   return cfg;
 }

@@ -11,6 +11,7 @@ import type { SourceCounts } from '../../shared/protocol.js';
 import { buildChain, type Chain, type ChainRecord } from './analyzers/chain.js';
 import { loadAnalyzerModule } from './analyzers/module.js';
 import { expandPaths, readLines } from './file-source.js';
+import { kafkaChainConfig, openKafkaSources } from './kafka-source.js';
 import { openSlsSources, slsChainConfig } from './sls-source.js';
 
 const MAX_SAMPLES = 10;
@@ -82,6 +83,8 @@ async function openRawSources(cfg: HavokConfig): Promise<Source[]> {
     case 'file':
       requireKeys(cfg, [['fetcher.file.path', cfg.fetcher.file.path]]);
       return openFileSources(cfg, await chainFor(cfg));
+    case 'kafka':
+      return openKafkaSources(cfg, await chainFor(kafkaChainConfig(cfg)));
     case 'sls':
       return openSlsSources(cfg, await chainFor(slsChainConfig(cfg)));
     default:
