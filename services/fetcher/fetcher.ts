@@ -39,6 +39,9 @@ export class Fetcher extends Actor {
 
   protected async run(): Promise<void> {
     const sources = await openSources(this.cfg);
+    // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
+    // stopped fetcher exits at once instead of waiting out the drain grace.
+    this.onClose('sources', () => Promise.all(sources.map((s) => s.records.return(undefined))));
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg);

@@ -82,8 +82,12 @@ export class Reporter extends Actor {
     this.onClose('tick', () => clearInterval(tick));
   }
 
+  /**
+   * Stopped before the job ended (Ctrl-C, SIGTERM): write what is known, so an interrupted run
+   * still has its report — unless the job never started (nothing half-reported).
+   */
   protected async drain(): Promise<void> {
-    if (!this.report && this.status) await this.writeReport();
+    if (!this.report && this.status && this.status.state !== JOB_STATES.pending) await this.writeReport();
   }
 
   /** One interval's points to InfluxDB (in the background). */

@@ -291,9 +291,8 @@ describe('SLS job end to end (havok local)', { timeout: 180_000 }, () => {
       target: targetUrl,
       nats: nats.url,
       job_toml: [`begin = ${T0}`, `end = "${new Date(T0 + WINDOWS * 60_000).toISOString()}"`, 'speed = 30', 'reorder_window_ms = 2000'].join('\n'),
+      fetcher_toml: 'type = "concurrency-sls"',
       extra: [
-        '[fetcher]',
-        'type = "concurrency-sls"',
         '[fetcher.sls]',
         `endpoint = "${endpoint}"`,
         `project = "${PROJECT}"`,
