@@ -12,9 +12,10 @@ const STREAM_NAME_IN_USE = 10058;
 type Checkpoints = { timewheel: TimewheelCheckpoint; fetcher: FetcherCheckpoint };
 const KINDS = { timewheel: 'tw_checkpoint', fetcher: 'fetcher_checkpoint' } as const;
 
-async function ensureStateStream(jsm: JetStreamManager, job: string): Promise<void> {
+async function ensureStateStream(jsm: JetStreamManager, job: string, replicas: number): Promise<void> {
   const config = {
     name: stateStreamName(job),
+    num_replicas: replicas,
     subjects: [subjects.checkpoints(job)],
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,
@@ -33,6 +34,7 @@ export class CheckpointStore {
   constructor(
     private readonly nc: NatsConnection,
     private readonly job: string,
+    private readonly replicas = 1,
   ) {}
 
   async load<A extends keyof Checkpoints>(actor: A): Promise<Checkpoints[A] | undefined> {
@@ -58,7 +60,7 @@ export class CheckpointStore {
 
   private async ensure(jsm: JetStreamManager): Promise<void> {
     if (this.ready) return;
-    await ensureStateStream(jsm, this.job);
+    await ensureStateStream(jsm, this.job, this.replicas);
     this.ready = true;
   }
 }

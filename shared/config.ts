@@ -264,6 +264,8 @@ const schema = z.strictObject({
       token: z.string().optional(),
       creds: z.string().optional(),
       tls: z.union([z.boolean(), z.strictObject({ ca: z.string().optional(), cert: z.string().optional(), key: z.string().optional() })]).optional(),
+      /** JetStream replicas of the job's streams: 3 on a 3-node cluster survives losing a node. */
+      stream_replicas: z.number().int().min(1).max(5).default(1),
     })
     .prefault({}),
   reporter: z

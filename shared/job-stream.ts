@@ -32,6 +32,7 @@ export async function ensureJobStream(jsm: JetStreamManager, cfg: HavokConfig): 
     // + room for the sources' end messages behind a full window.
     max_msgs: maxPendingBatches + 8,
     duplicate_window: DUPLICATE_WINDOW_NS,
+    num_replicas: cfg.nats.stream_replicas,
   };
   try {
     await jsm.streams.add(config);

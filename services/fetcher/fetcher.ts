@@ -46,7 +46,7 @@ export class Fetcher extends Actor {
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg);
     this.js = jetstream(this.nc);
-    this.store = new CheckpointStore(this.nc, this.cfg.job.id);
+    this.store = new CheckpointStore(this.nc, this.cfg.job.id, this.cfg.nats.stream_replicas);
     const cp = await this.store.load('fetcher');
     if (cp) {
       this.published = cp.published;

@@ -116,7 +116,7 @@ export class TimeWheel extends Actor {
     this.onClose('nats', () => this.nc.drain());
     const jsm = await jetstreamManager(this.nc);
     await ensureJobStream(jsm, this.cfg);
-    this.store = new CheckpointStore(this.nc, job);
+    this.store = new CheckpointStore(this.nc, job, this.cfg.nats.stream_replicas);
     const cp = await this.store.load('timewheel');
     if (cp && cp.state !== JOB_STATES.finished && cp.state !== JOB_STATES.stopped) this.restore(cp);
     else if (cp) await this.store.clear();
