@@ -7,7 +7,10 @@
  *      → records/s = requests.sent / duration_s, the rate at the target, the wall clock;
  *   c. timing fidelity: paced replays at 2,000 and 5,000 req/s (speed 1) → lateness p50/p99/max
  *      from the report, and as the target saw it (arrival − due), split into the first
- *      STEADY_AFTER_S seconds (cold start) and the rest (steady state).
+ *      STEADY_AFTER_S seconds (cold start) and the rest (steady state);
+ *   d. memory (bench/memory.ts): an untimed replay of 5,000,000 generated lines (1,000,000 with
+ *      --quick) with every actor in its own process → each actor's peak RSS against the 150 MB
+ *      limit (issue 5), records/s and the accounting.
  * Every phase also records where the CPU went (bench/cpu.ts): on a shared machine other users'
  * load shows there, and the figures of a disturbed phase are flagged.
  *
@@ -16,7 +19,9 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only baseline,untimed,paced (a subset of the phases).
+ *        --only baseline,untimed,paced,memory (a subset of the phases),
+ *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
+ *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -33,6 +38,7 @@ import { DueQueue, systemClock } from '../services/replayer/scheduler.js';
 import { newHistogram, percentilesMs, recordMs, type Percentiles } from '../shared/histogram.js';
 import { CpuMeter, type CpuUse } from './cpu.js';
 import { generateLog, tsOf } from './generate-log.js';
+import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const HAVOK_BIN = join(REPO_ROOT, 'bin', 'havok.js');
@@ -50,6 +56,7 @@ interface Plan {
   pacedRates: number[];
   pacedLogS: number;
   timerBaselineS: number;
+  memoryLines: number;
 }
 
 function plan(quick: boolean): Plan {
@@ -61,6 +68,7 @@ function plan(quick: boolean): Plan {
     pacedRates: [2000, 5000],
     pacedLogS: quick ? 5 : 10,
     timerBaselineS: quick ? 1 : 3,
+    memoryLines: quick ? 1_000_000 : 5_000_000,
   };
 }
 
@@ -115,6 +123,7 @@ interface TargetStats {
 
 interface Target {
   url: string;
+  pid?: number;
   stats(): Promise<TargetStats>;
   /** Zeroes the counters; `record` also keeps each request's arrival time for arrivals(). */
   reset(record?: boolean): Promise<void>;
@@ -139,6 +148,7 @@ async function startTarget(): Promise<Target> {
   const url = `http://127.0.0.1:${Number(first)}`;
   return {
     url,
+    pid: proc.pid,
     async stats() {
       return (await (await fetch(`${url}/__stats`)).json()) as TargetStats;
     },
@@ -469,10 +479,14 @@ const OTHERS_NOISY = 0.25;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, only: { type: 'string' } },
+    options: { quick: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, only: { type: 'string' }, 'memory-lines': { type: 'string' }, 'actor-node-options': { type: 'string' } },
   });
   const p = plan(values.quick ?? false);
-  const PHASES = ['baseline', 'untimed', 'paced'];
+  if (values['memory-lines'] !== undefined) {
+    p.memoryLines = Number(values['memory-lines']);
+    if (!Number.isInteger(p.memoryLines) || p.memoryLines < 1) throw new Error(`--memory-lines: expected a positive integer, got ${JSON.stringify(values['memory-lines'])}`);
+  }
+  const PHASES = ['baseline', 'untimed', 'paced', 'memory'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
@@ -484,6 +498,7 @@ async function main(): Promise<number> {
   const failures: string[] = [];
   const notes: string[] = [];
   const cpu: Record<string, CpuUse> = {};
+  let memory: MemoryResult | undefined;
   const meter = new CpuMeter();
   const measured = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
     meter.start();
@@ -600,6 +615,24 @@ async function main(): Promise<number> {
       );
       if (seen) notes.push(`paced ${rate}/s: lateness at the target by second of the replay, p99 (max): ${seen.per_second.map((w) => `${w.p99} (${w.max})`).join(', ')} ms`);
     }
+
+    // d. memory: peak RSS of each actor, each in its own process, on a large untimed replay.
+    if (phases.has('memory')) {
+      log(`memory: untimed replay of ${fmtN(p.memoryLines)} lines, every actor in its own process`);
+      memory = await measured(`memory ${fmtN(p.memoryLines)}`, () =>
+        runMemory({ dir, natsUrl: nats!.url, natsPid: nats!.pid, target, targetPid: target.pid, track, log }, { lines: p.memoryLines, nodeOptions: values['actor-node-options'] }),
+      );
+      failures.push(...memory.failures);
+      results.memory = memory;
+      const label = `memory, ${fmtN(p.memoryLines)} lines untimed`;
+      for (const a of memory.actors) {
+        rows.push({ benchmark: `${label}: ${a.name} peak RSS`, figure: `${a.peak_rss_mb.toFixed(1)} MB${a.ok ? '' : ' (OVER)'}`, baseline: `${RSS_LIMIT_MB} MB limit`, ratio: fmtRatio(a.peak_rss_mb, RSS_LIMIT_MB) });
+      }
+      rows.push(
+        { benchmark: `${label}: records/s (report)`, figure: `${fmtN(memory.records_per_s)} (wall clock ${memory.wall_s} s, ${fmtN(memory.records_per_s_wall)}/s)`, baseline: ac.rps ? `${fmtN(ac.rps)} req/s autocannon` : '—', ratio: fmtRatio(memory.records_per_s, ac.rps) },
+        { benchmark: `${label}: dropped`, figure: droppedText(memory.report), baseline: '0', ratio: '—' },
+      );
+    }
   } finally {
     await target.stop().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
@@ -615,6 +648,10 @@ async function main(): Promise<number> {
 
   process.stdout.write(`\n## Havok benchmark (${p.quick ? 'quick' : 'full'}), ${started.toISOString()}, ${cpus().length} CPUs, Node ${process.version}\n\n`);
   process.stdout.write(table(rows) + '\n\n');
+  if (memory) {
+    process.stdout.write(`### Memory: peak RSS per actor, ${fmtN(memory.lines)} lines untimed (VmHWM sampled every ${memory.sample_ms} ms; maxRSS at exit)\n\n`);
+    process.stdout.write(memoryTable(memory) + '\n\n' + memorySummary(memory) + '\n\n');
+  }
   for (const n of notes) process.stdout.write(`- ${n}\n`);
   for (const f of failures) process.stdout.write(`WARNING: ${f}\n`);
   process.stdout.write(`results: ${out}${values.keep ? `\nkept: ${dir}` : ''}\n`);
