@@ -7,6 +7,7 @@ import { loadConfig, type HavokConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { runAsProcess, type Actor } from '../shared/lifecycle.js';
 import { createLogger, type Logger } from '../shared/log.js';
+import { serveHealth } from '../shared/health.js';
 import { Fetcher } from '../services/fetcher/fetcher.js';
 import { TimeWheel } from '../services/timewheel/timewheel.js';
 import { Router } from '../services/router/router.js';
@@ -35,6 +36,11 @@ function withConfigOptions(cmd: Command): Command {
     .option('--job <id>', 'job id (overrides [job] id)');
 }
 
+/** The options of the five actors: config, plus a health endpoint for orchestrators. */
+function withActorOptions(cmd: Command): Command {
+  return withConfigOptions(cmd).option('--health-port <port>', 'serve GET /healthz on this port (200 ready, 503 starting or draining); also HAVOK_HEALTH_PORT', (v) => parsePositiveInt(v, '--health-port'));
+}
+
 function configFrom(flags: ConfigFlags): HavokConfig {
   const set = [...flags.set];
   if (flags.nats) set.push(`nats.url="${flags.nats}"`);
@@ -42,10 +48,17 @@ function configFrom(flags: ConfigFlags): HavokConfig {
   return loadConfig({ file: flags.config, env: process.env, set });
 }
 
-async function runActor(name: string, flags: ConfigFlags, make: (cfg: HavokConfig, log: Logger) => Actor): Promise<number> {
+async function runActor(name: string, flags: ConfigFlags & { healthPort?: number }, make: (cfg: HavokConfig, log: Logger) => Actor): Promise<number> {
   const cfg = configFrom(flags);
   const log = createLogger(name, { job: cfg.job.id });
-  return runAsProcess(make(cfg, log), log);
+  const actor = make(cfg, log);
+  const healthPort = flags.healthPort ?? (process.env.HAVOK_HEALTH_PORT ? Number(process.env.HAVOK_HEALTH_PORT) : undefined);
+  if (healthPort !== undefined) {
+    const srv = await serveHealth(actor, name, healthPort);
+    log.info({ port: healthPort }, 'health endpoint on /healthz');
+    void actor.closed().then(() => srv.close());
+  }
+  return runAsProcess(actor, log);
 }
 
 export function buildProgram(): Command {
@@ -61,7 +74,7 @@ export function buildProgram(): Command {
     .exitOverride();
 
   const actor = (name: string, summary: string, make: (cfg: HavokConfig, log: Logger) => Actor): Command =>
-    withConfigOptions(program.command(name).description(summary)).action(async (flags: ConfigFlags) => {
+    withActorOptions(program.command(name).description(summary)).action(async (flags: ConfigFlags) => {
       process.exitCode = await runActor(name, flags, make);
     });
 
@@ -69,7 +82,7 @@ export function buildProgram(): Command {
   actor('timewheel', 'order records, pace them to the log\'s timing (speed, rate, idle cap) and release them', (c, l) => new TimeWheel(c, l));
   actor('router', 'keep replayer membership and route each record to one replayer', (c, l) => new Router(c, l));
   actor('reporter', 'merge replayer stats, print progress, write the end report', (c, l) => new Reporter(c, l));
-  withConfigOptions(program.command('replayer').description('send records to the target at their due time and report what happened'))
+  withActorOptions(program.command('replayer').description('send records to the target at their due time and report what happened'))
     .option('--id <name>', 'replayer id (letters, digits, _ and -)', defaultReplayerId())
     .action(async (flags: ConfigFlags & { id: string }) => {
       process.exitCode = await runActor('replayer', flags, (c, l) => new Replayer(c, l.child({ replayer: flags.id }), flags.id));

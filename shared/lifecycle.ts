@@ -11,6 +11,7 @@ export type Cleanup = () => unknown | Promise<unknown>;
 
 export abstract class Actor {
   private started = false;
+  private running = false;
   private closing?: Promise<void>;
   private readonly cleanups: Array<[string, Cleanup]> = [];
   private exitCode = 0;
@@ -30,6 +31,7 @@ export abstract class Actor {
     this.log.info('starting');
     try {
       await this.run();
+      this.running = true;
     } catch (err) {
       this.log.error({ err }, 'start failed');
       this.exitCode = 1;
@@ -56,6 +58,12 @@ export abstract class Actor {
 
   closed(): Promise<number> {
     return this.closedPromise;
+  }
+
+  /** For /healthz: `starting` until run() returned, `ready` while working, `closing` after. */
+  get phase(): 'starting' | 'ready' | 'closing' {
+    if (this.closing) return 'closing';
+    return this.running ? 'ready' : 'starting';
   }
 
   private async doClose(reason: string): Promise<void> {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { check } from '../support/nats-server.js';
+import { freePort } from '../support/ports.js';
 import { startTarget, type TargetHandle } from '../support/target-server.js';
 import { APACHE_LOG, startHavok, writeJob } from '../support/havok-cli.js';
 
@@ -43,5 +44,32 @@ describe('havok local', { timeout: 120_000 }, () => {
     await check(() => processesWith(job.config).length === 0, 10_000, 'every actor process to exit');
     assert.deepEqual(processesWith(job.dir), [], 'no process refers to the job dir');
     await check(() => processesWith('nats-server.*--ports_file_dir').length === serversBefore, 10_000, 'its nats-server to exit');
+  });
+});
+
+describe('health endpoint', { timeout: 60_000 }, () => {
+  test('an actor answers /healthz: 503 until ready, 200 while working', async () => {
+    const { startNatsServer } = await import('../support/nats-server.js');
+    const nats = await startNatsServer();
+    const port = await freePort();
+    const router = startHavok(['router', '--job', 'health', '--nats', nats.url, '--health-port', String(port)]);
+    try {
+      let body: { actor?: string; phase?: string } = {};
+      await check(async () => {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+          body = (await res.json()) as typeof body;
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      }, 20_000, 'the router to report healthy');
+      assert.deepEqual({ actor: body.actor, phase: body.phase }, { actor: 'router', phase: 'ready' });
+    } finally {
+      router.proc.kill('SIGTERM');
+      const res = await router.done;
+      assert.equal(res.code, 0, 'SIGTERM drains and exits 0');
+      await nats.stop();
+    }
   });
 });

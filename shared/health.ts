@@ -1,0 +1,26 @@
+/**
+ * Health and readiness over HTTP for container orchestrators (`--health-port`): GET /healthz
+ * answers 200 once the actor is ready and 503 while it starts or drains, with the actor's name,
+ * phase and pid as JSON.
+ */
+import { createServer, type Server } from 'node:http';
+import type { Actor } from './lifecycle.js';
+
+export function serveHealth(actor: Actor, name: string, port: number, host = '0.0.0.0'): Promise<Server> {
+  const server = createServer((req, res) => {
+    if (req.url !== '/healthz' && req.url !== '/readyz') {
+      res.writeHead(404).end();
+      return;
+    }
+    const phase = actor.phase;
+    res.writeHead(phase === 'ready' ? 200 : 503, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ actor: name, phase, pid: process.pid }) + '\n');
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.unref();
+      resolve(server);
+    });
+  });
+}
