@@ -17,6 +17,8 @@ RUN npm run build
 # ---- production: runtime dependencies, compiled code, launcher and the bundled examples --------
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
+# Heap sized for an actor's bounded working set (see services/local/local.ts actorNodeFlags).
+ENV NODE_OPTIONS="--max-semi-space-size=4 --max-old-space-size=192"
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: skip `prepare` (no tsc here); msgpackr's native helper comes prebuilt through

@@ -20,6 +20,8 @@
  * The peak reported is the larger of the two. nats-server and the bench target are sampled too,
  * for information (no limit applies to them).
  */
+import { actorNodeFlags } from '../services/local/local.js';
+import { loadConfig } from '../shared/config.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -265,7 +267,8 @@ export async function runMemory(ctx: MemoryContext, o: MemoryOptions): Promise<M
     const trace = join(ctx.dir, `memory-${o.lines}-${name}.mem.jsonl`);
     rmSync(trace, { force: true });
     const proc = ctx.track(
-      spawn(process.execPath, [launcher, name, ...extra, '--config', configPath], {
+      // The same Node flags `havok local` gives each actor (unless --actor-node-options is set).
+      spawn(process.execPath, [...(o.nodeOptions ? [] : actorNodeFlags(name, loadConfig({ file: configPath }))), launcher, name, ...extra, '--config', configPath], {
         env: { ...process.env, NODE_OPTIONS: nodeOptions(o.nodeOptions), HAVOK_LOG_LEVEL: 'warn', HAVOK_BENCH_MEM_FILE: trace },
         stdio: ['ignore', 'pipe', 'pipe'],
       }),

@@ -8,16 +8,11 @@ import { ConfigError } from '../shared/errors.js';
 import { runAsProcess, type Actor } from '../shared/lifecycle.js';
 import { createLogger, type Logger } from '../shared/log.js';
 import { serveHealth } from '../shared/health.js';
-import { Fetcher } from '../services/fetcher/fetcher.js';
-import { TimeWheel } from '../services/timewheel/timewheel.js';
-import { Router } from '../services/router/router.js';
-import { Replayer, defaultReplayerId } from '../services/replayer/replayer.js';
-import { Reporter } from '../services/reporter/reporter.js';
-import { runLocal } from '../services/local/local.js';
-import { startDemoTarget } from '../services/demo-target/server.js';
-import { CtlError, formatView, sendControl } from '../services/ctl/ctl.js';
 import type { ControlOp } from '../shared/protocol.js';
-import { formatPlan, plan } from '../services/plan/plan.js';
+import { defaultReplayerId } from '../services/replayer/id.js';
+
+// Each subcommand loads only its own actor's code (dynamic import): an actor process then holds
+// its own dependencies only — loading all of them (kafkajs, SLS SDK, influx…) cost ~35 MB each.
 
 interface ConfigFlags {
   config?: string;
@@ -48,10 +43,12 @@ function configFrom(flags: ConfigFlags): HavokConfig {
   return loadConfig({ file: flags.config, env: process.env, set });
 }
 
-async function runActor(name: string, flags: ConfigFlags & { healthPort?: number }, make: (cfg: HavokConfig, log: Logger) => Actor): Promise<number> {
+type MakeActor = (cfg: HavokConfig, log: Logger) => Promise<Actor>;
+
+async function runActor(name: string, flags: ConfigFlags & { healthPort?: number }, make: MakeActor): Promise<number> {
   const cfg = configFrom(flags);
   const log = createLogger(name, { job: cfg.job.id });
-  const actor = make(cfg, log);
+  const actor = await make(cfg, log);
   const healthPort = flags.healthPort ?? (process.env.HAVOK_HEALTH_PORT ? Number(process.env.HAVOK_HEALTH_PORT) : undefined);
   if (healthPort !== undefined) {
     const srv = await serveHealth(actor, name, healthPort);
@@ -73,19 +70,19 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
 
-  const actor = (name: string, summary: string, make: (cfg: HavokConfig, log: Logger) => Actor): Command =>
+  const actor = (name: string, summary: string, make: MakeActor): Command =>
     withActorOptions(program.command(name).description(summary)).action(async (flags: ConfigFlags) => {
       process.exitCode = await runActor(name, flags, make);
     });
 
-  actor('fetcher', 'read the source, parse lines into records, publish them to the job stream', (c, l) => new Fetcher(c, l));
-  actor('timewheel', 'order records, pace them to the log\'s timing (speed, rate, idle cap) and release them', (c, l) => new TimeWheel(c, l));
-  actor('router', 'keep replayer membership and route each record to one replayer', (c, l) => new Router(c, l));
-  actor('reporter', 'merge replayer stats, print progress, write the end report', (c, l) => new Reporter(c, l));
+  actor('fetcher', 'read the source, parse lines into records, publish them to the job stream', async (c, l) => new (await import('../services/fetcher/fetcher.js')).Fetcher(c, l));
+  actor('timewheel', 'order records, pace them to the log\'s timing (speed, rate, idle cap) and release them', async (c, l) => new (await import('../services/timewheel/timewheel.js')).TimeWheel(c, l));
+  actor('router', 'keep replayer membership and route each record to one replayer', async (c, l) => new (await import('../services/router/router.js')).Router(c, l));
+  actor('reporter', 'merge replayer stats, print progress, write the end report', async (c, l) => new (await import('../services/reporter/reporter.js')).Reporter(c, l));
   withActorOptions(program.command('replayer').description('send records to the target at their due time and report what happened'))
     .option('--id <name>', 'replayer id (letters, digits, _ and -)', defaultReplayerId())
     .action(async (flags: ConfigFlags & { id: string }) => {
-      process.exitCode = await runActor('replayer', flags, (c, l) => new Replayer(c, l.child({ replayer: flags.id }), flags.id));
+      process.exitCode = await runActor('replayer', flags, async (c, l) => new (await import('../services/replayer/replayer.js')).Replayer(c, l.child({ replayer: flags.id }), flags.id));
     });
 
   withConfigOptions(program.command('local').description('run the whole cluster on this machine (starts nats-server if none is reachable)'))
@@ -94,6 +91,8 @@ export function buildProgram(): Command {
     .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean }) => {
       const cfg = configFrom(flags);
       const log = createLogger('local', { job: cfg.job.id });
+      const { startDemoTarget } = await import('../services/demo-target/server.js');
+      const { runLocal } = await import('../services/local/local.js');
       let demo: Awaited<ReturnType<typeof startDemoTarget>> | undefined;
       const set = [...flags.set];
       if (flags.nats) set.push(`nats.url="${flags.nats}"`);
@@ -115,6 +114,7 @@ export function buildProgram(): Command {
     .option('--json', 'print the plan as JSON')
     .action(async (flags: ConfigFlags & { json?: boolean }) => {
       const cfg = configFrom(flags);
+      const { formatPlan, plan } = await import('../services/plan/plan.js');
       const p = await plan(cfg);
       process.stdout.write((flags.json ? JSON.stringify(p, null, 2) : formatPlan(p, cfg)) + '\n');
     });
@@ -129,6 +129,7 @@ export function buildProgram(): Command {
         value = Number(args[0]);
         if (!Number.isFinite(value)) throw new ConfigError([{ key: `ctl ${op}`, message: `expected a number, got ${JSON.stringify(args[0])}` }]);
       }
+      const { formatView, sendControl } = await import('../services/ctl/ctl.js');
       const reply = await sendControl(configFrom(flags), op, value);
       process.stdout.write(flags.json ? JSON.stringify(reply, null, 2) + '\n' : (reply.ok ? '' : `error: ${reply.error}\n`) + formatView(reply.view) + '\n');
       process.exitCode = reply.ok ? 0 : 1;
@@ -149,6 +150,7 @@ export function buildProgram(): Command {
     .option('--latency-ms <ms>', 'base latency of every answer', (v) => Number(v), 2)
     .action(async (flags: { port: number; host: string; latencyMs: number }) => {
       const log = createLogger('demo-target');
+      const { startDemoTarget } = await import('../services/demo-target/server.js');
       const t = await startDemoTarget({ port: flags.port, host: flags.host, latencyMs: flags.latencyMs, log });
       process.stdout.write(`demo target listening on ${t.url}\n`);
       await new Promise<void>((resolve) => {
@@ -180,8 +182,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if (err instanceof CtlError) {
-      process.stderr.write(`havok ctl: ${err.message}\n`);
+    if ((err as Error).name === 'CtlError') {
+      process.stderr.write(`havok ctl: ${(err as Error).message}\n`);
       process.exitCode = 1;
       return;
     }

@@ -69,7 +69,7 @@ const schema = z.strictObject({
        */
       max_backlog: z.number().int().nonnegative().default(20_000),
       /** Upper bound on records held by the time wheel (re-order buffer); bounds its memory. */
-      max_buffer: z.number().int().min(100).default(100_000),
+      max_buffer: z.number().int().min(100).default(50_000),
     })
     .prefault({}),
   fetcher: z

@@ -16,6 +16,20 @@ import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/havok.js', import.meta.url));
 
+/**
+ * Node flags for an actor process. Node sizes its heap from the machine's RAM and lets garbage
+ * pile up to hundreds of MB before a full collection; every actor's live data is bounded by its
+ * windows, so a small young generation and an old-space limit sized from those windows keep its
+ * RSS near its working set (bench/README.md, memory). NODE_OPTIONS, when set, wins.
+ */
+export function actorNodeFlags(actor: string, cfg: HavokConfig): string[] {
+  if (process.env.NODE_OPTIONS) return [];
+  // ~600 B per buffered record in the time wheel, ~1 KB per queued record in a replayer.
+  const heapMb =
+    actor === 'timewheel' ? 96 + Math.ceil(cfg.job.max_buffer * 0.0006) : actor === 'replayer' ? 96 + Math.ceil(cfg.job.max_backlog * 0.001) : 128;
+  return ['--max-semi-space-size=4', `--max-old-space-size=${heapMb}`];
+}
+
 export interface LocalOptions {
   configPath: string;
   /** `--set` overrides, passed on to every actor. */
@@ -60,10 +74,14 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const env = { ...process.env, HAVOK_NATS_URL: natsUrl, HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn' };
+  const env = {
+    ...process.env,
+    HAVOK_NATS_URL: natsUrl,
+    HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn',
+  };
   const common = ['--config', opts.configPath, ...opts.set.flatMap((s) => ['--set', s])];
   const spawnActor = (name: string, args: string[], stdout: 'inherit' | 'ignore'): Child => {
-    const proc = spawn(process.execPath, [BIN, ...args, ...common], { env, stdio: ['ignore', stdout, 'inherit'] });
+    const proc = spawn(process.execPath, [...actorNodeFlags(args[0], cfg), BIN, ...args, ...common], { env, stdio: ['ignore', stdout, 'inherit'] });
     const exited = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
     const child = { name, proc, exited };
     children.push(child);

@@ -4,7 +4,6 @@
  * cumulative counters plus interval histograms of latency (from the send and from the due time,
  * wrk2-style coordinated-omission correction) and lateness (send − due).
  */
-import { hostname } from 'node:os';
 import { Pool, errors as undiciErrors } from 'undici';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
@@ -23,9 +22,6 @@ const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
 const MAX_QUEUED = 200_000;
 
-export function defaultReplayerId(): string {
-  return `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 100);
-}
 
 export class Replayer extends Actor {
   private nc!: NatsConnection;

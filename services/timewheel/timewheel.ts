@@ -47,6 +47,8 @@ import { ensureJobStream } from '../../shared/job-stream.js';
 /** Records per dispatch message to the router. */
 const DISPATCH_BATCH = 500;
 const MAX_SAMPLES = 10;
+/** Records kept buffered while flow control holds releases (see pullLoop). */
+const HELD_BUFFER_FLOOR = 10_000;
 /** Unacked batches stay with the time wheel while it runs; redelivery only follows a restart. */
 const ACK_WAIT_NS = 24 * 3600 * 1e9;
 
@@ -183,7 +185,10 @@ export class TimeWheel extends Actor {
   private async pullLoop(): Promise<void> {
     this.pulling = true;
     while (this.pulling && !(this.sources > 0 && this.buffer.allEnded)) {
-      if (this.buffer.size >= this.cfg.job.max_buffer && this.state !== JOB_STATES.stopped) {
+      // Full, or the replayers are behind (flow control holds releases): reading more now would
+      // only grow memory. A floor keeps enough buffered to release at once when they catch up.
+      const full = this.buffer.size >= this.cfg.job.max_buffer || (this.held() && this.buffer.size >= HELD_BUFFER_FLOOR);
+      if (full && this.state !== JOB_STATES.stopped) {
         await new Promise((r) => setTimeout(r, 20));
         continue;
       }
