@@ -24,6 +24,11 @@ export class Membership {
     private readonly missed: number,
   ) {}
 
+  /** Silence after which a member is out: missed × period − period / 4. */
+  get limitMs(): number {
+    return this.heartbeatMs * this.missed - this.heartbeatMs / 4;
+  }
+
   /** Applies a heartbeat; returns 'joined' | 'left' | undefined when nothing changed. */
   heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'> & { sent?: number; dropped?: number }, now: number): 'joined' | 'left' | undefined {
     const prev = this.byId.get(hb.id);
@@ -42,9 +47,13 @@ export class Membership {
     return 'joined';
   }
 
-  /** Removes members silent for longer than `missed` heartbeat periods; returns their ids. */
+  /**
+   * Removes members whose `missed`-th heartbeat is overdue by a quarter period; returns their
+   * ids. The quarter period (not a whole one) keeps a replayer killed right after a heartbeat out
+   * within `missed` periods of the kill (3 s with the defaults), the router's tick included.
+   */
   expire(now: number): string[] {
-    const limit = this.heartbeatMs * this.missed;
+    const limit = this.limitMs;
     const gone = [...this.byId.values()].filter((m) => now - m.lastSeen > limit).map((m) => m.id);
     for (const id of gone) this.byId.delete(id);
     if (gone.length) this.refresh();

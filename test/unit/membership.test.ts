@@ -47,15 +47,15 @@ describe('Membership', () => {
     { why: 'fresh', heartbeatMs: 1000, missed: 3, now: 5001, member: true },
     // one or two heartbeats missed is not enough
     { why: 'two missed', heartbeatMs: 1000, missed: 3, now: 7000, member: true },
-    // exactly missed × heartbeat ms of silence: not yet
-    { why: 'exactly at the limit (3 × 1000 ms)', heartbeatMs: 1000, missed: 3, now: 8000, member: true },
+    // exactly missed × period − period/4 of silence (the third heartbeat a quarter period late): not yet
+    { why: 'exactly at the limit (3 × 1000 − 250 ms)', heartbeatMs: 1000, missed: 3, now: 7750, member: true },
     // past the limit: out
-    { why: 'just past the limit', heartbeatMs: 1000, missed: 3, now: 8001, member: false },
-    // other settings: 5 missed of 200 ms = 1000 ms
-    { why: '5 × 200 ms, at the limit', heartbeatMs: 200, missed: 5, now: 6000, member: true },
-    { why: '5 × 200 ms, past the limit', heartbeatMs: 200, missed: 5, now: 6000.5, member: false },
-    // DESIGN §2.5: out within 3 s with the defaults (1000 ms, 3 missed)
-    { why: 'defaults: out 3 s after the last heartbeat', heartbeatMs: 1000, missed: 3, now: 8000.001, member: false },
+    { why: 'just past the limit', heartbeatMs: 1000, missed: 3, now: 7751, member: false },
+    // other settings: 5 missed of 200 ms = 1000 − 50 ms
+    { why: '5 × 200 ms, at the limit', heartbeatMs: 200, missed: 5, now: 5950, member: true },
+    { why: '5 × 200 ms, past the limit', heartbeatMs: 200, missed: 5, now: 5950.5, member: false },
+    // DESIGN §2.5: out within 3 s with the defaults (1000 ms, 3 missed), tick included
+    { why: 'defaults: out before 3 s after the last heartbeat', heartbeatMs: 1000, missed: 3, now: 7900, member: false },
   ];
   for (const { why, heartbeatMs, missed, now, member } of rows) {
     test(`expire — ${why}: last seen 5000, ${missed} × ${heartbeatMs} ms, now ${now} → ${member ? 'member' : 'evicted'}`, () => {
@@ -63,7 +63,7 @@ describe('Membership', () => {
       m.heartbeat(hb('r1'), 0);
       m.heartbeat(hb('r1'), 5000);
       const gone = m.expire(now);
-      assert.deepEqual(gone, member ? [] : ['r1'], `expire(${now}) with last seen 5000, limit ${heartbeatMs * missed} ms`);
+      assert.deepEqual(gone, member ? [] : ['r1'], `expire(${now}) with last seen 5000, limit ${heartbeatMs * missed - heartbeatMs / 4} ms`);
       assert.deepEqual(m.ids(), member ? ['r1'] : [], `ids after expire(${now})`);
     });
   }
@@ -75,7 +75,7 @@ describe('Membership', () => {
     for (let t = 1000; t <= 10_000; t += 1000) {
       m.heartbeat(hb('busy'), t);
       const gone = m.expire(t);
-      assert.deepEqual(gone, t === 4000 ? ['quiet'] : [], `expire(${t})`);
+      assert.deepEqual(gone, t === 3000 ? ['quiet'] : [], `expire(${t})`);
     }
     assert.deepEqual(m.ids(), ['busy']);
   });
