@@ -59,7 +59,12 @@ export interface EndReport {
   influxdb?: { points_written: number; write_errors: number; points_dropped: number; last_error?: string };
 }
 
-export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number): EndReport {
+/**
+ * `settled`: the report is written because nothing moved for `settle_ms`, so a live replayer
+ * that is idle (everything it received is sent or dropped) will never see records routed to it
+ * and not received: they were lost on the bus (e.g. in a NATS outage) and count as `bus_lost`.
+ */
+export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number, settled = false): EndReport {
   const t = merger.totals();
   const dropped_by_reason: Record<string, number> = { ...t.dropped_by_reason };
   if (router) addInto(dropped_by_reason, router.dropped_by_reason);
@@ -72,6 +77,9 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     const routed = router?.routed[id] ?? 0;
     const lost = lostWith(id, routed, r, router);
     if (lost > 0) addInto(dropped_by_reason, { replayer_lost: lost });
+    else if (settled && r && router?.members.includes(id) && r.sent + r.dropped >= r.received && routed > r.received) {
+      addInto(dropped_by_reason, { bus_lost: routed - r.received });
+    }
     replayers.push({ id, routed, received: r?.received ?? 0, sent: r?.sent ?? 0, dropped: r?.dropped ?? 0 });
   }
   for (const [k, v] of Object.entries(dropped_by_reason)) if (v === 0) delete dropped_by_reason[k];

@@ -123,12 +123,12 @@ export class Reporter extends Actor {
     const stalled = Date.now() - this.lastProgressAt > this.cfg.reporter.settle_ms;
     if (complete || stalled) {
       if (!complete) this.log.warn({ expected, accounted }, 'no progress for settle_ms; writing the report with what is known');
-      void this.writeReport();
+      void this.writeReport(!complete);
     }
   }
 
-  private async writeReport(): Promise<void> {
-    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now());
+  private async writeReport(settled = false): Promise<void> {
+    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now(), settled);
     this.report = report;
     // The last interval goes out before the report, so InfluxDB and the report agree.
     this.emitInterval();
