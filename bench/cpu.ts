@@ -77,10 +77,12 @@ function roleOf(pid: number): string {
   } catch {
     return 'other';
   }
-  const script = argv[1] ?? '';
+  // The script is the first argument after node's own flags (actors run with heap flags).
+  const at = argv.findIndex((a, i) => i > 0 && !a.startsWith('-'));
+  const script = at > 0 ? argv[at] : '';
   if (argv[0].endsWith('nats-server')) return 'nats';
   if (script.endsWith('bench/target.js')) return 'target';
-  if (script.endsWith('havok.js')) return argv[2] ?? 'havok';
+  if (script.endsWith('havok.js')) return argv[at + 1] ?? 'havok';
   return 'other';
 }
 

@@ -21,6 +21,7 @@
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
  *        --only baseline,untimed,paced,memory (a subset of the phases),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
+ *        --paced-rates 5000,10000,20000 (the paced phase's rates instead of 2,000 and 5,000/s),
  *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
  */
 import autocannon from 'autocannon';
@@ -30,7 +31,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startNatsServer, type NatsServerHandle } from '../services/local/nats-server.js';
 import type { EndReport } from '../services/reporter/report.js';
@@ -41,7 +42,9 @@ import { generateLog, tsOf } from './generate-log.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const HAVOK_BIN = join(REPO_ROOT, 'bin', 'havok.js');
+/** The CLI of the same build as this file (dist/ or another out dir), through a launcher named havok.js (see main). */
+const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+let HAVOK_BIN = join(REPO_ROOT, 'bin', 'havok.js');
 const TARGET_JS = fileURLToPath(new URL('./target.js', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 
@@ -479,18 +482,32 @@ const OTHERS_NOISY = 0.25;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, keep: { type: 'boolean', default: false }, only: { type: 'string' }, 'memory-lines': { type: 'string' }, 'actor-node-options': { type: 'string' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'memory-lines': { type: 'string' },
+      'actor-node-options': { type: 'string' },
+      'paced-rates': { type: 'string' },
+    },
   });
   const p = plan(values.quick ?? false);
   if (values['memory-lines'] !== undefined) {
     p.memoryLines = Number(values['memory-lines']);
     if (!Number.isInteger(p.memoryLines) || p.memoryLines < 1) throw new Error(`--memory-lines: expected a positive integer, got ${JSON.stringify(values['memory-lines'])}`);
   }
+  if (values['paced-rates'] !== undefined) {
+    p.pacedRates = values['paced-rates'].split(',').map(Number);
+    if (p.pacedRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--paced-rates: expected positive integers, got ${JSON.stringify(values['paced-rates'])}`);
+  }
   const PHASES = ['baseline', 'untimed', 'paced', 'memory'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
   if (!values.keep) tempDir = dir;
+  // `havok local` and the actors it spawns run this build; the launcher's name lets cpu.ts name them.
+  HAVOK_BIN = join(dir, 'havok.js');
+  writeFileSync(HAVOK_BIN, `import ${JSON.stringify(pathToFileURL(MAIN_JS).href)};\n`);
   const started = new Date();
   log(`${p.quick ? 'quick' : 'full'} run; temp dir ${dir}; load average ${load()} on ${cpus().length} CPUs`);
   const target = await startTarget();

@@ -106,7 +106,11 @@ export class Fetcher extends Actor {
           break;
         }
         // The record was read (and counted): it goes out even when the job was just stopped.
-        batch.push({ ...next.value, src, seq: seq[src]++ });
+        // The analyzer chain made it for us alone: it is stamped in place, not copied.
+        const rec = next.value as LogRecord;
+        rec.src = src;
+        rec.seq = seq[src]++;
+        batch.push(rec);
         if (next.value.ts > newest[src]) newest[src] = next.value.ts;
         if (this.jobStopped) break;
       }

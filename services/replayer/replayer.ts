@@ -4,16 +4,19 @@
  * cumulative counters plus interval histograms of latency (from the send and from the due time,
  * wrk2-style coordinated-omission correction) and lateness (send − due).
  */
-import { Pool, errors as undiciErrors } from 'undici';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, encode, envelope, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
+import { decode, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
-import { ReplayerStats, type Outcome } from './stats.js';
+import { ReplayerStats } from './stats.js';
+import { WarmConnections } from './warm.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -21,18 +24,65 @@ const PROGRESS_MS = 100;
 const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
 const MAX_QUEUED = 200_000;
+/**
+ * Requests of the code warm-up (sent to a loopback sink in this process, never to the target):
+ * enough for V8 to compile the send path's functions optimised before the first real request.
+ */
+const WARMUP_REQUESTS = 4000;
+/** Stats go out this long after the replayer ran out of work (the reporter sees the end sooner). */
+const IDLE_STATS_MS = 50;
 
+/**
+ * One request in flight: undici's dispatch handler (no promise, no body stream per request).
+ * Objects are reused, so a request allocates little beyond what undici itself needs. It uses the
+ * handler interface undici 7 dispatches to internally (onConnect … onComplete): a handler of the
+ * newer one (onRequestStart …) is wrapped per request, with a controller and the response
+ * headers parsed into an object, which a replay never reads.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  rec!: DueRecord;
+  sentAt = 0;
+  status = 0;
+  bytes = 0;
+
+  constructor(private readonly owner: Replayer) {}
+
+  onConnect(): void {}
+  onHeaders(statusCode: number): boolean {
+    this.status = statusCode;
+    return true;
+  }
+  onData(chunk: Buffer): boolean {
+    this.bytes += chunk.length;
+    return true;
+  }
+  onComplete(): void {
+    this.owner.settle(this, undefined);
+  }
+  onError(err: Error): void {
+    this.owner.settle(this, err);
+  }
+}
 
 export class Replayer extends Actor {
   private nc!: NatsConnection;
   private pool!: Pool;
-  private readonly stats = new ReplayerStats();
+  private stats = new ReplayerStats();
   private readonly queue: DueQueue<DueRecord>;
   private rules: RequestRules;
   private inflight = 0;
   private state: ReplayerState = REPLAYER_STATES.up;
   private idle?: () => void;
   private readonly sender: string;
+  private readonly free: Exchange[] = [];
+  /** True while pool.dispatch runs: an error it reports synchronously is settled after it. */
+  private dispatching = false;
+  private warm?: WarmConnections;
+  private warmedForRun = false;
+  private idleStats?: NodeJS.Timeout;
+  /** While the code warm-up runs: its requests and counts are not the job's. */
+  private warming = false;
+  private sentAtLastStats = 0;
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -50,16 +100,29 @@ export class Replayer extends Actor {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
+    // Before joining: cold, the send path is several times slower for its first few thousand
+    // requests (interpreted code), which showed as ~0.5 s of lateness at the start of a replay.
+    await this.warmUpCode();
     if (!this.cfg.replayer.target) await this.adoptJobSettings();
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);
     const r = this.cfg.replayer;
-    this.pool = new Pool(new URL(r.target!).origin, {
+    const origin = new URL(new URL(r.target!).origin);
+    this.warm = new WarmConnections(origin);
+    this.pool = new Pool(origin, {
       connections: r.connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: r.timeout_ms,
       bodyTimeout: r.timeout_ms,
+      connect: this.warm.connect,
     });
+    this.onClose('warm connections', () => {
+      this.log.debug({ opened_ahead_used: this.warm?.hits, opened_on_demand: this.warm?.misses }, 'connections to the target');
+      this.warm?.close();
+    });
+    // Connections open now, before the first due time (the job's warmup_ms), not on the first
+    // requests; again when the job starts, replacing any that waited too long.
+    void this.warmUp('start');
     // close() waits for in-flight requests; a request stuck past the drain must not hold the exit.
     this.onClose('http pool', async () => {
       let timer: NodeJS.Timeout | undefined;
@@ -79,6 +142,19 @@ export class Replayer extends Actor {
     });
     this.onClose('assign subscription', () => sub.unsubscribe());
     this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    const statusSub = this.nc.subscribe(subjects.status(job), {
+      callback: (_err, msg) => {
+        try {
+          if (!this.warmedForRun && decode(msg.data, 'status').state === JOB_STATES.running) {
+            this.warmedForRun = true;
+            if (this.stats.sent === 0) void this.warmUp('job running');
+          }
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+        }
+        if (this.warmedForRun) statusSub.unsubscribe();
+      },
+    });
     const hb = setInterval(() => this.heartbeat(), r.heartbeat_ms);
     // Between heartbeats, a short progress beat whenever something was sent: the router's backlog
     // (the time wheel's flow control) then lags by 100 ms, not a whole heartbeat period.
@@ -92,9 +168,64 @@ export class Replayer extends Actor {
     }, PROGRESS_MS);
     this.onClose('progress timer', () => clearInterval(progress));
     const st = setInterval(() => this.publishStats(false), this.cfg.reporter.interval_ms);
-    this.onClose('timers', () => (clearInterval(hb), clearInterval(st)));
+    this.onClose('timers', () => (clearInterval(hb), clearInterval(st), clearTimeout(this.idleStats)));
     this.heartbeat();
     this.log.info({ id: this.id, target: r.target, subject: subjects.replayer(job, this.id) }, 'replayer ready');
+  }
+
+  /**
+   * Runs the whole per-record path — decode, queue, request, response, stats — on synthetic
+   * records against an HTTP sink on loopback in this process, then restores the real pool and
+   * fresh stats. Nothing reaches the target and nothing is counted. Before any subscription, so
+   * no real record is in the queue meanwhile.
+   */
+  private async warmUpCode(): Promise<void> {
+    const t0 = performance.now();
+    const sink = createServer((req, res) => {
+      req.resume();
+      res.end('ok');
+    });
+    sink.keepAliveTimeout = 10_000;
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    this.warming = true;
+    const realPool = this.pool;
+    const pool = new Pool(`http://127.0.0.1:${(sink.address() as AddressInfo).port}`, { connections: 8, pipelining: 1 });
+    this.pool = pool;
+    try {
+      const batch = 200;
+      for (let i = 0; i < WARMUP_REQUESTS; i += batch) {
+        const now = systemClock.now();
+        const records: DueRecord[] = [];
+        for (let k = i; k < i + batch; k++) {
+          records.push({ ts: k, method: k % 10 === 0 ? 'POST' : 'GET', url: `/havok-warmup/${k}?q=${k}`, headers: { accept: '*/*' }, ...(k % 10 === 0 ? { body: '{}' } : {}), src: 0, seq: k, due: now, copy: 0 });
+        }
+        this.accept(decode(encode({ ...envelope('assign', this.sender), records }), 'assign').records);
+        // Let responses come back between batches, as on a real replay.
+        await new Promise((r) => setImmediate(r));
+      }
+      // Bounded: a sink that stops answering must not hold the replayer's start.
+      const deadline = Date.now() + 5000;
+      while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    } finally {
+      this.queue.takeAll();
+      this.pool = realPool;
+      this.stats = new ReplayerStats();
+      this.warming = false;
+      await pool.destroy().catch(() => undefined);
+      sink.closeAllConnections();
+      sink.close();
+    }
+    this.log.debug({ requests: WARMUP_REQUESTS, ms: Math.round(performance.now() - t0) }, 'send path warmed up on a loopback sink');
+  }
+
+  /** Opens `connections` keep-alive connections to the target (no request is sent). */
+  private async warmUp(why: string): Promise<void> {
+    if (!this.warm) return;
+    const t0 = performance.now();
+    const { idle, errors } = await this.warm.open(this.cfg.replayer.connections);
+    const ms = Math.round(performance.now() - t0);
+    if (errors.length) this.log.warn({ idle, errors, ms, why }, 'could not open every connection to the target ahead of time; the rest open on demand');
+    else this.log.debug({ idle, ms, why }, 'connections to the target open');
   }
 
   /**
@@ -178,31 +309,54 @@ export class Replayer extends Actor {
     if (this.inflight >= this.cfg.replayer.max_inflight) return false;
     this.inflight++;
     this.stats.sentAt(now - rec.due);
-    void this.send(rec, now);
+    this.send(rec, now);
     return true;
   }
 
-  private async send(rec: DueRecord, sentAt: number): Promise<void> {
-    const req = buildRequest(rec, this.rules);
-    let outcome: Outcome;
+  private send(rec: DueRecord, sentAt: number): void {
+    const ex = this.free.pop() ?? new Exchange(this);
+    ex.rec = rec;
+    ex.sentAt = sentAt;
+    ex.status = 0;
+    ex.bytes = 0;
+    this.dispatching = true;
     try {
-      const res = await this.pool.request({ method: req.method, path: req.path, headers: req.headers, body: req.body });
-      let bytes = 0;
-      for await (const chunk of res.body) bytes += (chunk as Buffer).length;
-      outcome = { status: res.statusCode, bytes };
-    } catch (err) {
-      outcome = { error: errorKind(err) };
+      this.pool.dispatch(buildRequest(rec, this.rules), ex);
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /** The response ended (`err` undefined) or the request failed. */
+  settle(ex: Exchange, err: Error | undefined): void {
+    if (this.dispatching) {
+      // Reported from inside dispatch (e.g. a request undici refuses): settle after it returns,
+      // not inside the queue's pump that is sending it.
+      queueMicrotask(() => this.settle(ex, err));
+      return;
     }
     const end = systemClock.now();
-    this.stats.completed(rec.url, rec.api, outcome, end - sentAt, end - rec.due);
+    const rec = ex.rec;
+    if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, ex.bytes, end - ex.sentAt, end - rec.due);
+    else this.stats.failedWith(rec.url, rec.api, errorKind(err), end - ex.sentAt, end - rec.due);
+    ex.rec = undefined as unknown as DueRecord;
+    this.free.push(ex);
     this.inflight--;
     if (this.inflight === 0 && this.idle) this.idle();
     // A slot is free: anything held back by max_inflight can go now.
     if (this.queue.length) this.queue.pump();
+    else if (this.inflight === 0 && !this.idleStats && !this.warming) {
+      // Out of work: report now rather than at the next interval (at the end of a replay, the
+      // reporter closes the job when these counts arrive).
+      this.idleStats = setTimeout(() => {
+        this.idleStats = undefined;
+        if (this.inflight === 0 && this.queue.length === 0 && this.stats.sent !== this.sentAtLastStats) this.publishStats(false);
+      }, IDLE_STATS_MS);
+    }
   }
 
   private heartbeat(): void {
-    if (this.nc.isClosed()) return;
+    if (this.nc.isClosed() || this.warming) return;
     const r = this.cfg.replayer;
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),
@@ -211,7 +365,10 @@ export class Replayer extends Actor {
   }
 
   private publishStats(final: boolean): void {
+    // Stopped during the warm-up: its counts are not the job's (the real ones are all zero).
+    if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
+    this.sentAtLastStats = this.stats.sent;
     this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final) }));
   }
 }

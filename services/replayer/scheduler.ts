@@ -23,7 +23,8 @@ const EARLY_MS = 1;
 const SLACK_MS = 0.2;
 
 export class DueQueue<T extends { due: number }> {
-  private items: T[] = [];
+  /** Slots before `head` are cleared: a record sent is not kept alive (and promoted) here. */
+  private items: Array<T | undefined> = [];
   private head = 0;
   private timer: unknown;
   private timerAt = Infinity;
@@ -47,13 +48,13 @@ export class DueQueue<T extends { due: number }> {
   pump(): void {
     const now = this.clock.now();
     while (this.head < this.items.length) {
-      const it = this.items[this.head];
+      const it = this.items[this.head]!;
       if (it.due > now + SLACK_MS) {
         this.arm(it.due - now);
         break;
       }
       if (!this.onDue(it, now)) break;
-      this.head++;
+      this.items[this.head++] = undefined;
     }
     // Compact now and then, so the array does not grow without bound.
     if (this.head > 4096 && this.head * 2 > this.items.length) {
@@ -64,7 +65,7 @@ export class DueQueue<T extends { due: number }> {
 
   /** Removes and returns everything still waiting (for a stop or drain). */
   takeAll(): T[] {
-    const rest = this.items.slice(this.head);
+    const rest = this.items.slice(this.head) as T[];
     this.items = [];
     this.head = 0;
     if (this.timer !== undefined) this.clock.clearTimer(this.timer);

@@ -15,7 +15,11 @@ interface ApiAcc {
   latency: Histogram;
 }
 
-export type Outcome = { status: number; bytes: number } | { error: string };
+/** Status codes as counter keys, made once each. */
+const STATUS_KEYS: string[] = [];
+function statusKey(status: number): string {
+  return status >= 0 && status < 1000 ? (STATUS_KEYS[status] ??= String(status)) : String(status);
+}
 
 export class ReplayerStats {
   received = 0;
@@ -51,8 +55,27 @@ export class ReplayerStats {
     recordMs(this.lateness, latenessMs);
   }
 
-  /** A response (or failure) came back. Statuses ≥ 400 count as failed, as k6's http_req_failed. */
-  completed(url: string, api: string | undefined, outcome: Outcome, latencyMs: number, fromDueMs: number): void {
+  /** A response came back. Statuses ≥ 400 count as failed, as k6's http_req_failed. */
+  answered(url: string, api: string | undefined, status: number, bytes: number, latencyMs: number, fromDueMs: number): void {
+    const acc = this.record(url, api, latencyMs, fromDueMs);
+    const code = statusKey(status);
+    this.byStatus[code] = (this.byStatus[code] ?? 0) + 1;
+    this.bytesReceived += bytes;
+    if (status >= 400) {
+      this.failed++;
+      acc.failed++;
+    } else this.ok++;
+  }
+
+  /** The request failed without a response (`kind`: timeout, reset, …). */
+  failedWith(url: string, api: string | undefined, kind: string, latencyMs: number, fromDueMs: number): void {
+    const acc = this.record(url, api, latencyMs, fromDueMs);
+    this.byError[kind] = (this.byError[kind] ?? 0) + 1;
+    this.failed++;
+    acc.failed++;
+  }
+
+  private record(url: string, api: string | undefined, latencyMs: number, fromDueMs: number): ApiAcc {
     recordMs(this.latency, latencyMs);
     recordMs(this.latencyFromDue, fromDueMs);
     const name = this.apis.name(url, api);
@@ -60,20 +83,7 @@ export class ReplayerStats {
     if (!acc) this.byApi.set(name, (acc = { count: 0, failed: 0, latency: newHistogram() }));
     acc.count++;
     recordMs(acc.latency, latencyMs);
-    let failed: boolean;
-    if ('error' in outcome) {
-      this.byError[outcome.error] = (this.byError[outcome.error] ?? 0) + 1;
-      failed = true;
-    } else {
-      const code = String(outcome.status);
-      this.byStatus[code] = (this.byStatus[code] ?? 0) + 1;
-      this.bytesReceived += outcome.bytes;
-      failed = outcome.status >= 400;
-    }
-    if (failed) {
-      this.failed++;
-      acc.failed++;
-    } else this.ok++;
+    return acc;
   }
 
   /** The stats message for the interval just ended; interval histograms start again. */

@@ -70,9 +70,21 @@ export class Reporter extends Actor {
         this.log.warn({ err: err.message }, 'malformed message dropped');
       }
     };
-    this.nc.subscribe(subjects.stats(job), { callback: handle((d) => this.merger.add(decode(d, 'stats'))) });
+    // The end is also checked when counts arrive, not only on the next tick: the report's
+    // duration (and so its throughput) ends with the last answer, not up to a tick later.
+    this.nc.subscribe(subjects.stats(job), {
+      callback: handle((d) => {
+        this.merger.add(decode(d, 'stats'));
+        this.checkDone();
+      }),
+    });
     this.nc.subscribe(subjects.status(job), { callback: handle((d) => (this.status = decode(d, 'status'))) });
-    this.nc.subscribe(subjects.router(job), { callback: handle((d) => (this.router = decode(d, 'router'))) });
+    this.nc.subscribe(subjects.router(job), {
+      callback: handle((d) => {
+        this.router = decode(d, 'router');
+        this.checkDone();
+      }),
+    });
     const influx = this.cfg.reporter.influxdb;
     if (influx?.url) {
       this.influx = new InfluxSink({ url: influx.url, database: influx.database ?? 'havok', user: influx.user, password: influx.password }, this.log);
@@ -107,6 +119,11 @@ export class Reporter extends Actor {
     if (this.report) return;
     this.progress();
     this.emitInterval();
+    this.checkDone();
+  }
+
+  /** Writes the report once every expected request is accounted for (or settle_ms passed). */
+  private checkDone(): void {
     const s = this.status;
     if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report) return;
     const t = this.merger.totals();

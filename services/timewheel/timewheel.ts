@@ -49,6 +49,8 @@ const DISPATCH_BATCH = 500;
 const MAX_SAMPLES = 10;
 /** Records kept buffered while flow control holds releases (see pullLoop). */
 const HELD_BUFFER_FLOOR = 10_000;
+/** Stream messages (record batches) per pull. */
+const PULL_MESSAGES = 4;
 /** Unacked batches stay with the time wheel while it runs; redelivery only follows a restart. */
 const ACK_WAIT_NS = 24 * 3600 * 1e9;
 
@@ -193,8 +195,15 @@ export class TimeWheel extends Actor {
         continue;
       }
       try {
-        const batch = await this.consumer.fetch({ max_messages: 16, expires: 1000 });
-        for await (const m of batch) this.ingest(m);
+        // A few messages per pull (up to ~2,000 records): ingesting is then a short task between
+        // releases, not a ~100 ms burst that competes with the replayers for the CPU.
+        const batch = await this.consumer.fetch({ max_messages: PULL_MESSAGES, expires: 1000 });
+        for await (const m of batch) {
+          this.ingest(m);
+          // What this message made ready goes out now, not when the fetch ends: a fetch waits up
+          // to its expiry for more messages when fewer are left in the stream.
+          if (this.state === JOB_STATES.running) this.release();
+        }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'pull from job stream failed, retrying');
         await new Promise((r) => setTimeout(r, 500));
@@ -299,6 +308,7 @@ export class TimeWheel extends Actor {
     const batches: DueRecord[][] = [];
     let out: DueRecord[] = [];
     let released = 0;
+    let lastOut: LogRecord | undefined;
     for (;;) {
       const head = this.buffer.peekReady(this.buffer.size >= this.cfg.job.max_buffer);
       if (!head) break;
@@ -308,18 +318,29 @@ export class TimeWheel extends Actor {
         break;
       }
       if (peekDue(this.pacer, head.ts) > horizon) {
+        // Wake when the head enters the lead window, but at most every lead_ms/5: each release
+        // then carries a fifth of the window (one dispatch message and one checkpoint per step,
+        // not per record), and every record still leaves at least 4/5 of lead_ms before its due.
         const wait = peekDue(this.pacer, head.ts) - horizon;
-        this.timer = setTimeout(() => this.release(), Math.max(1, wait));
+        this.timer = setTimeout(() => this.release(), Math.max(1, wait, this.cfg.job.lead_ms / 5));
         break;
       }
       this.buffer.pop();
       this.ledger.settle(head);
-      this.last = keyOf(head);
+      lastOut = head;
       const due = dueAt(this.pacer, head.ts);
       this.dispatched++;
       const n = copiesFor(this.rate);
       for (let c = 0; c < n; c++) {
-        out.push({ ...head, due, copy: c });
+        // The first copy is the record itself, stamped (it left the buffer and the ledger: no one
+        // else holds it); further copies under `rate` are new objects.
+        let rec: DueRecord;
+        if (c === 0) {
+          rec = head as DueRecord;
+          rec.due = due;
+          rec.copy = 0;
+        } else rec = { ...head, due, copy: c };
+        out.push(rec);
         released++;
         if (out.length >= DISPATCH_BATCH) {
           batches.push(out);
@@ -328,6 +349,7 @@ export class TimeWheel extends Actor {
       }
     }
     if (out.length) batches.push(out);
+    if (lastOut) this.last = keyOf(lastOut);
     this.copies += released;
     this.sinceRouter += released;
     if (released) this.recent.push([Date.now(), released]);

@@ -35,6 +35,34 @@ describe('apiTemplate', () => {
     test(`${why}: ${JSON.stringify(url)} → ${want}`, () => assert.equal(apiTemplate(url), want, `apiTemplate(${JSON.stringify(url)})`));
   }
 
+  test('property: the same names as the rules written as regular expressions', () => {
+    const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+    const HEX = /^(?=.*\d)[0-9a-f]{8,}$/i;
+    const reference = (url: string): string => {
+      let path = url;
+      if (!path.startsWith('/')) {
+        const scheme = path.indexOf('://');
+        if (scheme >= 0) {
+          const slash = path.indexOf('/', scheme + 3);
+          path = slash >= 0 ? path.slice(slash) : '/';
+        }
+      }
+      const q = path.search(/[?#]/);
+      if (q >= 0) path = path.slice(0, q);
+      const name = (seg: string): string => (seg === '' ? seg : /^\d+$/.test(seg) ? ':id' : UUID.test(seg) ? ':uuid' : HEX.test(seg) ? ':hex' : seg);
+      return path.split('/').map(name).join('/') || '/';
+    };
+    const segment = fc.oneof(fc.nat().map(String), fc.uuid(), fc.stringMatching(/^[0-9a-fA-F]{0,12}$/), fc.stringMatching(/^[0-9a-z./?#:-]{0,10}$/), fc.constant(''));
+    const url = fc.tuple(fc.constantFrom('', '/', 'http://h', 'https://h:1/', 'h/'), fc.array(segment, { maxLength: 6 }), fc.constantFrom('', '?a=1/2', '#x/3', '?'));
+    fc.assert(
+      fc.property(url, ([origin, segs, tail]) => {
+        const u = origin + segs.join('/') + tail;
+        assert.equal(apiTemplate(u), reference(u), JSON.stringify(u));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   test('property: ids of any value map to the same name', () => {
     fc.assert(
       fc.property(fc.nat(), fc.uuid(), fc.nat(), (n, uuid, m) => {

@@ -116,6 +116,9 @@ describe('DueQueue with a fake clock', () => {
             q.push(items);
             clock.advance(steps[i % steps.length]);
           }
+          // Until everything is out (dues reach 10 × 500 ms, each timer up to 30 ms late); a queue
+          // that loses an item fails below after a bounded wait.
+          for (let i = 0; i < 1000 && q.length > 0; i++) clock.advance(100);
           clock.advance(2000);
           const desc = `batches ${JSON.stringify(batches)}, timer lateness ${JSON.stringify(late)}`;
           assert.deepEqual(out.map((o) => o.n), Array.from({ length: n }, (_, i) => i), `${desc}: all, in order`);

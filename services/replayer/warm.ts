@@ -1,0 +1,127 @@
+/**
+ * Connections opened before the first request. undici's Pool connects lazily, on a request, so
+ * the first requests of a replay wait for TCP (and TLS) handshakes, and the first burst opens
+ * every connection at once. The Pool takes a `connect` function (its connector); this one hands
+ * out a socket opened ahead of time while one is idle and fresh, and otherwise connects as
+ * undici's own connector does. Opening a connection sends nothing: no request reaches the target
+ * before its due time.
+ */
+import { buildConnector } from 'undici';
+import type { Socket } from 'node:net';
+
+/**
+ * An idle pre-opened socket older than this is closed instead of used: a server may drop a
+ * connection that carries no request, and a request written on one it is closing fails. Servers
+ * wait well beyond this for a new connection's first request (nginx 60 s, Apache 20 s, Node's
+ * http server 60 s); one closed earlier is noticed (`close`) and forgotten.
+ */
+const MAX_IDLE_MS = 10_000;
+
+interface Idle {
+  socket: Socket;
+  openedAt: number;
+  drop: () => void;
+}
+
+export class WarmConnections {
+  private readonly idle: Idle[] = [];
+  private readonly base: buildConnector.connector;
+  private closed = false;
+  /** Sockets handed to the Pool, and connections it had to open itself. */
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly origin: URL,
+    options: buildConnector.BuildOptions = {},
+  ) {
+    this.base = buildConnector(options);
+  }
+
+  /** Idle pre-opened sockets (still open). */
+  get size(): number {
+    return this.idle.length;
+  }
+
+  /** The Pool's `connect` option. */
+  readonly connect: buildConnector.connector = (opts, callback) => {
+    // TLS: a socket opened ahead was opened for the origin's name; a request naming another
+    // server (a configured Host header) gets its own connection.
+    if (opts.protocol === 'https:' && opts.servername && opts.servername !== this.origin.hostname) {
+      this.misses++;
+      this.base(opts, callback);
+      return;
+    }
+    const now = Date.now();
+    for (let it = this.idle.pop(); it; it = this.idle.pop()) {
+      it.socket.off('close', it.drop).off('error', it.drop);
+      if (!it.socket.destroyed && it.socket.readyState === 'open' && now - it.openedAt <= MAX_IDLE_MS) {
+        // Asynchronously, as a real connect: undici calls this from inside its resume loop,
+        // which ignores a nested resume (the request would wait for the next event).
+        const socket = it.socket;
+        this.hits++;
+        process.nextTick(() => (socket.destroyed ? this.base(opts, callback) : callback(null, socket)));
+        return;
+      }
+      it.socket.destroy();
+    }
+    this.misses++;
+    this.base(opts, callback);
+  };
+
+  /**
+   * Tops the idle sockets up to `n`, replacing those past half their usable age; resolves with
+   * how many are idle once every attempt has finished (a failed one is left for the Pool to
+   * open on a request).
+   */
+  async open(n: number): Promise<{ idle: number; errors: string[] }> {
+    const now = Date.now();
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const it = this.idle[i];
+      if (now - it.openedAt > MAX_IDLE_MS / 2) {
+        this.idle.splice(i, 1);
+        it.socket.off('close', it.drop).off('error', it.drop);
+        it.socket.destroy();
+      }
+    }
+    const errors: string[] = [];
+    const opts: buildConnector.Options = { hostname: this.origin.hostname, host: this.origin.host, protocol: this.origin.protocol, port: this.origin.port };
+    await Promise.all(
+      Array.from({ length: Math.max(0, n - this.idle.length) }, () =>
+        new Promise<void>((resolve) => {
+          this.base(opts, (err, socket) => {
+            if (err || !socket) errors.push((err as { code?: string })?.code ?? err?.message ?? 'no socket');
+            else if (this.closed) socket.destroy();
+            else this.keep(socket);
+            resolve();
+          });
+        }),
+      ),
+    );
+    return { idle: this.idle.length, errors: [...new Set(errors)] };
+  }
+
+  /** Closes the idle sockets; later connects go straight to the base connector. */
+  close(): void {
+    this.closed = true;
+    for (const it of this.idle.splice(0)) {
+      it.socket.off('close', it.drop).off('error', it.drop);
+      it.socket.destroy();
+    }
+  }
+
+  private keep(socket: Socket): void {
+    const it: Idle = {
+      socket,
+      openedAt: Date.now(),
+      // Closed by the server (or reset) while idle: forget it.
+      drop: () => {
+        const i = this.idle.indexOf(it);
+        if (i >= 0) this.idle.splice(i, 1);
+        socket.destroy();
+      },
+    };
+    socket.on('close', it.drop).on('error', it.drop);
+    this.idle.push(it);
+  }
+}

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { Pool } from 'undici';
+import { WarmConnections } from '../../services/replayer/warm.js';
+
+/** An HTTP server counting connections and requests, keeping its sockets for the test. */
+async function server(): Promise<{ srv: Server; origin: URL; sockets: Socket[]; requests: () => number }> {
+  let requests = 0;
+  const sockets: Socket[] = [];
+  const srv = createServer((_req, res) => {
+    requests++;
+    res.end('ok');
+  });
+  srv.on('connection', (s: Socket) => sockets.push(s));
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  return { srv, origin: new URL(`http://127.0.0.1:${(srv.address() as AddressInfo).port}`), sockets, requests: () => requests };
+}
+
+const settle = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+describe('WarmConnections: connections opened before the first request', () => {
+  test('opens n connections and sends nothing; the Pool then uses them instead of connecting', async () => {
+    const s = await server();
+    const warm = new WarmConnections(s.origin);
+    const opened = await warm.open(3);
+    assert.deepEqual(opened, { idle: 3, errors: [] });
+    await settle();
+    assert.equal(s.sockets.length, 3, 'three connections reached the server');
+    assert.equal(s.requests(), 0, 'no request before the first real one');
+    const pool = new Pool(s.origin, { connections: 3, connect: warm.connect });
+    const codes = await Promise.all([1, 2, 3, 4, 5].map(async (i) => (await pool.request({ method: 'GET', path: `/${i}` })).statusCode));
+    assert.deepEqual(codes, [200, 200, 200, 200, 200]);
+    assert.equal(s.sockets.length, 3, 'no connection opened beyond the three');
+    assert.equal(warm.hits, 3);
+    assert.equal(warm.misses, 0);
+    await pool.close();
+    warm.close();
+    s.srv.close();
+  });
+
+  test('a connection the server closed while idle is forgotten, not handed to the Pool', async () => {
+    const s = await server();
+    const warm = new WarmConnections(s.origin);
+    await warm.open(2);
+    await settle();
+    for (const sock of s.sockets) sock.destroy();
+    await settle(50);
+    assert.equal(warm.size, 0, 'both closed connections dropped');
+    const pool = new Pool(s.origin, { connections: 1, connect: warm.connect });
+    assert.equal((await pool.request({ method: 'GET', path: '/' })).statusCode, 200, 'the request gets a fresh connection');
+    assert.equal(warm.misses, 1);
+    await pool.close();
+    warm.close();
+    s.srv.close();
+  });
+
+  test('open() tops up to n and reports why connections failed', async () => {
+    const s = await server();
+    const warm = new WarmConnections(s.origin);
+    await warm.open(2);
+    assert.equal((await warm.open(3)).idle, 3, 'one more opened, the two kept');
+    warm.close();
+    assert.equal(warm.size, 0, 'close() closes the idle ones');
+    s.srv.close();
+    await once(s.srv, 'close').catch(() => undefined);
+    const refused = await new WarmConnections(s.origin).open(2);
+    assert.equal(refused.idle, 0);
+    assert.deepEqual(refused.errors, ['ECONNREFUSED']);
+  });
+});
