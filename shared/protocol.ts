@@ -205,6 +205,8 @@ export interface StatsMsg extends Envelope<'stats'> {
   dropped_by_reason: Record<string, number>;
   by_status: Record<string, number>;
   by_error: Record<string, number>;
+  /** Bytes written to / read from the target's connections (cumulative). */
+  bytes_sent: number;
   bytes_received: number;
   /** Interval histograms (µs, non-empty buckets). */
   latency: HistogramWire;
@@ -428,7 +430,7 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
     case 'router':
       return Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
     case 'stats':
-      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
+      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isNum(m.bytes_sent) && isNum(m.bytes_received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':
       return isStr(m.state) && isObj(m.records) && isNum(m.copies);
     case 'control':

@@ -43,17 +43,19 @@ class Exchange implements Dispatcher.DispatchHandler {
   rec!: DueRecord;
   sentAt = 0;
   status = 0;
-  bytes = 0;
 
   constructor(private readonly owner: Replayer) {}
 
   onConnect(): void {}
+  /** Called by undici once the request (head and body) is written to the socket. */
+  onRequestSent(): void {
+    this.owner.written(this);
+  }
   onHeaders(statusCode: number): boolean {
     this.status = statusCode;
     return true;
   }
-  onData(chunk: Buffer): boolean {
-    this.bytes += chunk.length;
+  onData(): boolean {
     return true;
   }
   onComplete(): void {
@@ -100,9 +102,6 @@ export class Replayer extends Actor {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
-    // Before joining: cold, the send path is several times slower for its first few thousand
-    // requests (interpreted code), which showed as ~0.5 s of lateness at the start of a replay.
-    await this.warmUpCode();
     if (!this.cfg.replayer.target) await this.adoptJobSettings();
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);
     const r = this.cfg.replayer;
@@ -120,6 +119,10 @@ export class Replayer extends Actor {
       this.log.debug({ opened_ahead_used: this.warm?.hits, opened_on_demand: this.warm?.misses }, 'connections to the target');
       this.warm?.close();
     });
+    // Before joining: cold, the send path is several times slower for its first few thousand
+    // requests (interpreted code, and the Pool creating its clients), which showed as ~0.5 s of
+    // lateness at the start of a replay.
+    await this.warmUpCode();
     // Connections open now, before the first due time (the job's warmup_ms), not on the first
     // requests; again when the job starts, replacing any that waited too long.
     void this.warmUp('start');
@@ -188,9 +191,9 @@ export class Replayer extends Actor {
     sink.keepAliveTimeout = 10_000;
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     this.warming = true;
-    const realPool = this.pool;
-    const pool = new Pool(`http://127.0.0.1:${(sink.address() as AddressInfo).port}`, { connections: 8, pipelining: 1 });
-    this.pool = pool;
+    // The job's own Pool, its connections made to the sink: its clients exist and its code runs
+    // optimised before the first real request.
+    this.warm!.redirectTo(sink.address() as AddressInfo);
     try {
       const batch = 200;
       for (let i = 0; i < WARMUP_REQUESTS; i += batch) {
@@ -208,12 +211,15 @@ export class Replayer extends Actor {
       while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     } finally {
       this.queue.takeAll();
-      this.pool = realPool;
+      this.warm!.redirectTo(undefined);
+      // The Pool's clients see their sink connections close and connect to the target on their
+      // next request (through the connections opened ahead).
+      sink.closeAllConnections();
+      const deadline = Date.now() + 1000;
+      while (this.pool.stats.connected > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      sink.close();
       this.stats = new ReplayerStats();
       this.warming = false;
-      await pool.destroy().catch(() => undefined);
-      sink.closeAllConnections();
-      sink.close();
     }
     this.log.debug({ requests: WARMUP_REQUESTS, ms: Math.round(performance.now() - t0) }, 'send path warmed up on a loopback sink');
   }
@@ -308,7 +314,7 @@ export class Replayer extends Actor {
     }
     if (this.inflight >= this.cfg.replayer.max_inflight) return false;
     this.inflight++;
-    this.stats.sentAt(now - rec.due);
+    this.stats.dispatched();
     this.send(rec, now);
     return true;
   }
@@ -318,13 +324,19 @@ export class Replayer extends Actor {
     ex.rec = rec;
     ex.sentAt = sentAt;
     ex.status = 0;
-    ex.bytes = 0;
     this.dispatching = true;
     try {
       this.pool.dispatch(buildRequest(rec, this.rules), ex);
     } finally {
       this.dispatching = false;
     }
+  }
+
+  /** The request is on the wire: lateness and latency count from now. */
+  written(ex: Exchange): void {
+    const now = systemClock.now();
+    ex.sentAt = now;
+    this.stats.written(now - ex.rec.due);
   }
 
   /** The response ended (`err` undefined) or the request failed. */
@@ -337,7 +349,7 @@ export class Replayer extends Actor {
     }
     const end = systemClock.now();
     const rec = ex.rec;
-    if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, ex.bytes, end - ex.sentAt, end - rec.due);
+    if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, end - ex.sentAt, end - rec.due);
     else this.stats.failedWith(rec.url, rec.api, errorKind(err), end - ex.sentAt, end - rec.due);
     ex.rec = undefined as unknown as DueRecord;
     this.free.push(ex);
@@ -369,6 +381,11 @@ export class Replayer extends Actor {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
+    if (this.warm) {
+      const wire = this.warm.bytes();
+      this.stats.bytesSent = wire.sent;
+      this.stats.bytesReceived = wire.received;
+    }
     this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final) }));
   }
 }

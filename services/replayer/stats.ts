@@ -26,6 +26,8 @@ export class ReplayerStats {
   sent = 0;
   ok = 0;
   failed = 0;
+  /** Wire bytes of the target's connections, set by the replayer before each snapshot. */
+  bytesSent = 0;
   bytesReceived = 0;
   readonly droppedByReason: Record<string, number> = {};
   readonly byStatus: Record<string, number> = {};
@@ -48,19 +50,25 @@ export class ReplayerStats {
     this.droppedByReason[reason] = (this.droppedByReason[reason] ?? 0) + count;
   }
 
-  /** A request was sent `latenessMs` after its due time. */
-  sentAt(latenessMs: number): void {
+  /** A request was handed to the HTTP client (it ends as a response or a failure). */
+  dispatched(): void {
     this.sent++;
     this.intervalSent++;
+  }
+
+  /**
+   * The request was written to its connection `latenessMs` after its due time: lateness includes
+   * any wait for a free connection. A request that fails before it is written has none.
+   */
+  written(latenessMs: number): void {
     recordMs(this.lateness, latenessMs);
   }
 
   /** A response came back. Statuses ≥ 400 count as failed, as k6's http_req_failed. */
-  answered(url: string, api: string | undefined, status: number, bytes: number, latencyMs: number, fromDueMs: number): void {
+  answered(url: string, api: string | undefined, status: number, latencyMs: number, fromDueMs: number): void {
     const acc = this.record(url, api, latencyMs, fromDueMs);
     const code = statusKey(status);
     this.byStatus[code] = (this.byStatus[code] ?? 0) + 1;
-    this.bytesReceived += bytes;
     if (status >= 400) {
       this.failed++;
       acc.failed++;
@@ -101,6 +109,7 @@ export class ReplayerStats {
       dropped_by_reason: { ...this.droppedByReason },
       by_status: { ...this.byStatus },
       by_error: { ...this.byError },
+      bytes_sent: this.bytesSent,
       bytes_received: this.bytesReceived,
       latency: toWire(this.latency),
       latency_from_due: toWire(this.latencyFromDue),

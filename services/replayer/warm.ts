@@ -27,9 +27,15 @@ export class WarmConnections {
   private readonly idle: Idle[] = [];
   private readonly base: buildConnector.connector;
   private closed = false;
+  /** While set, connections go to this loopback address instead (the replayer's code warm-up). */
+  private redirect?: { address: string; port: number };
   /** Sockets handed to the Pool, and connections it had to open itself. */
   hits = 0;
   misses = 0;
+  /** The target's connections in use by the Pool, and the bytes of those already closed. */
+  private readonly inUse = new Set<Socket>();
+  private closedWritten = 0;
+  private closedRead = 0;
 
   constructor(
     private readonly origin: URL,
@@ -43,13 +49,27 @@ export class WarmConnections {
     return this.idle.length;
   }
 
+  /** Sends the Pool's new connections to a local sink until called with undefined. */
+  redirectTo(sink: { address: string; port: number } | undefined): void {
+    this.redirect = sink;
+  }
+
   /** The Pool's `connect` option. */
   readonly connect: buildConnector.connector = (opts, callback) => {
+    if (this.redirect) {
+      const { address, port } = this.redirect;
+      this.base({ ...opts, protocol: 'http:', hostname: address, host: `${address}:${port}`, port: String(port), servername: undefined }, callback);
+      return;
+    }
+    const counted = ((err: Error | null, socket: Socket | null) => {
+      if (socket) this.count(socket);
+      (callback as (e: Error | null, s: Socket | null) => void)(err, socket);
+    }) as typeof callback;
     // TLS: a socket opened ahead was opened for the origin's name; a request naming another
     // server (a configured Host header) gets its own connection.
     if (opts.protocol === 'https:' && opts.servername && opts.servername !== this.origin.hostname) {
       this.misses++;
-      this.base(opts, callback);
+      this.base(opts, counted);
       return;
     }
     const now = Date.now();
@@ -60,13 +80,13 @@ export class WarmConnections {
         // which ignores a nested resume (the request would wait for the next event).
         const socket = it.socket;
         this.hits++;
-        process.nextTick(() => (socket.destroyed ? this.base(opts, callback) : callback(null, socket)));
+        process.nextTick(() => (socket.destroyed ? this.base(opts, counted) : counted(null, socket)));
         return;
       }
       it.socket.destroy();
     }
     this.misses++;
-    this.base(opts, callback);
+    this.base(opts, counted);
   };
 
   /**
@@ -99,6 +119,30 @@ export class WarmConnections {
       ),
     );
     return { idle: this.idle.length, errors: [...new Set(errors)] };
+  }
+
+  /**
+   * Bytes written to and read from the target's connections so far (request and status lines,
+   * headers and bodies; TLS records on https), as k6's data_sent and data_received. Counted by
+   * the sockets, so it costs nothing per request.
+   */
+  bytes(): { sent: number; received: number } {
+    let sent = this.closedWritten;
+    let received = this.closedRead;
+    for (const s of this.inUse) {
+      sent += s.bytesWritten;
+      received += s.bytesRead;
+    }
+    return { sent, received };
+  }
+
+  private count(socket: Socket): void {
+    this.inUse.add(socket);
+    socket.once('close', () => {
+      this.inUse.delete(socket);
+      this.closedWritten += socket.bytesWritten;
+      this.closedRead += socket.bytesRead;
+    });
   }
 
   /** Closes the idle sockets; later connects go straight to the base connector. */

@@ -55,7 +55,7 @@ export function renderHtml(report: EndReport): string {
   ${card('ok', fmtInt(q.ok), pct(q.ok, q.sent) + ' of sent', 'ok')}
   ${card('failed', fmtInt(q.failed), pct(q.failed, q.sent) + ' of sent', q.failed > 0 ? 'bad' : '')}
   ${card('dropped', fmtInt(q.dropped), reasons(q.dropped_by_reason), q.dropped > 0 ? 'warn' : '')}
-  ${card('throughput', `${fmtNum(r.throughput_rps)} req/s`, `${fmtBytes(r.bytes_received)} received`)}
+  ${card('throughput', `${fmtNum(r.throughput_rps)} req/s`, `${fmtBytes(r.bytes_sent)} sent, ${fmtBytes(r.bytes_received)} received`)}
   ${card('latency p50 / p90', `${fmtMs(r.latency_ms.p50)} / ${fmtMs(r.latency_ms.p90)}`, `mean ${fmtMs(r.latency_ms.mean)}`)}
   ${card('latency p99 / max', `${fmtMs(r.latency_ms.p99)} / ${fmtMs(r.latency_ms.max)}`, `from due: p99 ${fmtMs(r.latency_from_due_ms.p99)}`)}
   ${card('lateness p50 / p99 / max', `${fmtMs(r.lateness_ms.p50)} / ${fmtMs(r.lateness_ms.p99)} / ${fmtMs(r.lateness_ms.max)}`, 'actual send − due time')}

@@ -91,13 +91,14 @@ export class StatsMerger {
   }
 
   /** Sums of every replayer's latest cumulative counters. */
-  totals(): { received: number; sent: number; ok: number; failed: number; bytes_received: number; dropped_by_reason: Record<string, number>; by_status: Record<string, number>; by_error: Record<string, number> } {
-    const t = { received: 0, sent: 0, ok: 0, failed: 0, bytes_received: 0, dropped_by_reason: {}, by_status: {}, by_error: {} };
+  totals(): { received: number; sent: number; ok: number; failed: number; bytes_sent: number; bytes_received: number; dropped_by_reason: Record<string, number>; by_status: Record<string, number>; by_error: Record<string, number> } {
+    const t = { received: 0, sent: 0, ok: 0, failed: 0, bytes_sent: 0, bytes_received: 0, dropped_by_reason: {}, by_status: {}, by_error: {} };
     for (const m of this.latest.values()) {
       t.received += m.received;
       t.sent += m.sent;
       t.ok += m.ok;
       t.failed += m.failed;
+      t.bytes_sent += m.bytes_sent;
       t.bytes_received += m.bytes_received;
       addInto(t.dropped_by_reason, m.dropped_by_reason);
       addInto(t.by_status, m.by_status);

@@ -7,10 +7,17 @@ import { percentilesMs } from '../../shared/histogram.js';
 import type { ReplayerInfo } from '../../shared/protocol.js';
 import type { IntervalStats } from './merge.js';
 
+/** The job's cumulative counters at the end of the interval. */
 export interface IntervalTotals {
   sent: number;
   failed: number;
   dropped: number;
+  bytes_sent: number;
+  bytes_received: number;
+  /** `2xx` → count: fields `status_2xx` … */
+  by_status_class: Record<string, number>;
+  /** `timeout` → count: fields `error_timeout` … */
+  by_error: Record<string, number>;
 }
 
 export function intervalPoints(job: string, at: number, intervalMs: number, i: IntervalStats, totals: IntervalTotals, replayers: ReplayerInfo[]): IPoint[] {
@@ -23,6 +30,10 @@ export function intervalPoints(job: string, at: number, intervalMs: number, i: I
         sent: totals.sent,
         failed: totals.failed,
         dropped: totals.dropped,
+        bytes_sent: totals.bytes_sent,
+        bytes_received: totals.bytes_received,
+        ...prefixed('status_', totals.by_status_class),
+        ...prefixed('error_', totals.by_error),
         interval_sent: i.sent,
         rps: (i.sent * 1000) / intervalMs,
         completed: lat.count,
@@ -44,4 +55,11 @@ export function intervalPoints(job: string, at: number, intervalMs: number, i: I
     points.push({ measurement: 'havok_replayer', tags: { job, replayer: r.id }, fields: { sent_rps: r.rps, inflight: r.inflight, routed: r.routed }, timestamp: at });
   }
   return points;
+}
+
+/** Counter maps as fields: InfluxQL then sums or graphs each one by name. */
+function prefixed(prefix: string, counts: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(counts)) out[prefix + k.replace(/[^A-Za-z0-9_]/g, '_')] = v;
+  return out;
 }

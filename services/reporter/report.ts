@@ -43,6 +43,8 @@ export interface EndReport {
   latency_from_due_ms: ReturnType<typeof percentilesMs>;
   lateness_ms: ReturnType<typeof percentilesMs>;
   throughput_rps: number;
+  /** Bytes written to / read from the target's connections: request and status lines, headers, bodies (TLS records on https). */
+  bytes_sent: number;
   bytes_received: number;
   by_api: Array<{ api: string; count: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;
   by_status: Record<string, number>;
@@ -120,6 +122,7 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     latency_from_due_ms: percentilesMs(merger.latencyFromDue),
     lateness_ms: percentilesMs(merger.lateness),
     throughput_rps: Math.round((t.sent / durationS) * 10) / 10,
+    bytes_sent: t.bytes_sent,
     bytes_received: t.bytes_received,
     by_api,
     by_status: t.by_status,

@@ -17,7 +17,7 @@ import { htmlPathFor, renderHtml } from './html.js';
 import { InfluxSink } from './influx.js';
 import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
-import { buildReport, formatSummary, lostWith, type EndReport, type TimelinePoint } from './report.js';
+import { buildReport, formatSummary, lostWith, statusClasses, type EndReport, type TimelinePoint } from './report.js';
 
 export interface ReporterOptions {
   /** Where progress lines and the summary go (stdout by default). */
@@ -111,7 +111,7 @@ export class Reporter extends Actor {
     this.lastFailed = t.failed;
     if (!this.influx) return;
     this.influx.write(
-      intervalPoints(this.cfg.job.id, Date.now(), this.cfg.reporter.interval_ms, interval, { sent: t.sent, failed: t.failed, dropped: sumValues(t.dropped_by_reason) }, this.router?.replayers ?? []),
+      intervalPoints(this.cfg.job.id, Date.now(), this.cfg.reporter.interval_ms, interval, { sent: t.sent, failed: t.failed, dropped: sumValues(t.dropped_by_reason), bytes_sent: t.bytes_sent, bytes_received: t.bytes_received, by_status_class: statusClasses(t.by_status), by_error: t.by_error }, this.router?.replayers ?? []),
     );
   }
 

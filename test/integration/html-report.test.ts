@@ -108,6 +108,7 @@ function fixture(): EndReport {
     latency_from_due_ms: { count: sent, p50: 3.1, p90: 4.2, p95: 5.0, p99: 8.175, p999: 20.1, max: 38.0, mean: 3.4 },
     lateness_ms: { count: sent, p50: 0.429, p90: 1.1, p95: 1.4, p99: 2.057, p999: 9.3, max: 28.215, mean: 0.51 },
     throughput_rps: Math.round((sent / 60) * 10) / 10,
+    bytes_sent: sent * 180,
     bytes_received: sent * 5120,
     by_api,
     by_status: { '200': sent - failed - 180, '304': 150, '404': 30, '500': failed - 12 },

@@ -3,6 +3,7 @@
  * interval for the job and per API — and the numbers agree with the JSON report.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { InfluxDB } from 'influx';
 import { startInfluxd, type InfluxdHandle } from '../support/influxd.js';
@@ -50,6 +51,29 @@ describe('InfluxDB output', { timeout: 120_000 }, () => {
       // One point per reporter interval (1 s) over the job.
       const points = await db.query<{ count: number }>(`SELECT count("sent") FROM "havok_requests" WHERE "job" = 'influx'`);
       assert.ok(Math.abs(points[0].count - report.duration_s) <= 3, `${points[0].count} points for a ${report.duration_s} s job`);
+      // Bytes on the wire: what the target read is what the report says was sent, and back.
+      const wire = target.wireBytes();
+      assert.ok(report.bytes_sent > report.requests.sent * 20, `bytes_sent ${report.bytes_sent} for ${report.requests.sent} requests`);
+      assert.deepEqual({ sent: report.bytes_sent, received: report.bytes_received }, { sent: wire.read, received: wire.written }, 'report bytes = bytes the target read / wrote');
+      const fields = await db.query<{ bytes_sent: number; bytes_received: number; status_2xx: number }>(
+        `SELECT last("bytes_sent") AS bytes_sent, last("bytes_received") AS bytes_received, last("status_2xx") AS status_2xx FROM "havok_requests" WHERE "job" = 'influx'`,
+      );
+      assert.deepEqual(
+        { sent: fields[0].bytes_sent, received: fields[0].bytes_received, s2xx: fields[0].status_2xx },
+        { sent: report.bytes_sent, received: report.bytes_received, s2xx: report.by_status_class['2xx'] },
+        'InfluxDB bytes and status classes agree with the report',
+      );
+      // Every query of the provisioned Grafana dashboard runs against this data, as Grafana would
+      // send it (template variables filled in), and finds numbers.
+      const dashboard = JSON.parse(readFileSync(new URL('../../../deploy/grafana/dashboards/havok.json', import.meta.url), 'utf8')) as { panels: Array<{ title: string; targets: Array<{ query: string }> }> };
+      for (const panel of dashboard.panels) {
+        for (const t of panel.targets) {
+          const q = t.query.replaceAll('$job', 'influx').replaceAll('$timeFilter', 'time > now() - 1h').replaceAll('$__interval', '1s');
+          const rows = await db.query<Record<string, unknown>>(q);
+          const numbers = rows.flatMap((r) => Object.entries(r).filter(([k, v]) => k !== 'time' && typeof v === 'number'));
+          assert.ok(numbers.length > 0, `panel ${panel.title}: ${q} returned no numbers`);
+        }
+      }
     } finally {
       await target.close();
     }

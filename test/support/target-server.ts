@@ -3,7 +3,7 @@
  * tests can assert order, headers, bodies and pacing against what a replayer actually sent.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 export interface RecordedRequest {
@@ -33,6 +33,8 @@ export interface TargetHandle {
   /** Every complete request in arrival order; the array is appended to as requests arrive. */
   readonly requests: RecordedRequest[];
   count(): number;
+  /** Bytes read from and written to this server's connections so far (what clients sent and got). */
+  wireBytes(): { read: number; written: number };
   /** Close the server and every connection, idle keep-alive ones included. Idempotent. */
   close(): Promise<void>;
 }
@@ -77,6 +79,16 @@ export async function startTarget(opts: TargetOptions = {}): Promise<TargetHandl
       }
     });
   });
+  const sockets = new Set<Socket>();
+  const closedBytes = { read: 0, written: 0 };
+  server.on('connection', (s: Socket) => {
+    sockets.add(s);
+    s.once('close', () => {
+      sockets.delete(s);
+      closedBytes.read += s.bytesRead;
+      closedBytes.written += s.bytesWritten;
+    });
+  });
   // Replayers hold many keep-alive connections open at once; defaults would drop or refuse some.
   server.keepAliveTimeout = 60_000;
   server.maxConnections = 100_000;
@@ -97,6 +109,14 @@ export async function startTarget(opts: TargetOptions = {}): Promise<TargetHandl
     url: `http://127.0.0.1:${port}`,
     requests,
     count: () => requests.length,
+    wireBytes() {
+      const b = { ...closedBytes };
+      for (const s of sockets) {
+        b.read += s.bytesRead;
+        b.written += s.bytesWritten;
+      }
+      return b;
+    },
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         for (const t of pending) clearTimeout(t);

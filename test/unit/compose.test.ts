@@ -281,10 +281,10 @@ describe('docker-compose.yml', () => {
     assert.ok(dashboard.panels.length >= 3);
     for (const panel of dashboard.panels) {
       assert.equal(panel.datasource?.uid, influx.uid, `panel ${panel.title}: data source`);
-      for (const t of panel.targets) assert.match(t.query, /FROM "havok_requests"/, `panel ${panel.title}`);
+      for (const t of panel.targets) assert.match(t.query, /FROM "havok_(requests|api)"/, `panel ${panel.title}`);
     }
     const fields = dashboard.panels.flatMap((p) => p.targets.map((t) => t.query)).join('\n');
-    for (const field of ['sent', 'failed', 'p50_ms', 'p99_ms']) assert.ok(fields.includes(`"${field}"`), `no panel reads field ${field}`);
+    for (const field of ['sent', 'failed', 'p50_ms', 'p99_ms', 'lateness_p99_ms', 'bytes_sent', 'status_5xx', 'count']) assert.ok(fields.includes(`"${field}"`), `no panel reads field ${field}`);
   });
 
   it('gives nats-server a configuration file it accepts', (t) => {

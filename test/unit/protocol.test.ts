@@ -58,6 +58,7 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
     dropped_by_reason: { overload: 1 },
     by_status: { '200': 8, '503': 1 },
     by_error: {},
+    bytes_sent: 2345,
     bytes_received: 12345,
     latency: [1000, 3, 2000, 5],
     latency_from_due: [1100, 8],

@@ -8,6 +8,7 @@ import { WarmConnections } from '../../services/replayer/warm.js';
 
 /** An HTTP server counting connections and requests, keeping its sockets for the test. */
 async function server(): Promise<{ srv: Server; origin: URL; sockets: Socket[]; requests: () => number }> {
+  // sockets: every connection the server accepted (closed ones too, with their byte counts).
   let requests = 0;
   const sockets: Socket[] = [];
   const srv = createServer((_req, res) => {
@@ -70,5 +71,27 @@ describe('WarmConnections: connections opened before the first request', () => {
     const refused = await new WarmConnections(s.origin).open(2);
     assert.equal(refused.idle, 0);
     assert.deepEqual(refused.errors, ['ECONNREFUSED']);
+  });
+
+  test('bytes(): what the Pool\'s connections wrote and read, as the server counted it', async () => {
+    const s = await server();
+    const warm = new WarmConnections(s.origin);
+    await warm.open(2);
+    const pool = new Pool(s.origin, { connections: 4, connect: warm.connect });
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const res = await pool.request({ method: i % 2 ? 'POST' : 'GET', path: `/item/${i}`, headers: { 'x-n': String(i) }, ...(i % 2 ? { body: 'x'.repeat(i * 10) } : {}) });
+        await res.body.text();
+      }),
+    );
+    const read = (): number => s.sockets.reduce((n, k) => n + k.bytesRead, 0);
+    const written = (): number => s.sockets.reduce((n, k) => n + k.bytesWritten, 0);
+    assert.ok(read() > 20 * 30, `server read ${read()} bytes`);
+    assert.deepEqual(warm.bytes(), { sent: read(), received: written() }, 'open connections');
+    await pool.close();
+    await settle(50);
+    assert.deepEqual(warm.bytes(), { sent: read(), received: written() }, 'after the connections closed');
+    warm.close();
+    s.srv.close();
   });
 });
