@@ -19,9 +19,9 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only baseline,untimed,paced,memory (a subset of the phases),
+ *        --only parse,baseline,untimed,paced,memory (a subset of the phases),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
- *        --paced-rates 5000,10000,20000 (the paced phase's rates instead of 2,000 and 5,000/s),
+ *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
  */
 import autocannon from 'autocannon';
@@ -39,6 +39,7 @@ import { DueQueue, systemClock } from '../services/replayer/scheduler.js';
 import { newHistogram, percentilesMs, recordMs, type Percentiles } from '../shared/histogram.js';
 import { CpuMeter, type CpuUse } from './cpu.js';
 import { generateLog, tsOf } from './generate-log.js';
+import { runParse } from './parse.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -56,6 +57,8 @@ interface Plan {
   autocannonS: number;
   connections: number;
   untimedLines: number;
+  /** Lines per analyzer in the parse phase. */
+  parseLines: number;
   pacedRates: number[];
   pacedLogS: number;
   timerBaselineS: number;
@@ -68,7 +71,9 @@ function plan(quick: boolean): Plan {
     autocannonS: quick ? 3 : 10,
     connections: 64,
     untimedLines: quick ? 50_000 : 200_000,
-    pacedRates: [2000, 5000],
+    parseLines: quick ? 100_000 : 400_000,
+    // Issue 9's rates: lateness p99 ≤ 2 ms at 10,000/s and ≤ 5 ms at 20,000/s.
+    pacedRates: [5000, 10_000, 20_000],
     pacedLogS: quick ? 5 : 10,
     timerBaselineS: quick ? 1 : 3,
     memoryLines: quick ? 1_000_000 : 5_000_000,
@@ -479,6 +484,8 @@ function cpuLine(name: string, c: CpuUse): string {
 
 /** Other users' load above this (cores, mean over a phase) makes that phase's figures suspect. */
 const OTHERS_NOISY = 0.25;
+/** Issue 9: every analyzer at ≥ 0.8 × the bare parse rate. */
+const PARSE_TARGET = 0.8;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -500,7 +507,7 @@ async function main(): Promise<number> {
     p.pacedRates = values['paced-rates'].split(',').map(Number);
     if (p.pacedRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--paced-rates: expected positive integers, got ${JSON.stringify(values['paced-rates'])}`);
   }
-  const PHASES = ['baseline', 'untimed', 'paced', 'memory'];
+  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
@@ -535,6 +542,21 @@ async function main(): Promise<number> {
     cpu,
   };
   try {
+    // 0. parse rate of each analyzer against the bare parse (CPU only, in this process).
+    if (phases.has('parse')) {
+      log(`parse: ${fmtN(p.parseLines)} lines per analyzer, best of 5 passes, against the bare parse`);
+      const parse = await measured('parse', async () => runParse(p.parseLines));
+      results.parse = parse;
+      for (const r of parse) {
+        rows.push({
+          benchmark: `parse: ${r.analyzer} (${fmtN(r.records)} of ${fmtN(r.lines)} lines became records)`,
+          figure: `${fmtN(r.lines_per_s)} lines/s`,
+          baseline: `${r.baseline}: ${fmtN(r.baseline_lines_per_s)} lines/s`,
+          ratio: `${r.ratio.toFixed(2)} (target ≥ ${PARSE_TARGET})`,
+        });
+      }
+    }
+
     // a. baselines
     let ac: AutocannonResult = { rps: 0, requests: 0, duration_s: 0, latency_p50_ms: 0, latency_p99_ms: 0, errors: 0, non2xx: 0 };
     const timer: Record<number, Percentiles> = {};

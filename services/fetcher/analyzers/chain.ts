@@ -8,7 +8,7 @@
 import { ANALYZERS, type AnalyzerName } from '../../../shared/config.js';
 import { ConfigError } from '../../../shared/errors.js';
 import type { BodyEncoding } from './body.js';
-import { combined, common } from './combined.js';
+import { combinedAnalyzer, commonAnalyzer } from './combined.js';
 import { jsonlAnalyzer, type JsonlFields } from './jsonl.js';
 import { compileNginxFormat } from './nginx.js';
 import { regexAnalyzer } from './regex.js';
@@ -51,11 +51,11 @@ export interface ChainOptions {
 
 // Factories: only the analyzers a chain names are built, so an unused `regex` needs no pattern.
 const BUILTINS = {
-  combined: () => combined,
-  common: () => common,
+  combined: (o) => combinedAnalyzer(o.hashField !== undefined),
+  common: (o) => commonAnalyzer(o.hashField !== undefined),
   jsonl: (o) => jsonlAnalyzer(o.fields, o.bodyEncoding),
-  nginx: (o) => compileNginxFormat(o.logFormat, { bodyEncoding: o.bodyEncoding }),
-  regex: (o) => regexAnalyzer(o.regex, { bodyEncoding: o.bodyEncoding }),
+  nginx: (o) => compileNginxFormat(o.logFormat, { bodyEncoding: o.bodyEncoding, withFields: o.hashField !== undefined }),
+  regex: (o) => regexAnalyzer(o.regex, { bodyEncoding: o.bodyEncoding, withFields: o.hashField !== undefined }),
 } as const satisfies Record<AnalyzerName, (opts: ChainOptions) => Analyzer>;
 
 const isBuiltin = (n: string): n is AnalyzerName => (ANALYZERS as readonly string[]).includes(n);
@@ -114,13 +114,18 @@ export function buildChain(opts: ChainOptions): Chain {
           if (problem) return { ok: false, filtered: false, reason: `analyzer ${named[i].name} returned ${problem}` };
         }
         if (Number.isNaN(p.ts)) return BAD_TS;
+        const key = keyOf(p);
+        // A built-in's record without `fields` is already what the fetcher publishes: no copy.
+        if (!named[i].user && p.fields === undefined) {
+          if (key !== undefined) (p as ChainRecord).key = key;
+          return { ok: true, rec: p };
+        }
         // Built field by field rather than by copy-and-delete: `delete` would turn every record
         // into a slow dictionary-mode object, and absent fields stay out of the msgpack payload.
         const rec: ChainRecord = { ts: p.ts, method: p.method, url: p.url };
         if (p.headers !== undefined) rec.headers = p.headers;
         if (p.body !== undefined) rec.body = p.body;
         if (p.api !== undefined) rec.api = p.api;
-        const key = keyOf(p);
         if (key !== undefined) rec.key = key;
         return { ok: true, rec };
       }

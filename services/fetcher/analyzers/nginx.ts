@@ -35,6 +35,8 @@ export const LOG_FORMAT_KEY = 'fetcher.file.log_format';
 export interface NginxOptions {
   /** `fetcher.file.body_encoding` of `$request_body`. */
   bodyEncoding?: BodyEncoding;
+  /** false: no `fields` on records (only `hash_field` reads them); default true. */
+  withFields?: boolean;
 }
 
 // The same sub-patterns as combined.ts, so both read a combined line identically.
@@ -95,6 +97,7 @@ const isNone = (v: string): boolean => v === '-' || v === '';
 
 /** Compiles `format`; throws ConfigError naming `fetcher.file.log_format` when it cannot give a record. */
 export function compileNginxFormat(format: string = NGINX_COMBINED, opts: NginxOptions = {}): Analyzer {
+  const withFields = opts.withFields ?? true;
   const pieces = tokenize(format);
   const slots: Slot[] = [];
   let source = '^';
@@ -189,13 +192,12 @@ export function compileNginxFormat(format: string = NGINX_COMBINED, opts: NginxO
     if (m === null) return undefined;
     const url = urlOf(m);
     if (url === undefined) return undefined;
-    const fields = makeFields(m);
     const rec: ParsedRecord = {
       ts: parseTs(m[tsGroup]),
       method: methodSlot !== undefined ? m[methodSlot.group] : request !== undefined ? m[request.group + 1] : 'GET',
       url,
-      fields,
     };
+    if (withFields) rec.fields = makeFields(m);
     const headers = makeHeaders(m);
     if (headers !== undefined) rec.headers = headers;
     if (bodySlot !== undefined) {

@@ -19,6 +19,8 @@ export const REGEX_KEY = 'fetcher.file.regex';
 export interface RegexOptions {
   /** `fetcher.file.body_encoding` of the `body` group. */
   bodyEncoding?: BodyEncoding;
+  /** false: no `fields` on records (only `hash_field` reads them); default true. */
+  withFields?: boolean;
 }
 
 /** `-` (what loggers write for "none") or nothing: no value. */
@@ -35,7 +37,7 @@ export function regexAnalyzer(pattern: string | undefined, opts: RegexOptions = 
   const encoding = opts.bodyEncoding ?? 'raw';
   const names = groupNames(pattern);
   const headers = names.filter((n) => n.startsWith('header_') && n.length > 7).map((n) => [n, n.slice(7).toLowerCase().replace(/_/g, '-')] as const);
-  const extra = names.filter((n) => n !== 'ts' && n !== 'method' && n !== 'url' && n !== 'body');
+  const extra = opts.withFields === false ? [] : names.filter((n) => n !== 'ts' && n !== 'method' && n !== 'url' && n !== 'body');
   const hasBody = names.includes('body');
 
   return (line) => {
