@@ -7,7 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { buildChain } from '../../services/fetcher/analyzers/chain.js';
-import { combined, common } from '../../services/fetcher/analyzers/combined.js';
+import { isLowerAscii, upperCase } from '../../services/fetcher/analyzers/case.js';
+import { combined, combinedAnalyzer, common, commonAnalyzer } from '../../services/fetcher/analyzers/combined.js';
 import { jsonlAnalyzer } from '../../services/fetcher/analyzers/jsonl.js';
 import { loadAnalyzerModule } from '../../services/fetcher/analyzers/module.js';
 import { epochToMs, parseClfTime, parseEpoch, parseIsoTime, parseTime } from '../../services/fetcher/analyzers/time.js';
@@ -60,6 +61,84 @@ describe('parseClfTime', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('parseClfTime date and zone cache', () => {
+  const MON = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  /** `sec` (epoch seconds) as logged by a server `off` minutes east of UTC. */
+  const clf = (sec: number, off: number): string => {
+    const local = new Date(sec * 1000 + off * 60_000);
+    const a = Math.abs(off);
+    return (
+      `${p2(local.getUTCDate())}/${MON[local.getUTCMonth()]}/${local.getUTCFullYear()}:` +
+      `${p2(local.getUTCHours())}:${p2(local.getUTCMinutes())}:${p2(local.getUTCSeconds())} ` +
+      `${off < 0 ? '-' : '+'}${p2(Math.floor(a / 60))}${p2(a % 60)}`
+    );
+  };
+  // A date and zone no generated line has: parsed just before a line, it leaves nothing cached for it.
+  const RESET = '01/Jan/1900:00:00:00 +2359';
+  const uncached = (s: string, start: number): number => {
+    parseClfTime(RESET);
+    return parseClfTime(s, start);
+  };
+
+  it('any sequence of lines (days, zones and midnights changing, malformed ones between) parses as each line alone', () => {
+    const DAY = 86_400;
+    const entry = fc.record({
+      day: fc.integer({ min: 0, max: 3 }), // one of four consecutive days…
+      sec: fc.integer({ min: -3 * 3600, max: 3 * 3600 }), // …around its midnight
+      off: fc.constantFrom(0, 60, -300, 330, 345, -570, 840, -720),
+      bracketed: fc.boolean(), // `[…]` read from 1, as parseTime does
+      mutation: fc.option(fc.record({ at: fc.nat(40), ch: fc.constantFrom('0', '3', '9', '/', ':', ' ', '+', '-', 'x', ']', 'M', 'm') }), { freq: 4 }),
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 45_000 }), fc.array(entry, { minLength: 1, maxLength: 40 }), (day0, entries) => {
+        const lines = entries.map((e) => {
+          const sec = (day0 + e.day) * DAY + e.sec;
+          let s = clf(sec, e.off);
+          if (e.mutation !== null) {
+            const at = e.mutation.at % (s.length + 1);
+            s = at === s.length ? s.slice(0, e.mutation.at % s.length) : s.slice(0, at) + e.mutation.ch + s.slice(at + 1);
+          }
+          return { s: e.bracketed ? `[${s}]` : s, start: e.bracketed ? 1 : 0, want: e.mutation === null ? sec * 1000 : undefined };
+        });
+        // In order, each line finding the cache as the previous one left it; then each alone.
+        const got = lines.map((l) => parseClfTime(l.s, l.start));
+        const alone = lines.map((l) => uncached(l.s, l.start));
+        assert.deepEqual(got, alone);
+        lines.forEach((l, i) => {
+          if (l.want !== undefined) assert.equal(got[i], l.want, l.s);
+        });
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('an impossible date right after a cached possible one is still NaN, and back', () => {
+    const seq = ['28/Feb/2015:23:59:59 +0000', '29/Feb/2015:00:00:00 +0000', '28/Feb/2015:23:59:59 +0000', '31/Apr/2015:10:00:00 +0000', '01/May/2015:00:00:00 +0000'];
+    assert.deepEqual(
+      seq.map((s) => parseClfTime(s)),
+      [Date.UTC(2015, 1, 28, 23, 59, 59), NaN, Date.UTC(2015, 1, 28, 23, 59, 59), NaN, Date.UTC(2015, 4, 1)],
+    );
+  });
+
+  it('starts empty: in a fresh module, a first time without a zone is UTC', async () => {
+    // A query string makes another instance of the module, with its own (empty) cache.
+    const url = new URL('../../services/fetcher/analyzers/time.js?fresh', import.meta.url).href;
+    const fresh = (await import(url)) as typeof import('../../services/fetcher/analyzers/time.js');
+    assert.equal(fresh.parseClfTime('17/May/2015:10:05:03'), T0);
+    assert.equal(fresh.parseClfTime('17/May/2015:10:05:03 +0100'), T0 - 3_600_000);
+  });
+
+  it('a zone change on the same date, and a leap second, after a cache hit', () => {
+    assert.equal(parseClfTime('17/May/2015:10:05:03 +0000'), T0);
+    assert.equal(parseClfTime('17/May/2015:12:05:03 +02:00'), T0);
+    assert.equal(parseClfTime('17/May/2015:10:05:03 +01'), T0 - 3_600_000);
+    assert.equal(parseClfTime('17/May/2015:10:05:03 +01]'), NaN); // `+01` alone only at the end
+    assert.equal(parseClfTime('17/May/2015:23:59:60 +0000'), Date.UTC(2015, 4, 18));
+    assert.equal(parseClfTime('17/May/2015:10:05:03 +0000'), T0);
   });
 });
 
@@ -212,6 +291,19 @@ describe('combined', () => {
     });
   }
 
+  /** A record as the chain publishes it without hash_field. */
+  const noFields = (r: ParsedRecord | null | undefined) => {
+    if (!r) return r;
+    const { fields: _f, ...rest } = r;
+    return rest;
+  };
+  it('without fields (no hash_field): the same records, from a regex that captures less', () => {
+    const lean = combinedAnalyzer(false);
+    const sample = readFileSync(APACHE_LOGS, 'utf8').split('\n');
+    const more = [`1.2.3.4 - - [17/Foo/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "a"`, `${head} "GET / HTTP/1.1" 200 5 "a\\\\b\\x5c" "x\\"y\\x5Cz"`];
+    for (const line of [...rows.map((r) => r[0]), ...more, LINE1, ...sample]) assert.deepEqual(lean(line), noFields(combined(line)), line);
+  });
+
   it('reports a bad time as ts NaN, not as another format', () => {
     const r = combined(`1.2.3.4 - - [17/Foo/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "a"`);
     assert.ok(r && Number.isNaN(r.ts));
@@ -236,6 +328,15 @@ describe('common', () => {
   for (const [line, want, why] of rows) {
     it(why, () => assert.deepEqual(common(line), want, `common(${JSON.stringify(line)})`));
   }
+  it('without fields (no hash_field): the same records', () => {
+    const lean = commonAnalyzer(false);
+    const sample = readFileSync(APACHE_LOGS, 'utf8').split('\n');
+    for (const line of [...rows.map((r) => r[0]), LINE1, ...sample]) {
+      const full = common(line);
+      if (full) delete full.fields;
+      assert.deepEqual(lean(line), full, line);
+    }
+  });
   it('accepts a combined line, ignoring referer and user agent (so chains put combined first)', () => {
     const r = common(LINE1);
     assert.ok(r);
@@ -283,6 +384,53 @@ describe('jsonl', () => {
       assert.deepEqual(got, want, `jsonl(${line})`);
     });
   }
+});
+
+describe('jsonl without fields, and headers used as parsed', () => {
+  const lines = [
+    '{"ts":1431857103,"url":"/a","headers":{"x-id":"7","accept":"a"},"user":"u1","status":200}',
+    '{"ts":1431857103,"url":"/a","headers":{"X-Id":"7","Accept":["a","b"],"N":1}}',
+    '{"ts":1431857103,"url":"/a","headers":{}}',
+    '{"ts":1431857103,"url":"/a","headers":{"__proto__":"x","a":"b"}}',
+    '{"ts":1431857103,"url":"/a","headers":{"a":"b","n":1}}',
+    '{"ts":1431857103,"url":"/a","headers":{"é":"b"}}',
+    '{"ts":1431857103,"url":"/a","headers":"{\\"a\\":\\"b\\"}"}',
+    '{"ts":"soon","url":"/a"}',
+    '{"url":"/a"}',
+  ];
+  it('headers: lower-case string ones as they are, others copied as before; empty is none', () => {
+    const an = jsonlAnalyzer();
+    assert.deepEqual(an(lines[0])?.headers, { 'x-id': '7', accept: 'a' });
+    assert.deepEqual(an(lines[1])?.headers, { 'x-id': '7', accept: 'a, b', n: '1' });
+    assert.equal(an(lines[2])?.headers, undefined);
+    const proto = an(lines[3])?.headers;
+    assert.deepEqual(proto, { a: 'b' });
+    assert.equal(Object.getPrototypeOf(proto), Object.prototype);
+    assert.deepEqual(an(lines[4])?.headers, { a: 'b', n: '1' });
+    assert.deepEqual(an(lines[5])?.headers, { é: 'b' });
+    assert.deepEqual(an(lines[6])?.headers, { a: 'b' });
+  });
+  it('withFields false: the same records without fields', () => {
+    const full = jsonlAnalyzer();
+    const lean = jsonlAnalyzer({}, 'raw', false);
+    for (const line of lines) {
+      const want = full(line);
+      if (want) delete want.fields;
+      assert.deepEqual(lean(line), want, line);
+    }
+  });
+});
+
+describe('case helpers', () => {
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary' }), fc.constantFrom('GET', 'get', 'Post', 'ß', 'ǅ', 'İ', 'user-agent', 'X-Id'));
+  it('upperCase is toUpperCase', () => {
+    fc.assert(fc.property(text, (s) => assert.equal(upperCase(s), s.toUpperCase())), { numRuns: 2000 });
+  });
+  it('isLowerAscii: only for strings toLowerCase leaves as they are', () => {
+    fc.assert(fc.property(text, (s) => assert.ok(!isLowerAscii(s) || s.toLowerCase() === s, s)), { numRuns: 2000 });
+    assert.ok(isLowerAscii('user-agent'));
+    assert.ok(!isLowerAscii('User-Agent'));
+  });
 });
 
 // -------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import { buildChain, type ChainResult } from '../../services/fetcher/analyzers/c
 import { combined } from '../../services/fetcher/analyzers/combined.js';
 import { jsonlAnalyzer } from '../../services/fetcher/analyzers/jsonl.js';
 import { compileNginxFormat } from '../../services/fetcher/analyzers/nginx.js';
-import { regexAnalyzer } from '../../services/fetcher/analyzers/regex.js';
+import { regexAnalyzer, unnameGroups } from '../../services/fetcher/analyzers/regex.js';
 import type { ParsedRecord } from '../../services/fetcher/analyzers/types.js';
 import { chainFor } from '../../services/fetcher/source.js';
 import { buildRequest, compileRules } from '../../services/replayer/request.js';
@@ -201,6 +201,16 @@ describe('compileNginxFormat', () => {
     });
   }
 
+  it('without fields (no hash_field): the same records, from a regex that captures only what they read', () => {
+    const sample = readFileSync(APACHE_LOGS, 'utf8').split('\n');
+    const cases: Array<[string, string]> = [...rows.map(([format, line]): [string, string] => [format, line]), ...sample.map((l): [string, string] => [NGINX_COMBINED, l])];
+    for (const [format, line] of cases) {
+      const full = compileNginxFormat(format)(line);
+      if (full) delete full.fields;
+      assert.deepEqual(compileNginxFormat(format, { withFields: false })(line), full, `${format}: ${line}`);
+    }
+  });
+
   it('defaults to nginx combined and reads the whole sample exactly as the combined analyzer does', () => {
     const lines = readFileSync(APACHE_LOGS, 'utf8').split('\n');
     const nginx = compileNginxFormat();
@@ -289,6 +299,38 @@ describe('routing by $http_x_user_id (issue 6 acceptance)', () => {
   });
 });
 
+describe('chain without hash_field (its short path)', () => {
+  it('gives what the general path gives, for every built-in and every kind of line', () => {
+    const sample = readFileSync(APACHE_LOGS, 'utf8').split('\n').slice(0, 500);
+    const lines = [
+      ...sample,
+      '',
+      '   ',
+      'garbage',
+      '1.2.3.4 - - [17/Foo/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 5 "-" "a"',
+      '[17/May/2015:10:05:03 +0000] "POST /b HTTP/1.1" "!!notbase64!!"',
+      '[17/May/2015:10:05:03 +0000] "POST /b HTTP/1.1" "aGk="',
+      '{"ts":1431857103,"method":"post","url":"/j","headers":{"A":"b"},"user":"u1"}',
+      '{"ts":"soon","url":"/j"}',
+      'ts=1431857103 get /r acme',
+    ];
+    const configs = [
+      { format: 'combined' },
+      { format: 'common' },
+      { format: 'jsonl' },
+      { format: 'nginx', logFormat: '[$time_local] "$request" "$request_body"', bodyEncoding: 'base64' },
+      { format: 'nginx', logFormat: NGINX_COMBINED },
+      { format: 'regex', regex: String.raw`^ts=(?<ts>\S+) (?<method>\S+) (?<url>\S+) (?<tenant>\S+)` },
+    ] as const;
+    for (const c of configs) {
+      const short = buildChain(c);
+      // A hash_field no record has: the general path, with fields built and dropped, and no key.
+      const general = buildChain({ ...c, hashField: 'no_such_field' });
+      for (const line of lines) assert.deepEqual(short.analyze(line), general.analyze(line), `${c.format}: ${line}`);
+    }
+  });
+});
+
 // -------------------------------------------------------------------------------------------
 // regex
 
@@ -320,6 +362,43 @@ describe('regexAnalyzer', () => {
       else assertRecord(rec, want, why);
     });
   }
+
+  it('reads groups by number from a rewritten pattern: the same values as `groups`', () => {
+    const cases: Array<[string, string]> = [
+      [HAProxyLike, '10.0.0.9 [17/May/2015:10:05:03 +0000] post /orders 201 uid=u9 body={"n":1}'],
+      [String.raw`^(\S+) (?<ts>\[[^\]]+\]) "(?<method>\w+) (?<url>[^ "]+)(?: (HTTP)/[\d.]+)?"`, '1.2.3.4 [17/May/2015:10:05:03 +0000] "GET /x HTTP/1.1"'],
+      [String.raw`(?<=^\S+ )(?<ts>\S+) (?<method>[A-Z]+) (?!x)(?<url>\S+)`, 'host 1431857103 GET /y'],
+      [String.raw`^(?<ts>[^(\]]+) [(](?<method>\w+)[)] (?<url>\S+)(?:[\](?<no>)])?`, '1431857103 (PUT) /z'],
+      [String.raw`^\((?<ts>\d+)\) (?<method>\w+) (?<url>\S+)`, '(1431857103) GET /w'],
+      [String.raw`^(?<q>["'])(?<ts>\d+)\1 (?<method>\w+) (?<url>\S+)`, `'1431857103' GET /v`],
+    ];
+    for (const [pattern, line] of cases) {
+      const u = unnameGroups(pattern);
+      assert.ok(u, pattern);
+      const g = new RegExp(pattern).exec(line)?.groups;
+      const m = new RegExp(u.source).exec(line);
+      assert.ok(g && m, `${pattern} matches ${line}`);
+      for (const [name, i] of u.index) assert.equal(m[i], g[name], `${pattern}: group ${name}`);
+      assert.deepEqual([...u.index.keys()], Object.keys(g));
+    }
+  });
+
+  it('leaves a pattern it cannot rewrite as written (\\k<name>, names it does not read), with the same records', () => {
+    const line = '10.0.0.9 [17/May/2015:10:05:03 +0000] post /orders 201 uid=u9 body={"n":1}';
+    // `(?:\k<url>)?` matches nothing more here, but only a pattern with its names may say it.
+    const backref = `${HAProxyLike}(?:\\k<url>)?`;
+    const unicode = HAProxyLike.replace('(?<client>', '(?<clïent>');
+    assert.equal(unnameGroups(backref), undefined);
+    assert.equal(unnameGroups(unicode), undefined);
+    assert.deepEqual(regexAnalyzer(backref)(line), regexAnalyzer(HAProxyLike)(line));
+    const { fields, ...rest } = regexAnalyzer(unicode)(line) as ParsedRecord;
+    const { fields: want, ...wantRest } = regexAnalyzer(HAProxyLike)(line) as ParsedRecord;
+    assert.deepEqual(rest, wantRest);
+    assert.deepEqual(fields, { clïent: want?.client, status: want?.status, header_x_user_id: want?.header_x_user_id });
+    for (const [pattern, why] of [[backref, 'backref'], [unicode, 'unicode']]) {
+      assert.deepEqual(regexAnalyzer(pattern, { withFields: false })(line), { ...wantRest }, why);
+    }
+  });
 
   it('keys routing by a header group or a field group, and works in a handler list', () => {
     const regex = String.raw`^R (?<ts>\S+) (?<method>\S+) (?<url>\S+) (?<tenant>\S+) (?<header_x_user_id>\S+)$`;

@@ -4,6 +4,7 @@
  * contains dots (`"http.url": …`, as some loggers write) is tried first.
  */
 import { decodeBody, type BodyEncoding } from './body.js';
+import { isLowerAscii, upperCase } from './case.js';
 import { parseTime } from './time.js';
 import type { Analyzer, ParsedRecord } from './types.js';
 
@@ -23,10 +24,15 @@ type Getter = (o: Json) => unknown;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Compiles a path once, so the per-line cost is a few property reads. */
+/**
+ * Compiles a path once, so the per-line cost is a few property reads. A one-key path is a function
+ * of its own with the key written in (`o["url"]`), so each getter's property load sees one key
+ * and one object shape: closures of one `(o) => o[path]` would share that load's inline cache,
+ * see five keys, and go megamorphic. The key is JSON-quoted, which makes it a JS string literal.
+ */
 function getter(path: string): Getter {
   const parts = path.split('.');
-  if (parts.length === 1) return (o) => o[path];
+  if (parts.length === 1) return new Function('o', `return o[${JSON.stringify(path)}];`) as Getter;
   return (o) => {
     if (path in o) return o[path];
     let v: unknown = o;
@@ -36,6 +42,20 @@ function getter(path: string): Getter {
     }
     return v;
   };
+}
+
+/**
+ * Most loggers write lower-case header names and string values: then the parsed object already is
+ * the headers (it is fresh from JSON.parse and referenced nowhere else), and no copy is made. An
+ * empty one is no headers; a `__proto__` key is left to the copy, whose store drops it.
+ */
+function usableAsIs(v: Json): boolean {
+  let any = false;
+  for (const k in v) {
+    if (typeof v[k] !== 'string' || !isLowerAscii(k) || k === '__proto__') return false;
+    any = true;
+  }
+  return any;
 }
 
 /** Header values as strings; arrays (repeated headers) joined as HTTP does. Names lower-cased. */
@@ -49,6 +69,7 @@ function toHeaders(v: unknown): Record<string, string> | undefined {
     }
   }
   if (!isObject(v)) return undefined;
+  if (usableAsIs(v)) return v as Record<string, string>;
   let out: Record<string, string> | undefined;
   for (const k in v) {
     const x = v[k];
@@ -85,9 +106,10 @@ function looksLikeObject(line: string): boolean {
  * An analyzer for JSON lines with the given field paths (unset ones keep their default name).
  * Not JSON, not an object, or no url/ts → undefined; a ts present but unreadable → ts NaN (the
  * chain reports it as a bad timestamp). Other top-level scalars become `fields` for hash_field.
- * `bodyEncoding` = `base64`: a string body is base64 of the bytes to send.
+ * `bodyEncoding` = `base64`: a string body is base64 of the bytes to send. `withFields` false
+ * leaves `fields` out (only `hash_field` reads them).
  */
-export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}, bodyEncoding: BodyEncoding = 'raw'): Analyzer {
+export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}, bodyEncoding: BodyEncoding = 'raw', withFields = true): Analyzer {
   const f: JsonlFields = { ...DEFAULT_JSONL_FIELDS, ...fields };
   const get = { ts: getter(f.ts), method: getter(f.method), url: getter(f.url), headers: getter(f.headers), body: getter(f.body) };
   const mapped = new Set([f.ts, f.method, f.url, f.headers, f.body]);
@@ -108,13 +130,14 @@ export function jsonlAnalyzer(fields: Partial<JsonlFields> = {}, bodyEncoding: B
     const rec: ParsedRecord = {
       ts: parseTime(ts),
       // Logged methods are sometimes lower case; servers reject `get`, so replay the canonical form.
-      method: typeof method === 'string' && method !== '' ? method.toUpperCase() : 'GET',
+      method: typeof method === 'string' && method !== '' ? upperCase(method) : 'GET',
       url,
     };
     const headers = toHeaders(get.headers(o));
     if (headers) rec.headers = headers;
     const body = toBody(get.body(o), bodyEncoding);
     if (body !== undefined) rec.body = body;
+    if (!withFields) return rec;
     let extra: Record<string, string> | undefined;
     for (const k in o) {
       if (mapped.has(k)) continue;

@@ -26,7 +26,7 @@
 import { NGINX_COMBINED } from '../../../shared/config.js';
 import { ConfigError } from '../../../shared/errors.js';
 import { decodeBody, unescapeNginx, type BodyEncoding } from './body.js';
-import { unescapeField } from './combined.js';
+import { capture, quotedValue, unescapeField } from './combined.js';
 import { parseClfTime, parseEpoch, parseIsoTime } from './time.js';
 import type { Analyzer, ParsedRecord } from './types.js';
 
@@ -39,32 +39,37 @@ export interface NginxOptions {
   withFields?: boolean;
 }
 
-// The same sub-patterns as combined.ts, so both read a combined line identically.
-const QUOTED = String.raw`([^"\\]*(?:\\.[^"\\]*)*)`;
-const REQUEST_QUOTED = String.raw`(([A-Z][A-Z0-9_-]*) (\S+)(?: [^"\\]*(?:\\.[^"\\]*)*)?)`;
-const REQUEST_BARE = String.raw`(([A-Z][A-Z0-9_-]*) (\S+)(?: HTTP/[0-9.]+)?)`;
-const TIME_LOCAL = String.raw`(\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?)`;
-const BRACKETED = String.raw`([^\]]*)`;
-const TIME_BRACKETED = String.raw`([^\]]+)`;
-const SINGLE_QUOTED = String.raw`([^']*)`;
+// The same sub-patterns as combined.ts, so both read a combined line identically. Each is the
+// body of one capture group, captured only when the record reads it (see `capture`).
+// A quoted value is two parts, each its own group when read: the text before the first
+// backslash, then the rest ('' when the value has no escape, so it needs no unescaping scan).
+const QUOTED_HEAD = String.raw`[^"\\]*`;
+const QUOTED_REST = String.raw`(?:\\.[^"\\]*)*`;
+// `$request` has two groups of its own, always captured: its method and its url.
+const REQUEST_QUOTED = String.raw`([A-Z][A-Z0-9_-]*) (\S+)(?: [^"\\]*(?:\\.[^"\\]*)*)?`;
+const REQUEST_BARE = String.raw`([A-Z][A-Z0-9_-]*) (\S+)(?: HTTP/[0-9.]+)?`;
+const TIME_LOCAL = String.raw`\d\d/[A-Za-z]{3}/\d{4}:\d\d:\d\d:\d\d(?: [+-]\d{4})?`;
+const BRACKETED = String.raw`[^\]]*`;
+const TIME_BRACKETED = String.raw`[^\]]+`;
+const SINGLE_QUOTED = String.raw`[^']*`;
 // No `"` either: nginx writes one inside a value as `\x22`, so a raw one closes a quoted run.
-const BARE = String.raw`([^\s"]*)`;
+const BARE = String.raw`[^\s"]*`;
 /**
  * A variable directly followed by another (`$host$request_uri`, `$uri$is_args$args`): nothing
  * marks the boundary, so it comes from the variable's shape when nginx's values have one, else
  * the first variable takes as little as possible.
  */
-const BARE_ADJACENT = String.raw`([^\s"]*?)`;
+const BARE_ADJACENT = String.raw`[^\s"]*?`;
 const SHAPES: Record<string, string> = {
-  host: String.raw`([^\s/]*)`,
-  http_host: String.raw`([^\s/]*)`,
-  server_name: String.raw`([^\s/]*)`,
-  scheme: String.raw`([A-Za-z]*)`,
-  uri: String.raw`([^\s?]*)`,
-  document_uri: String.raw`([^\s?]*)`,
-  is_args: String.raw`(\??)`,
-  server_port: String.raw`(\d*)`,
-  remote_port: String.raw`(\d*)`,
+  host: String.raw`[^\s/]*`,
+  http_host: String.raw`[^\s/]*`,
+  server_name: String.raw`[^\s/]*`,
+  scheme: String.raw`[A-Za-z]*`,
+  uri: String.raw`[^\s?]*`,
+  document_uri: String.raw`[^\s?]*`,
+  is_args: String.raw`\??`,
+  server_port: String.raw`\d*`,
+  remote_port: String.raw`\d*`,
 };
 
 const VARIABLE = /\$(?:\{([A-Za-z0-9_]+)\}|([A-Za-z0-9_]+))/g;
@@ -89,20 +94,43 @@ function tokenize(format: string): Piece[] {
 
 interface Slot {
   name: string;
+  /** Its capture group (the first of two when `split`); 0 when not captured: the record does not read it. */
   group: number;
+  /** Between `"…"`: unescaped as a field or header. */
   quoted: boolean;
+  /** Captured as QUOTED_HEAD, QUOTED_REST: every quoted variable but `$request`. */
+  split: boolean;
 }
 
 const isNone = (v: string): boolean => v === '-' || v === '';
+const isHeaderVariable = (name: string): boolean => (name.startsWith('http_') && name.length > 5) || name === 'content_type';
+
+/** The value of a slot as logged (escapes not undone): a split one joined back from its two parts. */
+function reader(s: Slot): (m: RegExpExecArray) => string {
+  const g = s.group;
+  return s.split ? (m) => (m[g + 1] === '' ? m[g] : m[g] + m[g + 1]) : (m) => m[g];
+}
 
 /** Compiles `format`; throws ConfigError naming `fetcher.file.log_format` when it cannot give a record. */
 export function compileNginxFormat(format: string = NGINX_COMBINED, opts: NginxOptions = {}): Analyzer {
   const withFields = opts.withFields ?? true;
   const pieces = tokenize(format);
+
+  // The variables a record reads; without `fields`, the others are matched but not captured.
+  const names = new Set(pieces.flatMap((p) => ('name' in p ? [p.name] : [])));
+  const first = (...ns: string[]): string | undefined => ns.find((n) => names.has(n));
+  const tsName = first('msec', 'time_iso8601', 'time_local');
+  const pathName = first('uri', 'document_uri');
+  const argsName = first('args', 'query_string');
+  // The url comes from $request, else $request_uri, else $uri + $args (see urlOf).
+  const urlNames = names.has('request') ? [] : names.has('request_uri') ? ['request_uri'] : [pathName, argsName];
+  const read = (name: string): boolean =>
+    withFields || name === tsName || name === 'request_method' || name === 'request_body' || urlNames.includes(name) || isHeaderVariable(name);
+
   const slots: Slot[] = [];
   let source = '^';
   let group = 1;
-  let request: Slot | undefined;
+  let request: { method: number; url: number } | undefined;
   for (let i = 0; i < pieces.length; i++) {
     const p = pieces[i];
     if ('lit' in p) {
@@ -115,35 +143,43 @@ export function compileNginxFormat(format: string = NGINX_COMBINED, opts: NginxO
     const after = i + 1 < pieces.length && 'lit' in pieces[i + 1] ? (pieces[i + 1] as { lit: string }).lit[0] : '';
     const adjacent = i + 1 < pieces.length && 'name' in pieces[i + 1];
     const quoted = before === '"' && after === '"';
-    const slot: Slot = { name: p.name, group, quoted };
-    let pattern: string;
+    const captured = read(p.name);
+    const slot: Slot = { name: p.name, group: captured ? group : 0, quoted, split: quoted && p.name !== 'request' };
     if (p.name === 'request') {
-      pattern = quoted ? REQUEST_QUOTED : REQUEST_BARE;
-      request = slot;
-    } else if (quoted) pattern = QUOTED;
-    else if (before === '[' && after === ']') pattern = p.name === 'time_local' ? TIME_BRACKETED : BRACKETED;
-    else if (before === "'" && after === "'") pattern = SINGLE_QUOTED;
-    else if (p.name === 'time_local') pattern = TIME_LOCAL;
-    else if (adjacent) pattern = SHAPES[p.name] ?? BARE_ADJACENT;
-    else pattern = p.name === 'is_args' ? SHAPES.is_args : BARE;
-    source += pattern;
-    group += p.name === 'request' ? 3 : 1;
+      // The whole request (a field) in one group, then its method and url in two more.
+      source += capture(captured, quoted ? REQUEST_QUOTED : REQUEST_BARE);
+      if (captured) group++;
+      request = { method: group, url: group + 1 };
+      group += 2;
+    } else if (slot.split) {
+      source += captured ? `(${QUOTED_HEAD})(${QUOTED_REST})` : QUOTED_HEAD + QUOTED_REST;
+      if (captured) group += 2;
+    } else {
+      let pattern: string;
+      if (before === '[' && after === ']') pattern = p.name === 'time_local' ? TIME_BRACKETED : BRACKETED;
+      else if (before === "'" && after === "'") pattern = SINGLE_QUOTED;
+      else if (p.name === 'time_local') pattern = TIME_LOCAL;
+      else if (adjacent) pattern = SHAPES[p.name] ?? BARE_ADJACENT;
+      else pattern = p.name === 'is_args' ? SHAPES.is_args : BARE;
+      source += capture(captured, pattern);
+      if (captured) group++;
+    }
     slots.push(slot);
   }
 
   const byName = new Map(slots.map((s) => [s.name, s]));
   const problems: string[] = [];
-  const tsSlot = byName.get('msec') ?? byName.get('time_iso8601') ?? byName.get('time_local');
+  const tsSlot = tsName === undefined ? undefined : byName.get(tsName);
   if (tsSlot === undefined) problems.push('needs a time: $time_local, $time_iso8601 or $msec');
   const uriSlot = byName.get('request_uri');
-  const pathSlot = byName.get('uri') ?? byName.get('document_uri');
-  const argsSlot = byName.get('args') ?? byName.get('query_string');
+  const pathSlot = pathName === undefined ? undefined : byName.get(pathName);
+  const argsSlot = argsName === undefined ? undefined : byName.get(argsName);
   if (request === undefined && uriSlot === undefined && pathSlot === undefined) problems.push('needs a URL: $request, $request_uri or $uri');
   if (problems.length > 0) throw new ConfigError([{ key: LOG_FORMAT_KEY, message: `${problems.join('; ')} (in ${JSON.stringify(format)})` }]);
 
   const re = new RegExp(source);
-  const parseTs = tsSlot!.name === 'msec' ? parseEpoch : tsSlot!.name === 'time_iso8601' ? parseIsoTime : parseClfTime;
-  const tsGroup = tsSlot!.group;
+  const parseTs = tsName === 'msec' ? parseEpoch : tsName === 'time_iso8601' ? parseIsoTime : parseClfTime;
+  const tsOf = reader(tsSlot!);
   const methodSlot = byName.get('request_method');
   const bodySlot = byName.get('request_body');
   const encoding = opts.bodyEncoding ?? 'raw';
@@ -163,45 +199,63 @@ export function compileNginxFormat(format: string = NGINX_COMBINED, opts: NginxO
   // The fields object as one literal, generated once: every record then has the same shape (one
   // hidden class, monomorphic stores), where a loop of keyed stores would go megamorphic. Names
   // are [A-Za-z0-9_] and group numbers integers, and both are JSON-quoted/numeric in the source.
-  const makeFields = new Function(
-    'unescape',
-    `return (m) => ({ ${fieldSlots.map((s) => `${JSON.stringify(s.name)}: ${s.quoted ? `unescape(m[${s.group}])` : `m[${s.group}]`}`).join(', ')} });`,
-  )(unescapeField) as (m: RegExpExecArray) => Record<string, string>;
-  // Headers likewise, each stored by a literal name; `-` or empty is no header.
+  // Only built with `withFields`, when every slot is captured.
+  const fieldValue = (s: Slot): string => (s.split ? `quoted(m[${s.group}], m[${s.group + 1}])` : s.quoted ? `unescape(m[${s.group}])` : `m[${s.group}]`);
+  const makeFields = withFields
+    ? (new Function('unescape', 'quoted', `return (m) => ({ ${fieldSlots.map((s) => `${JSON.stringify(s.name)}: ${fieldValue(s)}`).join(', ')} });`)(
+        unescapeField,
+        quotedValue,
+      ) as (m: RegExpExecArray) => Record<string, string>)
+    : undefined;
+  // Headers likewise, each stored by a literal name; `-` or empty (as logged) is no header. A
+  // split value with a non-empty rest has a backslash, so it is neither.
   const makeHeaders = new Function(
     'unescape',
     `return (m) => { let h, v; ${headerSlots
-      .map((s) => `v = m[${s.group}]; if (v !== '-' && v !== '') (h ??= {})[${JSON.stringify(s.name)}] = ${s.quoted ? 'unescape(v)' : 'v'};`)
+      .map((s) => {
+        const set = (v: string): string => `(h ??= {})[${JSON.stringify(s.name)}] = ${v};`;
+        if (s.split) return `v = m[${s.group}]; if (m[${s.group + 1}] !== '') ${set(`unescape(v + m[${s.group + 1}])`)} else if (v !== '-' && v !== '') ${set('v')}`;
+        return `v = m[${s.group}]; if (v !== '-' && v !== '') ${set(s.quoted ? 'unescape(v)' : 'v')}`;
+      })
       .join(' ')} return h; };`,
   )(unescapeField) as (m: RegExpExecArray) => Record<string, string> | undefined;
 
-  const urlOf = (m: RegExpExecArray): string | undefined => {
-    if (request !== undefined) return m[request.group + 2];
-    if (uriSlot !== undefined) {
-      const u = m[uriSlot.group];
-      return isNone(u) ? undefined : u;
+  const urlOf = ((): ((m: RegExpExecArray) => string | undefined) => {
+    if (request !== undefined) {
+      const g = request.url;
+      return (m) => m[g];
     }
-    const path = m[pathSlot!.group];
-    if (isNone(path)) return undefined;
-    const args = argsSlot === undefined ? '' : m[argsSlot.group];
-    return isNone(args) ? path : `${path}?${args}`;
-  };
+    if (uriSlot !== undefined) {
+      const uri = reader(uriSlot);
+      return (m) => {
+        const u = uri(m);
+        return isNone(u) ? undefined : u;
+      };
+    }
+    const path = reader(pathSlot!);
+    const args = argsSlot === undefined ? undefined : reader(argsSlot);
+    return (m) => {
+      const p = path(m);
+      if (isNone(p)) return undefined;
+      const a = args === undefined ? '' : args(m);
+      return isNone(a) ? p : `${p}?${a}`;
+    };
+  })();
+  const methodOf: (m: RegExpExecArray) => string =
+    methodSlot !== undefined ? reader(methodSlot) : request !== undefined ? ((g) => (m: RegExpExecArray) => m[g])(request.method) : () => 'GET';
+  const bodyOf = bodySlot === undefined ? undefined : reader(bodySlot);
 
   return (line) => {
     const m = re.exec(line);
     if (m === null) return undefined;
     const url = urlOf(m);
     if (url === undefined) return undefined;
-    const rec: ParsedRecord = {
-      ts: parseTs(m[tsGroup]),
-      method: methodSlot !== undefined ? m[methodSlot.group] : request !== undefined ? m[request.group + 1] : 'GET',
-      url,
-    };
-    if (withFields) rec.fields = makeFields(m);
+    const rec: ParsedRecord = { ts: parseTs(tsOf(m)), method: methodOf(m), url };
+    if (makeFields !== undefined) rec.fields = makeFields(m);
     const headers = makeHeaders(m);
     if (headers !== undefined) rec.headers = headers;
-    if (bodySlot !== undefined) {
-      const raw = m[bodySlot.group];
+    if (bodyOf !== undefined) {
+      const raw = bodyOf(m);
       if (!isNone(raw)) {
         const body = unescapeNginx(raw);
         if (encoding === 'raw') rec.body = body;
