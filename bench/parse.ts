@@ -65,39 +65,53 @@ function cases(lines: number): Case[] {
   ];
 }
 
-/** Best of `rounds` timed passes (after one untimed pass for the JIT): lines/s. */
-function rate(lines: string[], fn: (line: string) => unknown, rounds: number): { perS: number; kept: number } {
+/** Lines/s of one timed pass; `expect` checks every pass sees the same number of results. */
+function pass(lines: string[], fn: (line: string) => unknown, expect: number): number {
   let kept = 0;
-  for (const l of lines) if (fn(l)) kept++;
-  let best = 0;
-  for (let r = 0; r < rounds; r++) {
-    let sink = 0;
-    const t0 = performance.now();
-    for (let i = 0; i < lines.length; i++) if (fn(lines[i])) sink++;
-    const s = (performance.now() - t0) / 1000;
-    if (sink !== kept) throw new Error(`parse bench: ${sink} results in a pass, ${kept} in the first`);
-    best = Math.max(best, lines.length / s);
-  }
-  return { perS: best, kept };
+  const t0 = performance.now();
+  for (let i = 0; i < lines.length; i++) if (fn(lines[i])) kept++;
+  const s = (performance.now() - t0) / 1000;
+  if (kept !== expect) throw new Error(`parse bench: ${kept} results in a pass, ${expect} in the first`);
+  return lines.length / s;
 }
 
-/** Each analyzer, then its baseline on the same lines: best of `rounds` passes each. */
-export function runParse(lines: number, rounds = 5): ParseResult[] {
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/**
+ * Each analyzer and its baseline in alternating passes (after one untimed pass of each for the
+ * JIT), so a machine that gets busier for a moment disturbs both alike; the figures are medians
+ * over `rounds`, the ratio the median of the per-round ratios.
+ */
+export function runParse(lines: number, rounds = 7): ParseResult[] {
   return cases(lines).map((c) => {
     const chain = buildChain(c.opts);
-    const analyzer = rate(c.lines, (l) => {
+    const analyze = (l: string): unknown => {
       const r = chain.analyze(l);
       return r.ok ? r.rec : undefined;
-    }, rounds);
-    const bare = rate(c.lines, c.bare, rounds);
+    };
+    let records = 0;
+    let bareKept = 0;
+    for (const l of c.lines) {
+      if (analyze(l)) records++;
+      if (c.bare(l)) bareKept++;
+    }
+    const ours: number[] = [];
+    const bare: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      ours.push(pass(c.lines, analyze, records));
+      bare.push(pass(c.lines, c.bare, bareKept));
+    }
     return {
       analyzer: c.analyzer,
       lines: c.lines.length,
-      records: analyzer.kept,
-      lines_per_s: Math.round(analyzer.perS),
+      records,
+      lines_per_s: Math.round(median(ours)),
       baseline: c.baseline,
-      baseline_lines_per_s: Math.round(bare.perS),
-      ratio: Math.round((analyzer.perS / bare.perS) * 100) / 100,
+      baseline_lines_per_s: Math.round(median(bare)),
+      ratio: Math.round(median(ours.map((o, i) => o / bare[i])) * 100) / 100,
     };
   });
 }

@@ -544,7 +544,7 @@ async function main(): Promise<number> {
   try {
     // 0. parse rate of each analyzer against the bare parse (CPU only, in this process).
     if (phases.has('parse')) {
-      log(`parse: ${fmtN(p.parseLines)} lines per analyzer, best of 5 passes, against the bare parse`);
+      log(`parse: ${fmtN(p.parseLines)} lines per analyzer, 7 passes alternating with the bare parse (medians)`);
       const parse = await measured('parse', async () => runParse(p.parseLines));
       results.parse = parse;
       for (const r of parse) {
