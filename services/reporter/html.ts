@@ -8,6 +8,7 @@
  * replayer ids, parse-error samples) goes through `esc`.
  */
 import type { EndReport, TimelinePoint } from './report.js';
+import { fmtBytes } from './format.js';
 
 /** `reports/x.json` → `reports/x.html` (any other name gets `.html` appended). */
 export function htmlPathFor(jsonPath: string): string {
@@ -180,18 +181,6 @@ function fmtMs(v: number): string {
   if (n >= 100) return `${n.toFixed(0)} ms`;
   if (n >= 10) return `${n.toFixed(1)} ms`;
   return `${n.toFixed(2)} ms`;
-}
-
-function fmtBytes(v: number): string {
-  const n = num(v);
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  let x = n;
-  while (x >= 1024 && i < units.length - 1) {
-    x /= 1024;
-    i++;
-  }
-  return `${i === 0 ? x : x.toFixed(1)} ${units[i]}`;
 }
 
 function fmtDuration(s: number): string {

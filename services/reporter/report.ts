@@ -5,6 +5,7 @@
 import { percentilesMs } from '../../shared/histogram.js';
 import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protocol.js';
 import { addInto, sumValues, type ReplayerTotals, type StatsMerger } from './merge.js';
+import { fmtBytes } from './format.js';
 
 /** One reporter interval: what was sent and answered, and how fast. `t` is epoch ms. */
 export interface TimelinePoint {
@@ -168,7 +169,7 @@ export function formatSummary(r: EndReport, jsonPath: string, htmlPath?: string)
     `  requests  expected ${q.expected}  sent ${q.sent}  ok ${q.ok}  failed ${q.failed}  dropped ${q.dropped}${fmtReasons(q.dropped_by_reason)}`,
     `  latency   p50 ${l.p50} ms  p90 ${l.p90} ms  p99 ${l.p99} ms  max ${l.max} ms   (from due: p99 ${r.latency_from_due_ms.p99} ms)`,
     `  lateness  p50 ${r.lateness_ms.p50} ms  p99 ${r.lateness_ms.p99} ms  max ${r.lateness_ms.max} ms`,
-    `  throughput ${r.throughput_rps} req/s   status ${Object.entries(r.by_status).map(([k, v]) => `${k}:${v}`).join(' ') || '-'}${Object.keys(r.by_error).length ? `   errors ${Object.entries(r.by_error).map(([k, v]) => `${k}:${v}`).join(' ')}` : ''}`,
+    `  throughput ${r.throughput_rps} req/s   ${fmtBytes(r.bytes_sent)} sent, ${fmtBytes(r.bytes_received)} received   status ${Object.entries(r.by_status).map(([k, v]) => `${k}:${v}`).join(' ') || '-'}${Object.keys(r.by_error).length ? `   errors ${Object.entries(r.by_error).map(([k, v]) => `${k}:${v}`).join(' ')}` : ''}`,
   ];
   const top = r.by_api.slice(0, 5);
   if (top.length) {
