@@ -4,8 +4,6 @@
  * cumulative counters plus interval histograms of latency (from the send and from the due time,
  * wrk2-style coordinated-omission correction) and lateness (send − due).
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
@@ -16,7 +14,8 @@ import { decode, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subj
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
-import { WarmConnections } from './warm.js';
+import { TargetConnections } from './connections.js';
+import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -24,11 +23,6 @@ const PROGRESS_MS = 100;
 const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
 const MAX_QUEUED = 200_000;
-/**
- * Requests of the code warm-up (sent to a loopback sink in this process, never to the target):
- * enough for V8 to compile the send path's functions optimised before the first real request.
- */
-const WARMUP_REQUESTS = 4000;
 /** Stats go out this long after the replayer ran out of work (the reporter sees the end sooner). */
 const IDLE_STATS_MS = 50;
 
@@ -79,7 +73,7 @@ export class Replayer extends Actor {
   private readonly free: Exchange[] = [];
   /** True while pool.dispatch runs: an error it reports synchronously is settled after it. */
   private dispatching = false;
-  private warm?: WarmConnections;
+  private connections?: TargetConnections;
   private warmedForRun = false;
   private idleStats?: NodeJS.Timeout;
   /** While the code warm-up runs: its requests and counts are not the job's. */
@@ -106,18 +100,18 @@ export class Replayer extends Actor {
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);
     const r = this.cfg.replayer;
     const origin = new URL(new URL(r.target!).origin);
-    this.warm = new WarmConnections(origin);
+    this.connections = new TargetConnections(origin);
     this.pool = new Pool(origin, {
       connections: r.connections,
       pipelining: 1,
       keepAliveTimeout: 30_000,
       headersTimeout: r.timeout_ms,
       bodyTimeout: r.timeout_ms,
-      connect: this.warm.connect,
+      connect: this.connections.connect,
     });
-    this.onClose('warm connections', () => {
-      this.log.debug({ opened_ahead_used: this.warm?.hits, opened_on_demand: this.warm?.misses }, 'connections to the target');
-      this.warm?.close();
+    this.onClose('target connections', () => {
+      this.log.debug({ opened_ahead_used: this.connections?.hits, opened_on_demand: this.connections?.misses }, 'connections to the target');
+      this.connections?.close();
     });
     // Before joining: cold, the send path is several times slower for its first few thousand
     // requests (interpreted code, and the Pool creating its clients), which showed as ~0.5 s of
@@ -125,7 +119,7 @@ export class Replayer extends Actor {
     await this.warmUpCode();
     // Connections open now, before the first due time (the job's warmup_ms), not on the first
     // requests; again when the job starts, replacing any that waited too long.
-    void this.warmUp('start');
+    void this.openConnections('start');
     // close() waits for in-flight requests; a request stuck past the drain must not hold the exit.
     this.onClose('http pool', async () => {
       let timer: NodeJS.Timeout | undefined;
@@ -150,7 +144,7 @@ export class Replayer extends Actor {
         try {
           if (!this.warmedForRun && decode(msg.data, 'status').state === JOB_STATES.running) {
             this.warmedForRun = true;
-            if (this.stats.sent === 0) void this.warmUp('job running');
+            if (this.stats.sent === 0) void this.openConnections('job running');
           }
         } catch (err) {
           if (!(err instanceof ProtocolError)) throw err;
@@ -177,33 +171,20 @@ export class Replayer extends Actor {
   }
 
   /**
-   * Runs the whole per-record path — decode, queue, request, response, stats — on synthetic
-   * records against an HTTP sink on loopback in this process, then restores the real pool and
-   * fresh stats. Nothing reaches the target and nothing is counted. Before any subscription, so
-   * no real record is in the queue meanwhile.
+   * The code warm-up (warmup.ts): synthetic records through the whole path to a loopback sink,
+   * then fresh stats. Nothing reaches the target and nothing is counted. Before any
+   * subscription, so no real record is in the queue meanwhile.
    */
   private async warmUpCode(): Promise<void> {
     const t0 = performance.now();
-    const sink = createServer((req, res) => {
-      req.resume();
-      res.end('ok');
-    });
-    sink.keepAliveTimeout = 10_000;
-    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const sink = await startSink();
     this.warming = true;
-    // The job's own Pool, its connections made to the sink: its clients exist and its code runs
-    // optimised before the first real request.
-    this.warm!.redirectTo(sink.address() as AddressInfo);
+    this.connections!.redirectTo(sink.address);
     try {
-      const batch = 200;
-      for (let i = 0; i < WARMUP_REQUESTS; i += batch) {
-        const now = systemClock.now();
-        const records: DueRecord[] = [];
-        for (let k = i; k < i + batch; k++) {
-          records.push({ ts: k, method: k % 10 === 0 ? 'POST' : 'GET', url: `/havok-warmup/${k}?q=${k}`, headers: { accept: '*/*' }, ...(k % 10 === 0 ? { body: '{}' } : {}), src: 0, seq: k, due: now, copy: 0 });
-        }
+      for (let i = 0; i < WARMUP_REQUESTS; i += WARMUP_BATCH) {
+        // Through the codec too, as records arrive from the router.
+        const records = warmupRecords(i, WARMUP_BATCH, systemClock.now());
         this.accept(decode(encode({ ...envelope('assign', this.sender), records }), 'assign').records);
-        // Let responses come back between batches, as on a real replay.
         await new Promise((r) => setImmediate(r));
       }
       // Bounded: a sink that stops answering must not hold the replayer's start.
@@ -211,13 +192,12 @@ export class Replayer extends Actor {
       while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     } finally {
       this.queue.takeAll();
-      this.warm!.redirectTo(undefined);
+      this.connections!.redirectTo(undefined);
       // The Pool's clients see their sink connections close and connect to the target on their
       // next request (through the connections opened ahead).
-      sink.closeAllConnections();
+      sink.close();
       const deadline = Date.now() + 1000;
       while (this.pool.stats.connected > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
-      sink.close();
       this.stats = new ReplayerStats();
       this.warming = false;
     }
@@ -225,10 +205,10 @@ export class Replayer extends Actor {
   }
 
   /** Opens `connections` keep-alive connections to the target (no request is sent). */
-  private async warmUp(why: string): Promise<void> {
-    if (!this.warm) return;
+  private async openConnections(why: string): Promise<void> {
+    if (!this.connections) return;
     const t0 = performance.now();
-    const { idle, errors } = await this.warm.open(this.cfg.replayer.connections);
+    const { idle, errors } = await this.connections.open(this.cfg.replayer.connections);
     const ms = Math.round(performance.now() - t0);
     if (errors.length) this.log.warn({ idle, errors, ms, why }, 'could not open every connection to the target ahead of time; the rest open on demand');
     else this.log.debug({ idle, ms, why }, 'connections to the target open');
@@ -381,8 +361,8 @@ export class Replayer extends Actor {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
-    if (this.warm) {
-      const wire = this.warm.bytes();
+    if (this.connections) {
+      const wire = this.connections.bytes();
       this.stats.bytesSent = wire.sent;
       this.stats.bytesReceived = wire.received;
     }

@@ -4,7 +4,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import { Pool } from 'undici';
-import { WarmConnections } from '../../services/replayer/warm.js';
+import { TargetConnections } from '../../services/replayer/connections.js';
+import { startSink, warmupRecords } from '../../services/replayer/warmup.js';
 
 /** An HTTP server counting connections and requests, keeping its sockets for the test. */
 async function server(): Promise<{ srv: Server; origin: URL; sockets: Socket[]; requests: () => number }> {
@@ -23,10 +24,10 @@ async function server(): Promise<{ srv: Server; origin: URL; sockets: Socket[]; 
 
 const settle = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('WarmConnections: connections opened before the first request', () => {
+describe('TargetConnections: connections opened before the first request', () => {
   test('opens n connections and sends nothing; the Pool then uses them instead of connecting', async () => {
     const s = await server();
-    const warm = new WarmConnections(s.origin);
+    const warm = new TargetConnections(s.origin);
     const opened = await warm.open(3);
     assert.deepEqual(opened, { idle: 3, errors: [] });
     await settle();
@@ -45,7 +46,7 @@ describe('WarmConnections: connections opened before the first request', () => {
 
   test('a connection the server closed while idle is forgotten, not handed to the Pool', async () => {
     const s = await server();
-    const warm = new WarmConnections(s.origin);
+    const warm = new TargetConnections(s.origin);
     await warm.open(2);
     await settle();
     for (const sock of s.sockets) sock.destroy();
@@ -61,21 +62,21 @@ describe('WarmConnections: connections opened before the first request', () => {
 
   test('open() tops up to n and reports why connections failed', async () => {
     const s = await server();
-    const warm = new WarmConnections(s.origin);
+    const warm = new TargetConnections(s.origin);
     await warm.open(2);
     assert.equal((await warm.open(3)).idle, 3, 'one more opened, the two kept');
     warm.close();
     assert.equal(warm.size, 0, 'close() closes the idle ones');
     s.srv.close();
     await once(s.srv, 'close').catch(() => undefined);
-    const refused = await new WarmConnections(s.origin).open(2);
+    const refused = await new TargetConnections(s.origin).open(2);
     assert.equal(refused.idle, 0);
     assert.deepEqual(refused.errors, ['ECONNREFUSED']);
   });
 
   test('bytes(): what the Pool\'s connections wrote and read, as the server counted it', async () => {
     const s = await server();
-    const warm = new WarmConnections(s.origin);
+    const warm = new TargetConnections(s.origin);
     await warm.open(2);
     const pool = new Pool(s.origin, { connections: 4, connect: warm.connect });
     await Promise.all(
@@ -92,6 +93,34 @@ describe('WarmConnections: connections opened before the first request', () => {
     await settle(50);
     assert.deepEqual(warm.bytes(), { sent: read(), received: written() }, 'after the connections closed');
     warm.close();
+    s.srv.close();
+  });
+});
+
+describe('warm-up records and sink', () => {
+  test('GETs and every tenth a POST with a body, all due at once, numbered from `from`', () => {
+    const recs = warmupRecords(10, 20, 123);
+    assert.equal(recs.length, 20);
+    assert.deepEqual(recs.map((r) => r.seq), Array.from({ length: 20 }, (_, i) => 10 + i));
+    assert.ok(recs.every((r) => r.due === 123 && r.copy === 0));
+    assert.deepEqual(recs.filter((r) => r.method === 'POST').map((r) => [r.seq, r.body]), [[10, '{}'], [20, '{}']]);
+    assert.ok(recs.filter((r) => r.method === 'GET').every((r) => r.body === undefined));
+  });
+
+  test('a Pool redirected to the sink is answered there, and its bytes are not counted', async () => {
+    const s = await server();
+    const sink = await startSink();
+    const conns = new TargetConnections(s.origin);
+    conns.redirectTo(sink.address);
+    const pool = new Pool(s.origin, { connections: 2, connect: conns.connect });
+    const res = await pool.request({ method: 'GET', path: '/x' });
+    assert.equal(await res.body.text(), 'ok', 'the sink answered');
+    assert.equal(s.requests(), 0, 'nothing reached the target');
+    assert.deepEqual(conns.bytes(), { sent: 0, received: 0 });
+    conns.redirectTo(undefined);
+    sink.close();
+    await pool.close();
+    conns.close();
     s.srv.close();
   });
 });

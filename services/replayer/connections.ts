@@ -1,10 +1,19 @@
 /**
- * Connections opened before the first request. undici's Pool connects lazily, on a request, so
+ * The replayer's connections to the target, as the undici Pool's connector (`connect` option):
+ * every connection the Pool uses passes here, which gives three things.
+ *
+ * Opened ahead. undici's Pool connects lazily, on a request, so
  * the first requests of a replay wait for TCP (and TLS) handshakes, and the first burst opens
  * every connection at once. The Pool takes a `connect` function (its connector); this one hands
  * out a socket opened ahead of time while one is idle and fresh, and otherwise connects as
  * undici's own connector does. Opening a connection sends nothing: no request reaches the target
  * before its due time.
+ *
+ * Counted. `bytes()` sums the sockets' own byte counters: bytes sent and received cost nothing
+ * per request.
+ *
+ * Redirected. During the replayer's code warm-up (`warmup.ts`) new connections go to a loopback
+ * sink instead, so the warm-up runs through the job's own Pool without reaching the target.
  */
 import { buildConnector } from 'undici';
 import type { Socket } from 'node:net';
@@ -23,7 +32,7 @@ interface Idle {
   drop: () => void;
 }
 
-export class WarmConnections {
+export class TargetConnections {
   private readonly idle: Idle[] = [];
   private readonly base: buildConnector.connector;
   private closed = false;
