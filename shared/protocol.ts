@@ -205,9 +205,9 @@ export interface StatsMsg extends Envelope<'stats'> {
   dropped_by_reason: Record<string, number>;
   by_status: Record<string, number>;
   by_error: Record<string, number>;
-  /** Bytes written to / read from the target's connections (cumulative). */
-  bytes_sent: number;
-  bytes_received: number;
+  /** Bytes written to / read from the target's connections (cumulative; absent from replayers before they were counted). */
+  bytes_sent?: number;
+  bytes_received?: number;
   /** Interval histograms (µs, non-empty buckets). */
   latency: HistogramWire;
   latency_from_due: HistogramWire;
@@ -403,6 +403,8 @@ function shown(x: unknown): string {
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isStr = (x: unknown): x is string => typeof x === 'string';
+/** A field added to a message later: absent in one from an older sender. */
+const optNum = (x: unknown): boolean => x === undefined || isNum(x);
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 function isRecord(r: unknown): boolean {
@@ -430,7 +432,7 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
     case 'router':
       return Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
     case 'stats':
-      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && isNum(m.bytes_sent) && isNum(m.bytes_received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
+      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && optNum(m.bytes_sent) && optNum(m.bytes_received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':
       return isStr(m.state) && isObj(m.records) && isNum(m.copies);
     case 'control':

@@ -9,8 +9,8 @@
  * undici's own connector does. Opening a connection sends nothing: no request reaches the target
  * before its due time.
  *
- * Counted. `bytes()` sums the sockets' own byte counters: bytes sent and received cost nothing
- * per request.
+ * Counted. `bytes()` sums the sockets' own byte counters (HTTP bytes; on https without the TLS
+ * overhead): bytes sent and received cost nothing per request.
  *
  * Redirected. During the replayer's code warm-up (`warmup.ts`) new connections go to a loopback
  * sink instead, so the warm-up runs through the job's own Pool without reaching the target.
@@ -30,12 +30,15 @@ interface Idle {
   socket: Socket;
   openedAt: number;
   drop: () => void;
+  expiry?: NodeJS.Timeout;
 }
 
 export class TargetConnections {
   private readonly idle: Idle[] = [];
   private readonly base: buildConnector.connector;
   private closed = false;
+  /** The top-up in progress (open), so a second one waits for it. */
+  private opening: Promise<void> = Promise.resolve();
   /** While set, connections go to this loopback address instead (the replayer's code warm-up). */
   private redirect?: { address: string; port: number };
   /** Sockets handed to the Pool, and connections it had to open itself. */
@@ -49,6 +52,8 @@ export class TargetConnections {
   constructor(
     private readonly origin: URL,
     options: buildConnector.BuildOptions = {},
+    /** How long an idle pre-opened socket is kept (tests shorten it). */
+    private readonly maxIdleMs = MAX_IDLE_MS,
   ) {
     this.base = buildConnector(options);
   }
@@ -83,8 +88,8 @@ export class TargetConnections {
     }
     const now = Date.now();
     for (let it = this.idle.pop(); it; it = this.idle.pop()) {
-      it.socket.off('close', it.drop).off('error', it.drop);
-      if (!it.socket.destroyed && it.socket.readyState === 'open' && now - it.openedAt <= MAX_IDLE_MS) {
+      this.release(it);
+      if (!it.socket.destroyed && it.socket.readyState === 'open' && now - it.openedAt <= this.maxIdleMs) {
         // Asynchronously, as a real connect: undici calls this from inside its resume loop,
         // which ignores a nested resume (the request would wait for the next event).
         const socket = it.socket;
@@ -103,13 +108,24 @@ export class TargetConnections {
    * how many are idle once every attempt has finished (a failed one is left for the Pool to
    * open on a request).
    */
-  async open(n: number): Promise<{ idle: number; errors: string[] }> {
+  open(n: number): Promise<{ idle: number; errors: string[] }> {
+    // One top-up at a time: a second one started while the first is still connecting would
+    // count only the sockets already open and open up to `n` more.
+    const next = this.opening.then(() => this.topUp(n));
+    this.opening = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
+  private async topUp(n: number): Promise<{ idle: number; errors: string[] }> {
     const now = Date.now();
     for (let i = this.idle.length - 1; i >= 0; i--) {
       const it = this.idle[i];
-      if (now - it.openedAt > MAX_IDLE_MS / 2) {
+      if (now - it.openedAt > this.maxIdleMs / 2) {
         this.idle.splice(i, 1);
-        it.socket.off('close', it.drop).off('error', it.drop);
+        this.release(it);
         it.socket.destroy();
       }
     }
@@ -132,8 +148,9 @@ export class TargetConnections {
 
   /**
    * Bytes written to and read from the target's connections so far (request and status lines,
-   * headers and bodies; TLS records on https), as k6's data_sent and data_received. Counted by
-   * the sockets, so it costs nothing per request.
+   * headers and bodies), as k6's data_sent and data_received. Counted by the sockets, so it costs
+   * nothing per request. On https these are the HTTP bytes inside TLS (a TLSSocket counts its
+   * plaintext): TLS records and handshakes are not included.
    */
   bytes(): { sent: number; received: number } {
     let sent = this.closedWritten;
@@ -158,7 +175,7 @@ export class TargetConnections {
   close(): void {
     this.closed = true;
     for (const it of this.idle.splice(0)) {
-      it.socket.off('close', it.drop).off('error', it.drop);
+      this.release(it);
       it.socket.destroy();
     }
   }
@@ -167,14 +184,23 @@ export class TargetConnections {
     const it: Idle = {
       socket,
       openedAt: Date.now(),
-      // Closed by the server (or reset) while idle: forget it.
+      // Closed by the server (or reset) while idle, or never used in time: forget it.
       drop: () => {
+        clearTimeout(it.expiry);
         const i = this.idle.indexOf(it);
         if (i >= 0) this.idle.splice(i, 1);
         socket.destroy();
       },
     };
+    // Not held open on the target for nothing when the Pool never needs it.
+    it.expiry = setTimeout(it.drop, this.maxIdleMs).unref();
     socket.on('close', it.drop).on('error', it.drop);
     this.idle.push(it);
+  }
+
+  /** Takes `it` out of the idle list's bookkeeping (its listeners and expiry), keeping the socket. */
+  private release(it: Idle): void {
+    clearTimeout(it.expiry);
+    it.socket.off('close', it.drop).off('error', it.drop);
   }
 }

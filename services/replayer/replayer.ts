@@ -37,6 +37,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   rec!: DueRecord;
   sentAt = 0;
   status = 0;
+  /** Sent by the code warm-up: never counted, even if it settles after the warm-up ended. */
+  warmup = false;
 
   constructor(private readonly owner: Replayer) {}
 
@@ -304,6 +306,7 @@ export class Replayer extends Actor {
     ex.rec = rec;
     ex.sentAt = sentAt;
     ex.status = 0;
+    ex.warmup = this.warming;
     this.dispatching = true;
     try {
       this.pool.dispatch(buildRequest(rec, this.rules), ex);
@@ -316,7 +319,7 @@ export class Replayer extends Actor {
   written(ex: Exchange): void {
     const now = systemClock.now();
     ex.sentAt = now;
-    this.stats.written(now - ex.rec.due);
+    if (!ex.warmup) this.stats.written(now - ex.rec.due);
   }
 
   /** The response ended (`err` undefined) or the request failed. */
@@ -329,7 +332,9 @@ export class Replayer extends Actor {
     }
     const end = systemClock.now();
     const rec = ex.rec;
-    if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, end - ex.sentAt, end - rec.due);
+    if (ex.warmup) {
+      // The code warm-up's: not the job's.
+    } else if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, end - ex.sentAt, end - rec.due);
     else this.stats.failedWith(rec.url, rec.api, errorKind(err), end - ex.sentAt, end - rec.due);
     ex.rec = undefined as unknown as DueRecord;
     this.free.push(ex);
@@ -361,12 +366,8 @@ export class Replayer extends Actor {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
-    if (this.connections) {
-      const wire = this.connections.bytes();
-      this.stats.bytesSent = wire.sent;
-      this.stats.bytesReceived = wire.received;
-    }
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final) }));
+    const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire) }));
   }
 }
 

@@ -26,9 +26,6 @@ export class ReplayerStats {
   sent = 0;
   ok = 0;
   failed = 0;
-  /** Wire bytes of the target's connections, set by the replayer before each snapshot. */
-  bytesSent = 0;
-  bytesReceived = 0;
   readonly droppedByReason: Record<string, number> = {};
   readonly byStatus: Record<string, number> = {};
   readonly byError: Record<string, number> = {};
@@ -95,7 +92,8 @@ export class ReplayerStats {
   }
 
   /** The stats message for the interval just ended; interval histograms start again. */
-  snapshot(id: string, final: boolean): Omit<StatsMsg, 'v' | 'kind' | 'sender'> {
+  /** `wire`: the bytes of the target's connections so far (counted by the sockets, not here). */
+  snapshot(id: string, final: boolean, wire: { sent: number; received: number }): Omit<StatsMsg, 'v' | 'kind' | 'sender'> {
     const by_api: Record<string, ApiStats> = {};
     for (const [name, acc] of this.byApi) by_api[name] = { count: acc.count, failed: acc.failed, latency: toWire(acc.latency) };
     const msg = {
@@ -109,8 +107,8 @@ export class ReplayerStats {
       dropped_by_reason: { ...this.droppedByReason },
       by_status: { ...this.byStatus },
       by_error: { ...this.byError },
-      bytes_sent: this.bytesSent,
-      bytes_received: this.bytesReceived,
+      bytes_sent: wire.sent,
+      bytes_received: wire.received,
       latency: toWire(this.latency),
       latency_from_due: toWire(this.latencyFromDue),
       lateness: toWire(this.lateness),

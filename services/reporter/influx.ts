@@ -5,8 +5,9 @@
  * the replay or the report.
  *
  * Measurements (tag `job` on all):
- * - `havok_requests`: sent, failed, dropped (running totals), interval_sent, rps, p50/p90/p99/max
- *   latency of the interval (ms), lateness_p99_ms, latency_from_due_p99_ms.
+ * - `havok_requests`: sent, failed, dropped, bytes_sent, bytes_received, status_2xx…status_5xx,
+ *   error_<kind> (running totals), interval_sent, rps, p50/p90/p99/max latency of the interval
+ *   (ms), lateness_p99_ms, latency_from_due_p99_ms.
  * - `havok_api` (tag `api`): count, failed, p50/p90/p99/max latency (ms), for the interval.
  * - `havok_replayer` (tag `replayer`): sent (running total), rps, inflight.
  */

@@ -98,8 +98,8 @@ export class StatsMerger {
       t.sent += m.sent;
       t.ok += m.ok;
       t.failed += m.failed;
-      t.bytes_sent += m.bytes_sent;
-      t.bytes_received += m.bytes_received;
+      t.bytes_sent += m.bytes_sent ?? 0;
+      t.bytes_received += m.bytes_received ?? 0;
       addInto(t.dropped_by_reason, m.dropped_by_reason);
       addInto(t.by_status, m.by_status);
       addInto(t.by_error, m.by_error);

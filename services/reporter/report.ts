@@ -44,7 +44,7 @@ export interface EndReport {
   latency_from_due_ms: ReturnType<typeof percentilesMs>;
   lateness_ms: ReturnType<typeof percentilesMs>;
   throughput_rps: number;
-  /** Bytes written to / read from the target's connections: request and status lines, headers, bodies (TLS records on https). */
+  /** Bytes written to / read from the target's connections: request and status lines, headers, bodies (on https the HTTP bytes inside TLS, without its overhead). */
   bytes_sent: number;
   bytes_received: number;
   by_api: Array<{ api: string; count: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;

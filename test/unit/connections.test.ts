@@ -124,3 +124,28 @@ describe('warm-up records and sink', () => {
     s.srv.close();
   });
 });
+
+describe('TargetConnections: top-ups and expiry', () => {
+  test('two top-ups at once open n connections, not 2n', async () => {
+    const s = await server();
+    const conns = new TargetConnections(s.origin);
+    const [a, b] = await Promise.all([conns.open(3), conns.open(3)]);
+    await settle();
+    assert.equal(s.sockets.length, 3, `server saw ${s.sockets.length} connections`);
+    assert.deepEqual([a.idle, b.idle], [3, 3]);
+    conns.close();
+    s.srv.close();
+  });
+
+  test('an idle connection the Pool never takes is closed after maxIdleMs', async () => {
+    const s = await server();
+    const conns = new TargetConnections(s.origin, {}, 100);
+    await conns.open(2);
+    assert.equal(conns.size, 2);
+    await settle(250);
+    assert.equal(conns.size, 0, 'both expired');
+    assert.ok(s.sockets.every((k) => k.destroyed || k.readableEnded), 'the target saw them close');
+    conns.close();
+    s.srv.close();
+  });
+});
