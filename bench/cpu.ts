@@ -82,7 +82,7 @@ function roleOf(pid: number): string {
   const script = at > 0 ? argv[at] : '';
   if (argv[0].endsWith('nats-server')) return 'nats';
   if (script.endsWith('bench/target.js')) return 'target';
-  if (script.endsWith('havok.js')) return argv[at + 1] ?? 'havok';
+  if (script.endsWith('havok.js') || script.endsWith('cli/main.js')) return argv[at + 1] ?? 'havok';
   return 'other';
 }
 

@@ -14,11 +14,8 @@ import type { Logger } from '../../shared/log.js';
 import { stateStreamName, streamName } from '../../shared/protocol.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
 
-/**
- * The script that started this CLI (bin/havok.js, or a build's launcher such as the bench's), so
- * the actors run the same build as `havok local` itself; bin/havok.js when started otherwise.
- */
-const BIN = /[\\/]havok\.js$/.test(process.argv[1] ?? '') ? process.argv[1] : fileURLToPath(new URL('../../../bin/havok.js', import.meta.url));
+/** The CLI of this same build: the actors run exactly the code `havok local` runs. */
+const BIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
 
 /**
  * Node flags for an actor process. Node sizes its heap from the machine's RAM and lets garbage
