@@ -12,8 +12,18 @@ export const REQUIRED_GROUPS = ['ts', 'method', 'url'] as const;
  * (with undefined values) — no parsing of the pattern text, so escapes and classes cannot fool it.
  */
 export function groupNames(pattern: string): string[] {
-  const m = new RegExp(`(?:${pattern})|`).exec('');
+  const m = emptyMatch(pattern);
   return m?.groups ? Object.keys(m.groups) : [];
+}
+
+/** How many capturing groups `pattern` has, as the regex engine counts them. Throws if it is invalid. */
+export function groupCount(pattern: string): number {
+  return (emptyMatch(pattern) as RegExpExecArray).length - 1;
+}
+
+/** `pattern` or nothing, matched against '': every group present, none matched (so no input needed). */
+function emptyMatch(pattern: string): RegExpExecArray | null {
+  return new RegExp(`(?:${pattern})|`).exec('');
 }
 
 /** What is wrong with `pattern` as a log regex, or undefined when nothing is. */

@@ -192,8 +192,7 @@ export function compileNginxFormat(format: string = NGINX_COMBINED, opts: NginxO
   }
   const headerSlots: Slot[] = [];
   for (const s of byName.values()) {
-    if (s.name.startsWith('http_') && s.name.length > 5) headerSlots.push({ ...s, name: s.name.slice(5).replace(/_/g, '-') });
-    else if (s.name === 'content_type') headerSlots.push({ ...s, name: 'content-type' });
+    if (isHeaderVariable(s.name)) headerSlots.push({ ...s, name: s.name === 'content_type' ? 'content-type' : s.name.slice(5).replace(/_/g, '-') });
   }
 
   // The fields object as one literal, generated once: every record then has the same shape (one

@@ -10,7 +10,7 @@
  * match is not this format (undefined), so a regex can sit in a chain with other analyzers.
  */
 import { ConfigError } from '../../../shared/errors.js';
-import { groupNames, logRegexProblem } from '../../../shared/log-regex.js';
+import { groupCount, groupNames, logRegexProblem } from '../../../shared/log-regex.js';
 import { decodeBody, type BodyEncoding } from './body.js';
 import { upperCase } from './case.js';
 import { parseTimeString } from './time.js';
@@ -69,9 +69,8 @@ export function unnameGroups(pattern: string): { source: string; index: Map<stri
     i++;
   }
   // The engine's view: as many groups in both patterns, and the names in the same order.
-  const count = (p: string): number => (new RegExp(`(?:${p})|`).exec('') as RegExpExecArray).length - 1;
   try {
-    if (count(source) !== groups || count(pattern) !== groups || groupNames(pattern).join() !== [...index.keys()].join()) return undefined;
+    if (groupCount(source) !== groups || groupCount(pattern) !== groups || groupNames(pattern).join() !== [...index.keys()].join()) return undefined;
   } catch {
     return undefined;
   }
