@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { EndReport } from '../services/reporter/report.js';
 import { generateLog } from './generate-log.js';
+import { benchJobToml } from './job-config.js';
 
 /** The CLI of the same build as this file: running it imports main() and runs it. */
 const MAIN_JS = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -212,28 +213,6 @@ function readTrace(path: string): TraceLine[] {
     });
 }
 
-function jobConfig(o: { jobId: string; logPath: string; targetUrl: string; natsUrl: string; reportPath: string }): string {
-  return [
-    '[job]',
-    `id = "${o.jobId}"`,
-    'speed = 1000000',
-    'max_idle_ms = 1',
-    '[fetcher]',
-    'type = "file"',
-    '[fetcher.file]',
-    `path = ${JSON.stringify(o.logPath)}`,
-    'format = "jsonl"',
-    '[replayer]',
-    `target = "${o.targetUrl}"`,
-    'max_inflight = 256',
-    'connections = 64',
-    '[nats]',
-    `url = "${o.natsUrl}"`,
-    '[reporter]',
-    `json = ${JSON.stringify(o.reportPath)}`,
-    '',
-  ].join('\n');
-}
 
 interface Spawned {
   name: ActorName;
@@ -257,7 +236,7 @@ export async function runMemory(ctx: MemoryContext, o: MemoryOptions): Promise<M
   ctx.log(`memory: generated ${o.lines.toLocaleString('en-US')} JSONL lines (${round(gen.bytes / MB)} MB, ${rate}/s of log time) in ${round((performance.now() - g0) / 1000, 1)} s`);
   const launcher = join(ctx.dir, 'havok.js');
   writeFileSync(launcher, `import ${JSON.stringify(pathToFileURL(MAIN_JS).href)};\n`);
-  writeFileSync(configPath, jobConfig({ jobId, logPath, targetUrl: ctx.target.url, natsUrl: ctx.natsUrl, reportPath }));
+  writeFileSync(configPath, benchJobToml({ jobId, logPath, targetUrl: ctx.target.url, natsUrl: ctx.natsUrl, reportPath, speed: 1_000_000, maxIdleMs: 1 }));
   rmSync(reportPath, { force: true });
   await ctx.target.reset();
 

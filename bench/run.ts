@@ -39,6 +39,7 @@ import { DueQueue, systemClock } from '../services/replayer/scheduler.js';
 import { newHistogram, percentilesMs, recordMs, type Percentiles } from '../shared/histogram.js';
 import { CpuMeter, type CpuUse } from './cpu.js';
 import { generateLog, tsOf } from './generate-log.js';
+import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 
@@ -267,29 +268,7 @@ interface HavokRun {
 async function runHavok(dir: string, natsUrl: string, target: Target, o: HavokRunOptions): Promise<HavokRun> {
   const reportPath = join(dir, `${o.name}-report.json`);
   const configPath = join(dir, `${o.name}.toml`);
-  writeFileSync(
-    configPath,
-    [
-      '[job]',
-      `id = "bench-${o.name}"`,
-      `speed = ${o.speed}`,
-      `max_idle_ms = ${o.maxIdleMs}`,
-      '[fetcher]',
-      'type = "file"',
-      '[fetcher.file]',
-      `path = ${JSON.stringify(o.logPath)}`,
-      'format = "jsonl"',
-      '[replayer]',
-      `target = "${target.url}"`,
-      'max_inflight = 256',
-      'connections = 64',
-      '[nats]',
-      `url = "${natsUrl}"`,
-      '[reporter]',
-      `json = ${JSON.stringify(reportPath)}`,
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(configPath, benchJobToml({ jobId: `bench-${o.name}`, logPath: o.logPath, targetUrl: target.url, natsUrl, reportPath, speed: o.speed, maxIdleMs: o.maxIdleMs }));
   await target.reset(o.recordArrivals);
   rmSync(reportPath, { force: true });
   const t0 = performance.now();

@@ -24,6 +24,7 @@ import { startKafkaBroker, type KafkaBrokerHandle } from '../support/kafka-broke
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
 import { readReport, runHavok, writeJob } from '../support/havok-cli.js';
+import { worstOvertake } from '../support/order.js';
 
 const { Kafka, Partitioners, logLevel } = kafkajs;
 
@@ -322,12 +323,7 @@ describe('havok local with a Kafka source', { timeout: 180_000 }, () => {
       const order = target.requests.map((r) => Number(r.url.split('/')[2]));
       assert.deepEqual([...order].sort((a, b) => a - b), range(50, 250), 'every record of the window once, nothing else');
       // Due 10 ms apart (speed 1): allow neighbours within 100 ms to swap on a loaded machine.
-      let worst = 0;
-      let max = -1;
-      for (const g of order) {
-        worst = Math.max(worst, max - g);
-        max = Math.max(max, g);
-      }
+      const worst = worstOvertake(order);
       assert.ok(worst <= 10, `a request arrived ${worst} places behind a later one`);
       const report = readReport(job.report);
       assert.equal(report.records.parse_errors, GARBAGE.length + 1);

@@ -20,6 +20,7 @@ import { readReport, runHavok, writeJob, type JobFiles } from '../support/havok-
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startSlsServer, type Fault, type SlsLog, type SlsServerHandle } from '../support/sls-server.js';
 import { startTarget } from '../support/target-server.js';
+import { worstOvertake } from '../support/order.js';
 
 const PROJECT = 'havok-test';
 const LOGSTORE = 'access-log';
@@ -329,12 +330,7 @@ describe('SLS job end to end (havok local)', { timeout: 180_000 }, () => {
       assert.deepEqual([...order].sort((a, b) => a - b), Array.from({ length: IN_RANGE }, (_, i) => i), 'every in-range log once');
       // Log time 30× faster: neighbours are ≥ 6 ms of wall time apart. Allow a neighbour or two
       // to overtake on a loaded machine, nothing more.
-      let worst = 0;
-      let max = -1;
-      for (const g of order) {
-        worst = Math.max(worst, max - g);
-        max = Math.max(max, g);
-      }
+      const worst = worstOvertake(order);
       assert.ok(worst <= 3, `a request arrived ${worst} places behind an earlier-arrived later one`);
       const report = readReport(job.report);
       assert.equal(report.records.read, IN_RANGE);

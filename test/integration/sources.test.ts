@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
 import { readReport, runHavok, writeJob } from '../support/havok-cli.js';
+import { worstOvertake } from '../support/order.js';
 
 describe('several sources in one job', { timeout: 120_000 }, () => {
   let nats: NatsServerHandle;
@@ -44,12 +45,7 @@ describe('several sources in one job', { timeout: 120_000 }, () => {
       // Consecutive records are 5 ms of wall time apart at speed 4: allow neighbours within
       // 10 places (50 ms) to overtake each other on a loaded machine. Reading the files one
       // after another instead of merging them would put records 250 places out.
-      let worst = 0;
-      let max = -1;
-      for (const g of order) {
-        worst = Math.max(worst, max - g);
-        max = Math.max(max, g);
-      }
+      const worst = worstOvertake(order);
       assert.ok(worst <= 10, `a request arrived ${worst} places behind an earlier-arrived later one`);
       const report = readReport(job.report);
       assert.equal(report.records.read, 1000);
