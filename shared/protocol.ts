@@ -46,6 +46,17 @@ export const consumerName = (job: string): string => `timewheel_${job.replace(/[
 /** A job id or replayer id becomes one NATS subject token: no dots, spaces or wildcards. */
 export const SAFE_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 
+/**
+ * One life of a replayer: `id@boot` (`id` alone for a sender without a boot). Ids never contain
+ * `@` (SAFE_TOKEN), so the key splits back unambiguously with `lifeId`.
+ */
+export const lifeKey = (id: string, boot: string | undefined): string => (boot ? `${id}@${boot}` : id);
+/** The replayer id of a life key. */
+export const lifeId = (key: string): string => {
+  const at = key.indexOf('@');
+  return at < 0 ? key : key.slice(0, at);
+};
+
 // ---------------------------------------------------------------------------------------------
 // Records
 
@@ -145,6 +156,12 @@ export type ReplayerState = (typeof REPLAYER_STATES)[keyof typeof REPLAYER_STATE
 
 export interface HeartbeatMsg extends Envelope<'heartbeat'> {
   id: string;
+  /**
+   * This life of the replayer (random per process start). A replayer restarted under the same
+   * `id` is a new life: its counters start again at 0, so merges, membership and routed counts
+   * are keyed by (id, boot) — see `lifeKey`. Absent from replayers that predate it.
+   */
+  boot?: string;
   state: ReplayerState;
   /** max_inflight of this replayer. */
   capacity: number;
@@ -160,6 +177,8 @@ export interface HeartbeatMsg extends Envelope<'heartbeat'> {
 /** One replayer as the router sees it (status and `havok ctl status`). */
 export interface ReplayerInfo {
   id: string;
+  /** Its life (see HeartbeatMsg.boot). */
+  boot?: string;
   capacity: number;
   inflight: number;
   /** ms since its last heartbeat. */
@@ -170,6 +189,7 @@ export interface ReplayerInfo {
 }
 
 export interface RouterMsg extends Envelope<'router'> {
+  /** Live replayer lives, as `lifeKey(id, boot)`. */
   members: string[];
   replayers: ReplayerInfo[];
   /**
@@ -177,7 +197,7 @@ export interface RouterMsg extends Envelope<'router'> {
    * heartbeat). The time wheel holds back while it is above `max_backlog`: flow control.
    */
   backlog: number;
-  /** Cumulative records routed to each replayer. */
+  /** Cumulative records routed to each replayer life, by `lifeKey(id, boot)`. */
   routed: Record<string, number>;
   dropped_by_reason: Record<string, number>;
   duplicates: number;
@@ -195,6 +215,8 @@ export interface ApiStats {
 
 export interface StatsMsg extends Envelope<'stats'> {
   id: string;
+  /** The sender's life, as in its heartbeat (absent from replayers that predate it). */
+  boot?: string;
   /** Interval sequence number of this replayer, from 0. */
   n: number;
   final: boolean;
@@ -405,6 +427,7 @@ const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFin
 const isStr = (x: unknown): x is string => typeof x === 'string';
 /** A field added to a message later: absent in one from an older sender. */
 const optNum = (x: unknown): boolean => x === undefined || isNum(x);
+const optToken = (x: unknown): boolean => x === undefined || (isStr(x) && SAFE_TOKEN.test(x));
 const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 function isRecord(r: unknown): boolean {
@@ -428,11 +451,11 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
     case 'assign':
       return Array.isArray(m.records) && m.records.every(isDueRecord);
     case 'heartbeat':
-      return isStr(m.id) && SAFE_TOKEN.test(m.id) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight);
+      return isStr(m.id) && SAFE_TOKEN.test(m.id) && optToken(m.boot) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight);
     case 'router':
       return Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
     case 'stats':
-      return isStr(m.id) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && optNum(m.bytes_sent) && optNum(m.bytes_received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
+      return isStr(m.id) && optToken(m.boot) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && optNum(m.bytes_sent) && optNum(m.bytes_received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
     case 'status':
       return isStr(m.state) && isObj(m.records) && isNum(m.copies);
     case 'control':
