@@ -42,6 +42,11 @@ export const streamName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-
 /** JetStream stream holding the job's checkpoints (last message per subject). */
 export const stateStreamName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-z0-9_-]/g, '_')}_STATE`;
 export const consumerName = (job: string): string => `timewheel_${job.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+/** JetStream KV bucket holding the job's ownership leases (one key per role). */
+export const leaseBucketName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-z0-9_-]/g, '_')}_LEASES`;
+/** Roles of which exactly one process may be active per job. */
+export const LEASE_ROLES = ['timewheel', 'router', 'reporter'] as const;
+export type LeaseRole = (typeof LEASE_ROLES)[number];
 
 /** A job id or replayer id becomes one NATS subject token: no dots, spaces or wildcards. */
 export const SAFE_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
@@ -314,6 +319,20 @@ export interface ControlReplyMsg extends Envelope<'control_reply'> {
   view: JobView;
 }
 
+/**
+ * The value of a role's lease key: who holds it. The holder renews it (a KV update with the
+ * revision it last wrote) every `renew_ms`; a standby takes it over (create, or update at the
+ * revision it saw) once it has not changed for `ttl_ms`.
+ */
+export interface LeaseMsg extends Envelope<'lease'> {
+  role: LeaseRole;
+  /** The holder's process identity, unique per process start. */
+  holder: string;
+  /** Holder's wall clock when it wrote this value (for logs; expiry uses the reader's clock). */
+  at: number;
+  ttl_ms: number;
+}
+
 export interface EndedMsg extends Envelope<'ended'> {
   job: string;
   exit_code: number;
@@ -366,6 +385,7 @@ export type AnyMsg =
   | ControlReplyMsg
   | TimewheelCheckpoint
   | FetcherCheckpoint
+  | LeaseMsg
   | EndedMsg;
 export type MsgKind = AnyMsg['kind'];
 export type MsgOf<K extends MsgKind> = Extract<AnyMsg, { kind: K }>;
@@ -466,6 +486,8 @@ function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
       return isStr(m.state) && isNum(m.dispatched) && isNum(m.copies) && isNum(m.rate_units) && Array.isArray(m.source_counts) && (m.last === null || Array.isArray(m.last));
     case 'fetcher_checkpoint':
       return Array.isArray(m.published) && Array.isArray(m.ended);
+    case 'lease':
+      return isStr(m.role) && (LEASE_ROLES as readonly string[]).includes(m.role) && isStr(m.holder) && isNum(m.at) && isNum(m.ttl_ms);
     case 'ended':
       return isStr(m.job) && isNum(m.exit_code);
   }
