@@ -43,8 +43,9 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
   },
   dispatch: { ...envelope('dispatch', 'timewheel'), n: 4, upto: 1000, records: [due] },
   dispatch_end: { ...envelope('dispatch_end', 'timewheel'), n: 5, copies: 1500 },
+  lease: { ...envelope('lease', 'timewheel-1'), role: 'timewheel', holder: 'timewheel-host-1-ab12', at: 1_700_000_000_000, ttl_ms: 3000 },
   assign: { ...envelope('assign', 'router'), records: [due, { ...due, copy: 0, seq: 42 }] },
-  heartbeat: { ...envelope('heartbeat', 'replayer-a1'), id: 'replayer-a1', state: 'up', capacity: 1024, inflight: 3, received: 99, sent: 90, dropped: 1 },
+  heartbeat: { ...envelope('heartbeat', 'replayer-a1'), id: 'replayer-a1', boot: 'b7f3a9', state: 'up', capacity: 1024, inflight: 3, received: 99, sent: 90, dropped: 1 },
   router: { ...envelope('router', 'router'), members: ['r1', 'r2'], backlog: 3, replayers: [{ id: 'r1', capacity: 8, inflight: 1, last_heartbeat_ms: 300, routed: 5, rps: 2 }], routed: { r1: 5, r2: 6 }, dropped_by_reason: { no_replayer: 1 }, duplicates: 0, done: false },
   stats: {
     ...envelope('stats', 'replayer-a1'),
