@@ -3,7 +3,10 @@
  * - `start()` refuses to run twice;
  * - `close()` is idempotent (the same promise on every call), stops taking work, lets the actor
  *   drain, then runs every cleanup step even when one fails;
- * - `closed()` resolves to the actor's exit code (0 done, 1 failed).
+ * - `closed()` resolves to the actor's exit code (0 done, 1 failed);
+ * - `run(signal)` gets an AbortSignal that `close()` aborts, so a wait in progress (a warm-up, a
+ *   retry back-off, a lease wait) ends at once; a cleanup registered after closing began runs at
+ *   once instead of being left behind (BullMQ's worker does the same with its abort controller).
  */
 import type { Logger } from './log.js';
 
@@ -17,11 +20,17 @@ export abstract class Actor {
   private exitCode = 0;
   private resolveClosed!: (code: number) => void;
   private readonly closedPromise = new Promise<number>((r) => (this.resolveClosed = r));
+  private readonly abort = new AbortController();
+  /** True once the cleanups ran: a cleanup registered later runs at once. */
+  private cleanedUp = false;
 
   constructor(protected readonly log: Logger) {}
 
-  /** Acquire resources and begin work; register cleanups with `onClose` as they are acquired. */
-  protected abstract run(): Promise<void>;
+  /**
+   * Acquire resources and begin work; register cleanups with `onClose` as they are acquired.
+   * `signal` aborts when the actor starts closing: pass it to every wait.
+   */
+  protected abstract run(signal: AbortSignal): Promise<void>;
   /** Stop taking work and finish what is in flight (bounded by the caller's timeout). */
   protected abstract drain(reason: string): Promise<void>;
 
@@ -30,9 +39,11 @@ export abstract class Actor {
     this.started = true;
     this.log.info('starting');
     try {
-      await this.run();
-      this.running = true;
+      await this.run(this.abort.signal);
+      if (!this.closing) this.running = true;
     } catch (err) {
+      // Closed while starting: the abort ended a wait in run(); that is not a failure.
+      if (this.closing) return;
       this.log.error({ err }, 'start failed');
       this.exitCode = 1;
       await this.close('start failed');
@@ -40,9 +51,21 @@ export abstract class Actor {
     }
   }
 
-  /** Registers a cleanup step; they run in reverse order of registration. */
+  /**
+   * Registers a cleanup step; they run in reverse order of registration. Registered after the
+   * cleanups already ran (run() was still awaiting when close() came), it runs at once.
+   */
   protected onClose(name: string, fn: Cleanup): void {
+    if (this.cleanedUp) {
+      void this.runCleanup(name, fn);
+      return;
+    }
     this.cleanups.push([name, fn]);
+  }
+
+  /** Aborted once the actor starts closing. */
+  protected get signal(): AbortSignal {
+    return this.abort.signal;
   }
 
   /** Ends the actor with this exit code (unless it is already closing). */
@@ -68,22 +91,30 @@ export abstract class Actor {
 
   private async doClose(reason: string): Promise<void> {
     this.log.info({ reason }, 'closing');
+    this.abort.abort(new Error(`actor closing: ${reason}`));
     try {
       await this.drain(reason);
     } catch (err) {
       this.log.error({ err }, 'drain failed');
       this.exitCode = Math.max(this.exitCode, 1);
     }
-    for (const [name, fn] of this.cleanups.reverse()) {
-      try {
-        await fn();
-      } catch (err) {
-        this.log.warn({ err, step: name }, 'cleanup step failed');
-      }
+    // Steps registered while these run (run() still going) join the list and run here too.
+    while (this.cleanups.length) {
+      const [name, fn] = this.cleanups.pop()!;
+      await this.runCleanup(name, fn);
     }
+    this.cleanedUp = true;
     this.log.info({ exit_code: this.exitCode }, 'closed');
     this.log.flush();
     this.resolveClosed(this.exitCode);
+  }
+
+  private async runCleanup(name: string, fn: Cleanup): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.warn({ err, step: name }, 'cleanup step failed');
+    }
   }
 }
 
