@@ -4,6 +4,7 @@
  * cumulative counters plus interval histograms of latency (from the send and from the due time,
  * wrk2-style coordinated-omission correction) and lateness (send − due).
  */
+import { randomBytes } from 'node:crypto';
 import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
@@ -81,6 +82,11 @@ export class Replayer extends Actor {
   /** While the code warm-up runs: its requests and counts are not the job's. */
   private warming = false;
   private sentAtLastStats = 0;
+  /**
+   * This life of the replayer: a restart under the same id is a new life whose counters start at
+   * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol).
+   */
+  readonly boot = randomBytes(6).toString('hex');
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -119,6 +125,8 @@ export class Replayer extends Actor {
     // requests (interpreted code, and the Pool creating its clients), which showed as ~0.5 s of
     // lateness at the start of a replay.
     await this.warmUpCode();
+    // Closed during the warm-up: do not join the job.
+    if (this.signal.aborted) return;
     // Connections open now, before the first due time (the job's warmup_ms), not on the first
     // requests; again when the job starts, replacing any that waited too long.
     void this.openConnections('start');
@@ -183,7 +191,7 @@ export class Replayer extends Actor {
     this.warming = true;
     this.connections!.redirectTo(sink.address);
     try {
-      for (let i = 0; i < WARMUP_REQUESTS; i += WARMUP_BATCH) {
+      for (let i = 0; i < WARMUP_REQUESTS && !this.signal.aborted; i += WARMUP_BATCH) {
         // Through the codec too, as records arrive from the router.
         const records = warmupRecords(i, WARMUP_BATCH, systemClock.now());
         this.accept(decode(encode({ ...envelope('assign', this.sender), records }), 'assign').records);
@@ -191,7 +199,7 @@ export class Replayer extends Actor {
       }
       // Bounded: a sink that stops answering must not hold the replayer's start.
       const deadline = Date.now() + 5000;
-      while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 2));
     } finally {
       this.queue.takeAll();
       this.connections!.redirectTo(undefined);
@@ -357,7 +365,7 @@ export class Replayer extends Actor {
     const r = this.cfg.replayer;
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),
-      encode({ ...envelope('heartbeat', this.sender), id: this.id, state: this.state, capacity: r.max_inflight, inflight: this.inflight, received: this.stats.received, sent: this.stats.sent, dropped: this.stats.droppedTotal() }),
+      encode({ ...envelope('heartbeat', this.sender), id: this.id, boot: this.boot, state: this.state, capacity: r.max_inflight, inflight: this.inflight, received: this.stats.received, sent: this.stats.sent, dropped: this.stats.droppedTotal() }),
     );
   }
 
@@ -367,7 +375,7 @@ export class Replayer extends Actor {
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
     const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire) }));
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
   }
 }
 

@@ -1,11 +1,16 @@
 /**
  * Replayer membership from heartbeats. Pure: the caller passes the clock. A replayer is a member
  * from its first heartbeat until it says it is leaving or misses `missed` heartbeats in a row.
+ * Each member is one life of a replayer (`boot`): a heartbeat with the same id and another boot
+ * is a restart, which replaces the old life at once (its counters start again at 0, so the old
+ * life's figures must not be compared with the new one's).
  */
-import { REPLAYER_STATES, type HeartbeatMsg } from '../../shared/protocol.js';
+import { lifeKey, REPLAYER_STATES, type HeartbeatMsg } from '../../shared/protocol.js';
 
 export interface Member {
   id: string;
+  /** This life's key, `lifeKey(id, boot)`: what routed counts are kept by. */
+  life: string;
   lastSeen: number;
   capacity: number;
   inflight: number;
@@ -17,6 +22,8 @@ export interface Member {
 
 export class Membership {
   private readonly byId = new Map<string, Member>();
+  /** Lives replaced by a newer one of the same id (bounded by the restarts in one job). */
+  private readonly retired = new Set<string>();
   private sorted: string[] = [];
 
   constructor(
@@ -29,11 +36,22 @@ export class Membership {
     return this.heartbeatMs * this.missed - this.heartbeatMs / 4;
   }
 
-  /** Applies a heartbeat; returns 'joined' | 'left' | undefined when nothing changed. */
-  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'> & { sent?: number; dropped?: number }, now: number): 'joined' | 'left' | undefined {
-    const prev = this.byId.get(hb.id);
+  /** Applies a heartbeat; returns what changed ('restarted': a new life replaced the old one). */
+  heartbeat(hb: Pick<HeartbeatMsg, 'id' | 'state' | 'capacity' | 'inflight'> & { boot?: string; sent?: number; dropped?: number }, now: number): 'joined' | 'left' | 'restarted' | undefined {
+    const life = lifeKey(hb.id, hb.boot);
+    const old = this.byId.get(hb.id);
+    // A heartbeat of a life already replaced (delayed on the bus) changes nothing.
+    if (this.retired.has(life)) return undefined;
+    const restarted = old !== undefined && old.life !== life;
+    if (restarted) this.retired.add(old.life);
+    const prev = restarted ? undefined : old;
     const known = prev !== undefined;
     if (hb.state === REPLAYER_STATES.leaving) {
+      if (restarted) {
+        this.byId.delete(hb.id);
+        this.refresh();
+        return 'left';
+      }
       if (!known) return undefined;
       this.byId.delete(hb.id);
       this.refresh();
@@ -41,10 +59,10 @@ export class Membership {
     }
     const sent = hb.sent ?? 0;
     const rps = prev && now > prev.lastSeen ? ((sent - prev.sent) * 1000) / (now - prev.lastSeen) : 0;
-    this.byId.set(hb.id, { id: hb.id, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
+    this.byId.set(hb.id, { id: hb.id, life, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
     if (known) return undefined;
     this.refresh();
-    return 'joined';
+    return restarted ? 'restarted' : 'joined';
   }
 
   /**
@@ -66,6 +84,11 @@ export class Membership {
    */
   touchAll(now: number): void {
     for (const m of this.byId.values()) m.lastSeen = now;
+  }
+
+  /** Life keys of the members, in `ids()` order. */
+  lives(): string[] {
+    return this.sorted.map((id) => this.byId.get(id)!.life);
   }
 
   /** Member ids, sorted (a stable order for round-robin and reports). */

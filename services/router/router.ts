@@ -11,6 +11,7 @@ import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
 import { Membership } from './membership.js';
 import { RoutePicker } from './route.js';
+import { acceptBatch, acceptEnd, startSequence } from './sequence.js';
 
 export class Router extends Actor {
   private nc!: NatsConnection;
@@ -19,8 +20,7 @@ export class Router extends Actor {
   private readonly routed: Record<string, number> = {};
   private readonly dropped: Record<string, number> = {};
   private duplicates = 0;
-  private nextN = 0;
-  private seenCopies = 0;
+  private readonly sequence = startSequence();
   private done = false;
   private connected = true;
   private readonly sender = `router-${process.pid}`;
@@ -43,7 +43,7 @@ export class Router extends Actor {
         const hb = decode(msg.data, 'heartbeat');
         const change = this.members.heartbeat(hb, Date.now());
         if (change) {
-          this.log.info({ replayer: hb.id, change, members: this.members.ids().length }, `replayer ${change}`);
+          this.log.info({ replayer: hb.id, boot: hb.boot, change, members: this.members.ids().length }, `replayer ${change}`);
           this.publishState();
         }
       }),
@@ -83,15 +83,13 @@ export class Router extends Actor {
   }
 
   private route(m: DispatchMsg): void {
-    if (m.n < this.nextN) {
+    const verdict = acceptBatch(this.sequence, m.n, m.upto, m.records.length);
+    if (verdict.duplicate) {
       // Already routed (a re-sent batch): sending it again would duplicate requests.
       this.duplicates += m.records.length;
       return;
     }
-    this.nextN = m.n + 1;
-    const missing = m.upto - m.records.length - this.seenCopies;
-    if (missing > 0) this.count('bus_lost', missing);
-    this.seenCopies = m.upto;
+    if (verdict.lost > 0) this.count('bus_lost', verdict.lost);
     const ids = this.members.ids();
     if (ids.length === 0) {
       this.count('no_replayer', m.records.length);
@@ -110,13 +108,15 @@ export class Router extends Actor {
     }
     for (const [id, records] of groups) {
       this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records }));
-      this.routed[id] = (this.routed[id] ?? 0) + records.length;
+      // Counted per life: a replayer restarted under this id starts its counts again at 0.
+      const life = this.members.get(id)!.life;
+      this.routed[life] = (this.routed[life] ?? 0) + records.length;
     }
   }
 
   private end(copies: number): void {
-    if (copies > this.seenCopies) this.count('bus_lost', copies - this.seenCopies);
-    this.seenCopies = Math.max(copies, this.seenCopies);
+    const lost = acceptEnd(this.sequence, copies);
+    if (lost > 0) this.count('bus_lost', lost);
     this.done = true;
     this.log.info({ routed: this.routed, dropped: this.dropped }, 'dispatch ended');
     this.publishState();
@@ -131,14 +131,15 @@ export class Router extends Actor {
     if (!this.nc || this.nc.isClosed()) return;
     const msg: RouterMsg = {
       ...envelope('router', this.sender),
-      members: [...this.members.ids()],
+      members: this.members.lives(),
       backlog: this.members.ids().reduce((sum, id) => {
         const m = this.members.get(id)!;
-        return sum + Math.max(0, (this.routed[id] ?? 0) - m.sent - m.dropped);
+        return sum + Math.max(0, (this.routed[m.life] ?? 0) - m.sent - m.dropped);
       }, 0),
       replayers: this.members.ids().map((id) => {
         const m = this.members.get(id)!;
-        return { id, capacity: m.capacity, inflight: m.inflight, last_heartbeat_ms: Date.now() - m.lastSeen, routed: this.routed[id] ?? 0, rps: m.rps };
+        const boot = m.life === id ? {} : { boot: m.life.slice(id.length + 1) };
+        return { id, ...boot, capacity: m.capacity, inflight: m.inflight, last_heartbeat_ms: Date.now() - m.lastSeen, routed: this.routed[m.life] ?? 0, rps: m.rps };
       }),
       routed: this.routed,
       dropped_by_reason: this.dropped,

@@ -18,7 +18,7 @@ describe('Membership', () => {
     const m = new Membership(1000, 3);
     m.heartbeat(hb('r1', 'up', 10, 0), 0);
     m.heartbeat(hb('r1', 'up', 20, 7), 500);
-    assert.deepEqual(m.get('r1'), { id: 'r1', lastSeen: 500, capacity: 20, inflight: 7, sent: 0, dropped: 0, rps: 0 });
+    assert.deepEqual(m.get('r1'), { id: 'r1', life: 'r1', lastSeen: 500, capacity: 20, inflight: 7, sent: 0, dropped: 0, rps: 0 });
   });
 
   test('leaving removes the member at once; leaving when unknown changes nothing', () => {
@@ -85,5 +85,20 @@ describe('Membership', () => {
     m.heartbeat(hb('r1'), 0);
     m.expire(3001);
     assert.equal(m.heartbeat(hb('r1'), 3500), 'joined');
+  });
+
+  test('a heartbeat with a new boot is a restart: the new life replaces the old one, the old one cannot come back', () => {
+    const m = new Membership(1000, 3);
+    assert.equal(m.heartbeat({ ...hb('r1'), boot: 'aaa', sent: 5 }, 0), 'joined');
+    assert.deepEqual(m.lives(), ['r1@aaa']);
+    assert.equal(m.heartbeat({ ...hb('r1'), boot: 'bbb', sent: 0 }, 100), 'restarted');
+    assert.deepEqual(m.lives(), ['r1@bbb']);
+    assert.equal(m.get('r1')!.sent, 0, 'the new life counts from 0, not from the old life 5');
+    assert.equal(m.get('r1')!.rps, 0, 'no rate across lives');
+    assert.equal(m.heartbeat({ ...hb('r1'), boot: 'aaa', sent: 6 }, 200), undefined, 'a late heartbeat of the old life');
+    assert.deepEqual(m.lives(), ['r1@bbb']);
+    m.expire(10_000);
+    assert.equal(m.heartbeat({ ...hb('r1'), boot: 'aaa' }, 10_100), undefined, 'a retired life never rejoins');
+    assert.deepEqual(m.ids(), []);
   });
 });
