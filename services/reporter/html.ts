@@ -238,10 +238,12 @@ function apiTable(r: EndReport): string {
 
 function replayerTable(r: EndReport): string {
   if (r.replayers.length === 0) return '<p class="empty">no replayers</p>';
+  // A replayer restarted under the same id is one row, its lives summed; show how many it had.
+  const restarted = r.replayers.some((p) => num(p.lives) > 1);
   const rows = r.replayers.map(
-    (p) => `<tr><td>${esc(p.id)}</td><td class="n">${fmtInt(p.routed)}</td><td class="n">${fmtInt(p.received)}</td><td class="n">${fmtInt(p.sent)}</td><td class="n${p.dropped > 0 ? ' warn' : ''}">${fmtInt(p.dropped)}</td></tr>`,
+    (p) => `<tr><td>${esc(p.id)}</td>${restarted ? `<td class="n">${fmtInt(p.lives ?? 1)}</td>` : ''}<td class="n">${fmtInt(p.routed)}</td><td class="n">${fmtInt(p.received)}</td><td class="n">${fmtInt(p.sent)}</td><td class="n${p.dropped > 0 ? ' warn' : ''}">${fmtInt(p.dropped)}</td></tr>`,
   );
-  return `<table id="replayer-table"><thead><tr><th>replayer</th><th class="n">routed</th><th class="n">received</th><th class="n">sent</th><th class="n">dropped</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<table id="replayer-table"><thead><tr><th>replayer</th>${restarted ? '<th class="n">lives</th>' : ''}<th class="n">routed</th><th class="n">received</th><th class="n">sent</th><th class="n">dropped</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function kvTable(id: string, key: string, entries: Array<[string, number]>, empty: string): string {

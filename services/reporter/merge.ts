@@ -1,10 +1,11 @@
 /**
- * Merges replayers' stats exactly. Counters are cumulative per replayer, so the job's total is
- * the sum of each replayer's latest message; interval histograms are added (HDR `add`), never
- * averaged. Pure apart from histogram memory.
+ * Merges replayers' stats exactly. Counters are cumulative per replayer life (one process start,
+ * `lifeKey(id, boot)`: a replayer restarted under the same id counts from 0 again), so the job's
+ * total is the sum of each life's latest message; interval histograms are added (HDR `add`),
+ * never averaged. Pure apart from histogram memory.
  */
 import { mergeWire, newHistogram, type Histogram } from '../../shared/histogram.js';
-import type { StatsMsg } from '../../shared/protocol.js';
+import { lifeKey, type StatsMsg } from '../../shared/protocol.js';
 
 export interface ApiTotals {
   count: number;
@@ -51,17 +52,20 @@ export class StatsMerger {
   readonly latencyFromDue = newHistogram();
   readonly lateness = newHistogram();
   readonly byApi = new Map<string, ApiTotals>();
+  /** The latest message of each replayer life, by `lifeKey(id, boot)`. */
   private readonly latest = new Map<string, StatsMsg>();
-  /** Stats messages that arrived out of order or twice, ignored for counters. */
+  /** Stats messages that arrived out of order or twice (within one life), ignored for counters. */
   stale = 0;
 
   add(m: StatsMsg): void {
-    const prev = this.latest.get(m.id);
+    // `n` counts from 0 in each life, so it orders messages within a life only.
+    const key = lifeKey(m.id, m.boot);
+    const prev = this.latest.get(key);
     if (prev && m.n <= prev.n) {
       this.stale++;
       return;
     }
-    this.latest.set(m.id, m);
+    this.latest.set(key, m);
     for (const [h, i] of [
       [m.latency, 'latency'],
       [m.latency_from_due, 'latencyFromDue'],
@@ -82,15 +86,16 @@ export class StatsMerger {
     return i;
   }
 
+  /** Each life's latest counters, by `lifeKey(id, boot)` (the keys of RouterMsg `routed`). */
   replayers(): Map<string, ReplayerTotals> {
     const out = new Map<string, ReplayerTotals>();
-    for (const [id, m] of this.latest) {
-      out.set(id, { received: m.received, sent: m.sent, ok: m.ok, failed: m.failed, dropped: sumValues(m.dropped_by_reason), final: m.final, lastN: m.n });
+    for (const [key, m] of this.latest) {
+      out.set(key, { received: m.received, sent: m.sent, ok: m.ok, failed: m.failed, dropped: sumValues(m.dropped_by_reason), final: m.final, lastN: m.n });
     }
     return out;
   }
 
-  /** Sums of every replayer's latest cumulative counters. */
+  /** Sums of every replayer life's latest cumulative counters. */
   totals(): { received: number; sent: number; ok: number; failed: number; bytes_sent: number; bytes_received: number; dropped_by_reason: Record<string, number>; by_status: Record<string, number>; by_error: Record<string, number> } {
     const t = { received: 0, sent: 0, ok: 0, failed: 0, bytes_sent: 0, bytes_received: 0, dropped_by_reason: {}, by_status: {}, by_error: {} };
     for (const m of this.latest.values()) {

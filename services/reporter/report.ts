@@ -1,10 +1,12 @@
 /**
- * The end report: DESIGN.md §3 fields plus breakdowns, and its human summary. Pure: built from
- * the time wheel's last status, the router's counters and the merged replayer stats.
+ * The end report: the fields of docs/architecture.md ("Accounting") plus breakdowns, and its
+ * human summary. Pure: built from the time wheel's last status, the router's counters and the
+ * merged replayer stats; the accounting itself is accounting.ts, shared with the done check.
  */
 import { percentilesMs } from '../../shared/histogram.js';
 import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protocol.js';
-import { addInto, sumValues, type ReplayerTotals, type StatsMerger } from './merge.js';
+import { account } from './accounting.js';
+import type { StatsMerger } from './merge.js';
 import { fmtBytes } from './format.js';
 
 /** One reporter interval: what was sent and answered, and how fast. `t` is epoch ms. */
@@ -52,7 +54,8 @@ export interface EndReport {
   /** `2xx`, `3xx`, `4xx`, `5xx`. */
   by_status_class: Record<string, number>;
   by_error: Record<string, number>;
-  replayers: Array<{ id: string; routed: number; received: number; sent: number; dropped: number }>;
+  /** One row per replayer id; `lives`: process starts under that id, their counts summed (absent in older reports). */
+  replayers: Array<{ id: string; lives?: number; routed: number; received: number; sent: number; dropped: number }>;
   started_at: string;
   finished_at: string;
   duration_s: number;
@@ -62,39 +65,17 @@ export interface EndReport {
   influxdb?: { points_written: number; write_errors: number; points_dropped: number; last_error?: string };
 }
 
-/**
- * `settled`: the report is written because nothing moved for `settle_ms`, so a live replayer
- * that is idle (everything it received is sent or dropped) will never see records routed to it
- * and not received: they were lost on the bus (e.g. in a NATS outage) and count as `bus_lost`.
- */
+/** `settled`: written because nothing moved for `settle_ms` (see AccountingInput.settled). */
 export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number, settled = false): EndReport {
   const t = merger.totals();
-  const dropped_by_reason: Record<string, number> = { ...t.dropped_by_reason };
-  if (router) addInto(dropped_by_reason, router.dropped_by_reason);
-  if (status.never_sent > 0) addInto(dropped_by_reason, { stopped: status.never_sent });
-  const reps = merger.replayers();
-  const replayers: EndReport['replayers'] = [];
-  const ids = new Set([...reps.keys(), ...Object.keys(router?.routed ?? {})]);
-  for (const id of [...ids].sort()) {
-    const r = reps.get(id);
-    const routed = router?.routed[id] ?? 0;
-    const lost = lostWith(id, routed, r, router);
-    if (lost > 0) addInto(dropped_by_reason, { replayer_lost: lost });
-    else if (settled && r && router?.members.includes(id) && r.sent + r.dropped >= r.received && routed > r.received) {
-      addInto(dropped_by_reason, { bus_lost: routed - r.received });
-    }
-    replayers.push({ id, routed, received: r?.received ?? 0, sent: r?.sent ?? 0, dropped: r?.dropped ?? 0 });
-  }
-  for (const [k, v] of Object.entries(dropped_by_reason)) if (v === 0) delete dropped_by_reason[k];
-  const dropped = sumValues(dropped_by_reason);
-  const expected = status.copies + status.never_sent;
+  const a = account({ status, router, lives: merger.replayers(), totals: t, settled });
   const rec = status.records;
   const startedMs = status.started_at || finishedAt;
   const durationS = Math.max(0.001, (finishedAt - startedMs) / 1000);
   const by_api = [...merger.byApi.entries()]
-    .map(([api, a]) => {
-      const p = percentilesMs(a.latency);
-      return { api, count: a.count, failed: a.failed, latency_ms: { p50: p.p50, p90: p.p90, p99: p.p99, max: p.max } };
+    .map(([api, x]) => {
+      const p = percentilesMs(x.latency);
+      return { api, count: x.count, failed: x.failed, latency_ms: { p50: p.p50, p90: p.p90, p99: p.p99, max: p.max } };
     })
     .sort((a, b) => b.count - a.count || a.api.localeCompare(b.api));
   return {
@@ -103,20 +84,17 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     records: rec,
     parse_error_samples: status.samples,
     requests: {
-      expected,
+      expected: a.expected,
       sent: t.sent,
       ok: t.ok,
       failed: t.failed,
-      dropped,
-      dropped_by_reason,
-      duplicates: router?.duplicates ?? 0,
+      dropped: a.dropped,
+      dropped_by_reason: a.dropped_by_reason,
+      duplicates: a.duplicates,
       unfinished: t.sent - t.ok - t.failed,
-      unaccounted: expected - t.sent - dropped,
+      unaccounted: a.unaccounted,
     },
-    accounting: {
-      records_close: rec.read === rec.parse_errors + rec.filtered + rec.dispatched,
-      requests_close: expected === t.sent + dropped,
-    },
+    accounting: { records_close: a.records_close, requests_close: a.requests_close },
     rate: status.rate,
     speed: status.speed,
     latency_ms: percentilesMs(merger.latency),
@@ -129,7 +107,7 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     by_status: t.by_status,
     by_status_class: statusClasses(t.by_status),
     by_error: t.by_error,
-    replayers,
+    replayers: a.replayers,
     started_at: new Date(startedMs).toISOString(),
     finished_at: new Date(finishedAt).toISOString(),
     duration_s: Math.round(durationS * 1000) / 1000,
@@ -144,18 +122,6 @@ export function statusClasses(byStatus: Record<string, number>): Record<string, 
     out[cls] = (out[cls] ?? 0) + n;
   }
   return out;
-}
-
-/**
- * Records a replayer will never account for: routed to it but neither sent nor dropped, once it
- * is gone (evicted after missed heartbeats, or left) without a final stats message. They died
- * with it, in its queue or on the bus to it. A live member's remainder is still in progress.
- */
-export function lostWith(id: string, routed: number, r: ReplayerTotals | undefined, router: RouterMsg | undefined): number {
-  // A replayer that said goodbye accounted for all it received; what was still on its way is lost.
-  if (r?.final) return Math.max(0, routed - r.received);
-  if (router?.members.includes(id)) return 0;
-  return Math.max(0, routed - (r?.sent ?? 0) - (r?.dropped ?? 0));
 }
 
 /** The human summary printed at the end (k6 / Vegeta style). */

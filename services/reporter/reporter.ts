@@ -17,7 +17,8 @@ import { htmlPathFor, renderHtml } from './html.js';
 import { InfluxSink } from './influx.js';
 import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
-import { buildReport, formatSummary, lostWith, statusClasses, type EndReport, type TimelinePoint } from './report.js';
+import { account } from './accounting.js';
+import { buildReport, formatSummary, statusClasses, type EndReport, type TimelinePoint } from './report.js';
 
 export interface ReporterOptions {
   /** Where progress lines and the summary go (stdout by default). */
@@ -126,17 +127,11 @@ export class Reporter extends Actor {
   private checkDone(): void {
     const s = this.status;
     if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report) return;
-    const t = this.merger.totals();
-    const expected = s.copies + s.never_sent;
-    let lost = 0;
-    const reps = this.merger.replayers();
-    for (const [id, routed] of Object.entries(this.router?.routed ?? {})) lost += lostWith(id, routed, reps.get(id), this.router);
-    const accounted = t.ok + t.failed + sumValues(t.dropped_by_reason) + sumValues(this.router?.dropped_by_reason ?? {}) + s.never_sent + lost;
+    const { expected, accounted, complete } = account({ status: s, router: this.router, lives: this.merger.replayers(), totals: this.merger.totals(), settled: false });
     if (accounted !== this.lastAccounted) {
       this.lastAccounted = accounted;
       this.lastProgressAt = Date.now();
     }
-    const complete = accounted >= expected && (this.router?.done ?? expected === 0);
     const stalled = Date.now() - this.lastProgressAt > this.cfg.reporter.settle_ms;
     if (complete || stalled) {
       if (!complete) this.log.warn({ expected, accounted }, 'no progress for settle_ms; writing the report with what is known');
