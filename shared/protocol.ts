@@ -2,6 +2,11 @@
  * The one protocol module: every NATS subject, every message shape, their version and the msgpack
  * codec live here. No other file builds a subject string or encodes a message by hand.
  *
+ * Two tables carry the rules (see docs/architecture.md, "Protocol"): `SUBJECT_KINDS` says which
+ * message kinds may travel on each subject, `KINDS` gives each kind its own version and the
+ * shape check `decode` runs. A kind's version is bumped alone, so one message can change without
+ * every actor upgrading at once. test/fixtures/protocol/ pins each kind's bytes.
+ *
  * Wire types keep short, stable names (they cross process and language boundaries); the classes
  * that use them live in services/.
  */
@@ -9,7 +14,10 @@ import { Packr } from 'msgpackr';
 import { ProtocolError } from './errors.js';
 import type { HistogramWire } from './histogram.js';
 
-/** Bumped when a message shape changes incompatibly; a receiver rejects other versions. */
+/**
+ * The version every kind started at. Versions are per kind now (`KINDS[kind].v`, which
+ * `envelope` fills in); this stays for code that predates that and equals each kind's first one.
+ */
 export const PROTOCOL_VERSION = 1 as const;
 
 /** Every subject of a job, built in one place. `<job>` must be a NATS-token-safe id. */
@@ -36,6 +44,34 @@ export const subjects = {
   checkpoint: (job: string, actor: 'timewheel' | 'fetcher') => `havok.${job}.checkpoint.${actor}`,
   checkpoints: (job: string) => `havok.${job}.checkpoint.*`,
 } as const;
+
+/**
+ * Where a message is read from: a subject above, the reply inbox of a control request, or the
+ * value of a lease key (`leaseBucketName`).
+ */
+export type Channel = keyof typeof subjects | 'control_reply' | 'lease';
+
+/**
+ * The message kinds allowed on each channel; `decodeOn(channel, data)` accepts exactly these.
+ * A unit test checks that every subject and every kind is listed.
+ */
+export const SUBJECT_KINDS = {
+  records: ['records', 'source_end'],
+  dispatch: ['dispatch', 'dispatch_end'],
+  replayer: ['assign'],
+  heartbeat: ['heartbeat'],
+  router: ['router'],
+  stats: ['stats'],
+  status: ['status'],
+  control: ['control'],
+  control_reply: ['control_reply'],
+  ended: ['ended'],
+  checkpoint: ['tw_checkpoint', 'fetcher_checkpoint'],
+  checkpoints: ['tw_checkpoint', 'fetcher_checkpoint'],
+  lease: ['lease'],
+} as const satisfies Record<Channel, readonly MsgKind[]>;
+/** The kinds `decodeOn(channel, …)` returns. */
+export type KindOn<C extends Channel> = (typeof SUBJECT_KINDS)[C][number];
 
 /** JetStream stream that carries one job's records from fetcher to time wheel. */
 export const streamName = (job: string): string => `HAVOK_${job.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -111,7 +147,8 @@ export interface SourceCounts {
 // Messages
 
 interface Envelope<K extends string> {
-  v: typeof PROTOCOL_VERSION;
+  /** The version of this kind the sender wrote (`KINDS[kind].v`); one of `KINDS[kind].accepts` once decoded. */
+  v: number;
   kind: K;
   sender: string;
 }
@@ -391,6 +428,112 @@ export type MsgKind = AnyMsg['kind'];
 export type MsgOf<K extends MsgKind> = Extract<AnyMsg, { kind: K }>;
 
 // ---------------------------------------------------------------------------------------------
+// Kinds: one definition per message kind, its version and its shape check
+
+/** A decoded map whose fields are not checked yet. */
+type Wire = Record<string, unknown>;
+
+/** What a build knows of one message kind. */
+export interface KindDef {
+  /** The version this build sends (`envelope` fills it in). */
+  readonly v: number;
+  /**
+   * The versions this build reads: the one it sends and, while a change rolls out, the one
+   * before (see docs/architecture.md, "Protocol"). Any other version is a ProtocolError.
+   */
+  readonly accepts: readonly number[];
+  /**
+   * The fields receivers rely on are there and well-typed, for every accepted version. Runs per
+   * message (per record for records, dispatch and assign): no allocation, no closures.
+   */
+  readonly shape: (m: Wire) => boolean;
+}
+export type KindTable = Readonly<Record<MsgKind, KindDef>>;
+
+const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isStr = (x: unknown): x is string => typeof x === 'string';
+/** A field added to a message later: absent in one from an older sender. */
+const optNum = (x: unknown): boolean => x === undefined || isNum(x);
+const optToken = (x: unknown): boolean => x === undefined || (isStr(x) && SAFE_TOKEN.test(x));
+const isObj = (x: unknown): x is Wire => typeof x === 'object' && x !== null && !Array.isArray(x);
+
+function isRecord(r: unknown): boolean {
+  return isObj(r) && isNum(r.ts) && isStr(r.method) && isStr(r.url) && isNum(r.src) && isNum(r.seq);
+}
+function isDueRecord(r: unknown): boolean {
+  return isRecord(r) && isNum((r as Wire).due) && isNum((r as Wire).copy);
+}
+
+/**
+ * Every message kind. To change one incompatibly: bump its `v`, keep the old one in `accepts`
+ * with a shape that reads both, add its golden bytes, and drop the old version one release later.
+ * Adding an optional field (checked with `opt…`) keeps the version.
+ */
+export const KINDS = {
+  records: {
+    v: 1,
+    accepts: [1],
+    shape: (m) => isNum(m.src) && isNum(m.sources) && isNum(m.batch) && Array.isArray(m.records) && m.records.every(isRecord),
+  },
+  source_end: {
+    v: 1,
+    accepts: [1],
+    shape: (m) => isNum(m.src) && isNum(m.sources) && isNum(m.batches) && isObj(m.counts) && isNum(m.counts.read),
+  },
+  dispatch: {
+    v: 1,
+    accepts: [1],
+    shape: (m) => isNum(m.n) && isNum(m.upto) && Array.isArray(m.records) && m.records.every(isDueRecord),
+  },
+  dispatch_end: { v: 1, accepts: [1], shape: (m) => isNum(m.n) && isNum(m.copies) },
+  assign: { v: 1, accepts: [1], shape: (m) => Array.isArray(m.records) && m.records.every(isDueRecord) },
+  heartbeat: {
+    v: 1,
+    accepts: [1],
+    shape: (m) => isStr(m.id) && SAFE_TOKEN.test(m.id) && optToken(m.boot) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight),
+  },
+  router: {
+    v: 1,
+    accepts: [1],
+    shape: (m) =>
+      Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean',
+  },
+  stats: {
+    v: 1,
+    accepts: [1],
+    shape: (m) =>
+      isStr(m.id) &&
+      optToken(m.boot) &&
+      isNum(m.n) &&
+      isNum(m.sent) &&
+      isNum(m.received) &&
+      optNum(m.bytes_sent) &&
+      optNum(m.bytes_received) &&
+      isObj(m.dropped_by_reason) &&
+      Array.isArray(m.latency) &&
+      Array.isArray(m.latency_from_due) &&
+      Array.isArray(m.lateness) &&
+      isObj(m.by_api),
+  },
+  status: { v: 1, accepts: [1], shape: (m) => isStr(m.state) && isObj(m.records) && isNum(m.copies) },
+  control: { v: 1, accepts: [1], shape: (m) => isStr(m.op) && (m.value === undefined || isNum(m.value)) },
+  control_reply: { v: 1, accepts: [1], shape: (m) => typeof m.ok === 'boolean' && isObj(m.view) && isStr(m.view.state) },
+  tw_checkpoint: {
+    v: 1,
+    accepts: [1],
+    shape: (m) =>
+      isStr(m.state) && isNum(m.dispatched) && isNum(m.copies) && isNum(m.rate_units) && Array.isArray(m.source_counts) && (m.last === null || Array.isArray(m.last)),
+  },
+  fetcher_checkpoint: { v: 1, accepts: [1], shape: (m) => Array.isArray(m.published) && Array.isArray(m.ended) },
+  lease: {
+    v: 1,
+    accepts: [1],
+    shape: (m) => isStr(m.role) && (LEASE_ROLES as readonly string[]).includes(m.role) && isStr(m.holder) && isNum(m.at) && isNum(m.ttl_ms),
+  },
+  ended: { v: 1, accepts: [1], shape: (m) => isStr(m.job) && isNum(m.exit_code) },
+} as const satisfies KindTable;
+
+// ---------------------------------------------------------------------------------------------
 // Codec
 
 // One Packr for the process: `useRecords: false` keeps messages self-describing, so processes
@@ -401,16 +544,30 @@ export function encode(msg: AnyMsg): Uint8Array {
   return packr.pack(msg);
 }
 
-/** Builds the envelope so callers only write the payload. */
+/** Builds the envelope, with the kind's current version, so callers only write the payload. */
 export function envelope<K extends MsgKind>(kind: K, sender: string): Envelope<K> {
-  return { v: PROTOCOL_VERSION, kind, sender };
+  return { v: KINDS[kind].v, kind, sender };
 }
 
 /**
  * Decodes and checks one message. Throws ProtocolError (never anything else) when the bytes are
- * not msgpack, the version differs, or the kind is not one of `expected`.
+ * not msgpack, the kind is not one of `expected`, its version is not one this build reads for
+ * that kind, or a field receivers rely on is missing or mistyped.
  */
 export function decode<K extends MsgKind>(data: Uint8Array, ...expected: K[]): MsgOf<K> {
+  return decodeWith(KINDS, data, expected);
+}
+
+/** Decodes a message read from `channel`, accepting exactly the kinds `SUBJECT_KINDS` lists for it. */
+export function decodeOn<C extends Channel>(channel: C, data: Uint8Array): MsgOf<KindOn<C>> {
+  return decodeWith<KindOn<C>>(KINDS, data, SUBJECT_KINDS[channel], channel);
+}
+
+/**
+ * `decode` against a given kinds table: what a build with that table would accept. The actors use
+ * `KINDS`; tests pass another to check a rolling upgrade (a receiver one version ahead).
+ */
+export function decodeWith<K extends MsgKind>(table: KindTable, data: Uint8Array, expected: readonly K[], channel?: Channel): MsgOf<K> {
   let value: unknown;
   try {
     value = packr.unpack(data);
@@ -418,16 +575,17 @@ export function decode<K extends MsgKind>(data: Uint8Array, ...expected: K[]): M
     throw new ProtocolError('not a msgpack message', { cause: err });
   }
   if (typeof value !== 'object' || value === null) throw new ProtocolError('message is not a map');
-  const m = value as { v?: unknown; kind?: unknown };
-  if (m.v !== PROTOCOL_VERSION) {
-    throw new ProtocolError(`protocol version ${shown(m.v)} is not ${PROTOCOL_VERSION}`);
+  const m = value as Wire;
+  // The kind first: a version means something only within its kind.
+  if (typeof m.kind !== 'string' || !(expected as readonly string[]).includes(m.kind)) {
+    const on = channel === undefined ? '' : ` on ${channel}`;
+    throw new ProtocolError(`unexpected message kind ${shown(m.kind)}${on}, wanted ${expected.join('|')}`);
   }
-  if (typeof m.kind !== 'string' || !(expected as string[]).includes(m.kind)) {
-    throw new ProtocolError(`unexpected message kind ${shown(m.kind)}, wanted ${expected.join('|')}`);
+  const def = table[m.kind as K];
+  if (!(def.accepts as readonly unknown[]).includes(m.v)) {
+    throw new ProtocolError(`${m.kind} message version ${shown(m.v)} is not one this build reads (${def.accepts.join(', ')})`);
   }
-  if (!hasShape(m.kind as MsgKind, value as Record<string, unknown>)) {
-    throw new ProtocolError(`malformed ${m.kind} message`);
-  }
+  if (!def.shape(m)) throw new ProtocolError(`malformed ${m.kind} message (version ${shown(m.v)})`);
   return value as MsgOf<K>;
 }
 
@@ -440,55 +598,5 @@ function shown(x: unknown): string {
     return typeof x === 'bigint' ? `${x}n` : (JSON.stringify(x) ?? String(x));
   } catch {
     return typeof x;
-  }
-}
-
-const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
-const isStr = (x: unknown): x is string => typeof x === 'string';
-/** A field added to a message later: absent in one from an older sender. */
-const optNum = (x: unknown): boolean => x === undefined || isNum(x);
-const optToken = (x: unknown): boolean => x === undefined || (isStr(x) && SAFE_TOKEN.test(x));
-const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-function isRecord(r: unknown): boolean {
-  return isObj(r) && isNum(r.ts) && isStr(r.method) && isStr(r.url) && isNum(r.src) && isNum(r.seq);
-}
-function isDueRecord(r: unknown): boolean {
-  return isRecord(r) && isNum((r as Record<string, unknown>).due) && isNum((r as Record<string, unknown>).copy);
-}
-
-/** Structural checks of the fields each receiver relies on; cheap enough for the hot path. */
-function hasShape(kind: MsgKind, m: Record<string, unknown>): boolean {
-  switch (kind) {
-    case 'records':
-      return isNum(m.src) && isNum(m.sources) && isNum(m.batch) && Array.isArray(m.records) && m.records.every(isRecord);
-    case 'source_end':
-      return isNum(m.src) && isNum(m.sources) && isNum(m.batches) && isObj(m.counts) && isNum(m.counts.read);
-    case 'dispatch':
-      return isNum(m.n) && isNum(m.upto) && Array.isArray(m.records) && m.records.every(isDueRecord);
-    case 'dispatch_end':
-      return isNum(m.n) && isNum(m.copies);
-    case 'assign':
-      return Array.isArray(m.records) && m.records.every(isDueRecord);
-    case 'heartbeat':
-      return isStr(m.id) && SAFE_TOKEN.test(m.id) && optToken(m.boot) && isStr(m.state) && isNum(m.capacity) && isNum(m.inflight);
-    case 'router':
-      return Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean';
-    case 'stats':
-      return isStr(m.id) && optToken(m.boot) && isNum(m.n) && isNum(m.sent) && isNum(m.received) && optNum(m.bytes_sent) && optNum(m.bytes_received) && isObj(m.dropped_by_reason) && Array.isArray(m.latency) && Array.isArray(m.latency_from_due) && Array.isArray(m.lateness) && isObj(m.by_api);
-    case 'status':
-      return isStr(m.state) && isObj(m.records) && isNum(m.copies);
-    case 'control':
-      return isStr(m.op) && (m.value === undefined || isNum(m.value));
-    case 'control_reply':
-      return typeof m.ok === 'boolean' && isObj(m.view) && isStr(m.view.state);
-    case 'tw_checkpoint':
-      return isStr(m.state) && isNum(m.dispatched) && isNum(m.copies) && isNum(m.rate_units) && Array.isArray(m.source_counts) && (m.last === null || Array.isArray(m.last));
-    case 'fetcher_checkpoint':
-      return Array.isArray(m.published) && Array.isArray(m.ended);
-    case 'lease':
-      return isStr(m.role) && (LEASE_ROLES as readonly string[]).includes(m.role) && isStr(m.holder) && isNum(m.at) && isNum(m.ttl_ms);
-    case 'ended':
-      return isStr(m.job) && isNum(m.exit_code);
   }
 }
