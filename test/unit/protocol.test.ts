@@ -1,19 +1,27 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { ProtocolError } from '../../shared/errors.js';
 import {
-  PROTOCOL_VERSION,
+  KINDS,
   SAFE_TOKEN,
+  SUBJECT_KINDS,
   consumerName,
   decode,
+  decodeOn,
+  decodeWith,
   encode,
   envelope,
   streamName,
   subjects,
   type AnyMsg,
+  type Channel,
   type DueRecord,
+  type KindTable,
   type LogRecord,
   type MsgKind,
 } from '../../shared/protocol.js';
@@ -126,29 +134,32 @@ const SAMPLES: { [K in MsgKind]: Extract<AnyMsg, { kind: K }> } = {
   },
   fetcher_checkpoint: { ...envelope('fetcher_checkpoint', 'fetcher'), published: [3, 0], ended: [1] },
 };
-const KINDS = Object.keys(SAMPLES) as MsgKind[];
+const ALL_KINDS = Object.keys(SAMPLES) as MsgKind[];
 
-/** Calls decode and returns the ProtocolError it throws; fails on success or any other error. */
-function rejection(data: Uint8Array, ...kinds: MsgKind[]): ProtocolError {
+/** Runs `call` and returns the ProtocolError it throws; fails on success or any other error. */
+function thrown(call: () => unknown, what: string): ProtocolError {
   try {
-    decode(data, ...kinds);
+    call();
   } catch (err) {
-    assert.ok(err instanceof ProtocolError, `want ProtocolError, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
+    assert.ok(err instanceof ProtocolError, `${what}: want ProtocolError, got ${(err as Error)?.name}: ${(err as Error)?.message}`);
     assert.equal(err.name, 'ProtocolError');
     return err;
   }
-  assert.fail(`decode(${Buffer.from(data).toString('hex')}, ${kinds.join('|')}) did not throw`);
+  assert.fail(`${what} did not throw`);
 }
+const hex = (data: Uint8Array): string => Buffer.from(data).toString('hex');
+/** The ProtocolError of `decode(data, ...kinds)`. */
+const rejection = (data: Uint8Array, ...kinds: MsgKind[]): ProtocolError => thrown(() => decode(data, ...kinds), `decode(${hex(data)}, ${kinds.join('|')})`);
 
 /** Packs any value the way a foreign sender would. */
 const foreign = new Packr({ useRecords: false });
 const pack = (v: unknown): Uint8Array => foreign.pack(v);
 
 describe('protocol: encode/decode', () => {
-  for (const kind of KINDS) {
+  for (const kind of ALL_KINDS) {
     test(`${kind}: round trip`, () => {
       const msg = SAMPLES[kind];
-      assert.equal(msg.v, PROTOCOL_VERSION);
+      assert.equal(msg.v, KINDS[kind].v, 'envelope fills in the kind\'s version');
       const back = decode(encode(msg), kind);
       assert.deepEqual(back, msg, `decode(encode(${kind}))`);
     });
@@ -233,11 +244,11 @@ describe('protocol: decode rejects with ProtocolError', () => {
 
   test('property: random bytes never throw anything but ProtocolError', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 256 }), fc.subarray(KINDS, { minLength: 1 }), (bytes, kinds) => {
+      fc.property(fc.uint8Array({ maxLength: 256 }), fc.subarray(ALL_KINDS, { minLength: 1 }), (bytes, kinds) => {
         try {
           decode(bytes, ...kinds);
         } catch (err) {
-          if (!(err instanceof ProtocolError)) throw new Error(`bytes ${Buffer.from(bytes).toString('hex')}: ${String(err)}`);
+          if (!(err instanceof ProtocolError)) throw new Error(`bytes ${hex(bytes)}: ${String(err)}`);
         }
       }),
       { numRuns: 5000 },
@@ -247,7 +258,7 @@ describe('protocol: decode rejects with ProtocolError', () => {
   test('property: valid messages with bytes flipped, cut or appended never throw anything but ProtocolError', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...KINDS),
+        fc.constantFrom(...ALL_KINDS),
         fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
         fc.nat(),
         fc.uint8Array({ maxLength: 8 }),
@@ -258,7 +269,7 @@ describe('protocol: decode rejects with ProtocolError', () => {
           try {
             decode(bytes, kind);
           } catch (err) {
-            if (!(err instanceof ProtocolError)) throw new Error(`${kind}, bytes ${Buffer.from(bytes).toString('hex')}: ${String(err)}`);
+            if (!(err instanceof ProtocolError)) throw new Error(`${kind}, bytes ${hex(bytes)}: ${String(err)}`);
           }
         },
       ),
@@ -268,7 +279,7 @@ describe('protocol: decode rejects with ProtocolError', () => {
 
   test('property: any msgpack value that is not a well-formed message is a ProtocolError', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.anything(), fc.record({ v: fc.constant(1), kind: fc.constantFrom(...KINDS) }, { requiredKeys: ['v', 'kind'] }).chain((m) => fc.dictionary(fc.string(), fc.anything()).map((d) => ({ ...d, ...m })))), (value) => {
+      fc.property(fc.oneof(fc.anything(), fc.record({ v: fc.constant(1), kind: fc.constantFrom(...ALL_KINDS) }, { requiredKeys: ['v', 'kind'] }).chain((m) => fc.dictionary(fc.string(), fc.anything()).map((d) => ({ ...d, ...m })))), (value) => {
         let bytes: Uint8Array;
         try {
           bytes = pack(value);
@@ -276,7 +287,7 @@ describe('protocol: decode rejects with ProtocolError', () => {
           return; // not packable (e.g. a symbol): nothing to decode
         }
         try {
-          decode(bytes, ...KINDS);
+          decode(bytes, ...ALL_KINDS);
         } catch (err) {
           if (!(err instanceof ProtocolError)) throw new Error(`${JSON.stringify(value)}: ${String(err)}`);
         }
@@ -337,5 +348,140 @@ describe('protocol: subjects and names', () => {
   test('SAFE_TOKEN: subject tokens only', () => {
     for (const ok of ['a', 'replayer-1', 'A_b-9', 'x'.repeat(128)]) assert.ok(SAFE_TOKEN.test(ok), ok);
     for (const bad of ['', 'a.b', 'a b', 'a*', 'a>', 'x'.repeat(129)]) assert.ok(!SAFE_TOKEN.test(bad), JSON.stringify(bad));
+  });
+});
+
+describe('protocol: per-kind versions', () => {
+  /**
+   * The next build as it would ship a heartbeat change nobody older can read (a required `load`):
+   * heartbeat goes to version 2 and still reads 1 during the rolling upgrade; no other kind moves.
+   */
+  const NEXT: KindTable = {
+    ...KINDS,
+    heartbeat: { v: 2, accepts: [1, 2], shape: (m) => KINDS.heartbeat.shape(m) && (m.v === 1 || typeof m.load === 'number') },
+  };
+  const hbV2 = { ...SAMPLES.heartbeat, v: 2, load: 0.5 };
+
+  test('every kind reads the version it sends', () => {
+    for (const kind of ALL_KINDS) assert.ok((KINDS[kind].accepts as readonly number[]).includes(KINDS[kind].v), kind);
+  });
+
+  test('a newer version of one kind is rejected, naming kind and version; other kinds still decode', () => {
+    const m = rejection(pack(hbV2), 'heartbeat').message;
+    assert.ok(m.includes('heartbeat') && m.includes('version 2') && m.includes('(1)'), m);
+    for (const kind of ALL_KINDS) assert.deepEqual(decode(encode(SAMPLES[kind]), kind), SAMPLES[kind], kind);
+  });
+
+  test('during a rolling upgrade the newer receiver reads both versions of the changed kind, and every other kind', () => {
+    assert.deepEqual(decodeWith(NEXT, pack(hbV2), ['heartbeat']), hbV2);
+    assert.deepEqual(decodeWith(NEXT, encode(SAMPLES.heartbeat), ['heartbeat']), SAMPLES.heartbeat, 'a version-1 heartbeat from an older replayer');
+    for (const kind of ALL_KINDS) assert.deepEqual(decodeWith(NEXT, encode(SAMPLES[kind]), [kind]), SAMPLES[kind], kind);
+  });
+
+  test('the newer receiver still checks the newer shape and rejects versions it does not know', () => {
+    const { load: _l, ...noLoad } = hbV2;
+    assert.match(thrown(() => decodeWith(NEXT, pack(noLoad), ['heartbeat']), 'v2 without load').message, /malformed heartbeat message \(version 2\)/);
+    assert.match(thrown(() => decodeWith(NEXT, pack({ ...hbV2, v: 3 }), ['heartbeat']), 'v3').message, /heartbeat message version 3 .*\(1, 2\)/);
+    // The bump was heartbeat's alone: a stats message at version 2 is still unknown to both builds.
+    const statsV2 = pack({ ...SAMPLES.stats, v: 2 });
+    assert.match(thrown(() => decodeWith(NEXT, statsV2, ['stats']), 'stats v2, next build').message, /stats message version 2/);
+    assert.match(rejection(statsV2, 'stats').message, /stats message version 2/);
+  });
+
+  test('an optional field added later may be absent (a sender that predates it)', () => {
+    const { boot: _b, ...oldHeartbeat } = SAMPLES.heartbeat;
+    assert.deepEqual(decode(encode(oldHeartbeat), 'heartbeat'), oldHeartbeat);
+    const { boot: _s, bytes_sent: _bs, bytes_received: _br, ...oldStats } = SAMPLES.stats;
+    assert.deepEqual(decode(encode(oldStats), 'stats'), oldStats);
+    // Absent is fine, present and wrong is not.
+    assert.match(rejection(pack({ ...oldHeartbeat, boot: 'a.b' }), 'heartbeat').message, /malformed heartbeat/);
+  });
+});
+
+describe('protocol: subject → kinds table', () => {
+  const channels = Object.keys(SUBJECT_KINDS) as Channel[];
+
+  test('every subject builder has an entry, and every entry is a subject, the control reply or the lease value', () => {
+    for (const s of Object.keys(subjects)) assert.ok(s in SUBJECT_KINDS, `subjects.${s} missing from SUBJECT_KINDS`);
+    const others = channels.filter((c) => !(c in subjects));
+    assert.deepEqual(others.sort(), ['control_reply', 'lease']);
+  });
+
+  test('every kind travels on some channel, and every listed kind is defined', () => {
+    const listed = new Set<string>(channels.flatMap((c) => SUBJECT_KINDS[c]));
+    assert.deepEqual([...listed].sort(), [...ALL_KINDS].sort());
+    assert.deepEqual(Object.keys(KINDS).sort(), [...ALL_KINDS].sort(), 'KINDS defines exactly the message kinds');
+  });
+
+  test('decodeOn accepts a kind exactly on the channels that list it', () => {
+    for (const kind of ALL_KINDS) {
+      const bytes = encode(SAMPLES[kind]);
+      for (const c of channels) {
+        if ((SUBJECT_KINDS[c] as readonly string[]).includes(kind)) {
+          assert.deepEqual(decodeOn(c, bytes), SAMPLES[kind], `${kind} on ${c}`);
+        } else {
+          const m = thrown(() => decodeOn(c, bytes), `${kind} on ${c}`).message;
+          assert.ok(m.includes(`"${kind}" on ${c}`) && m.includes(SUBJECT_KINDS[c].join('|')), m);
+        }
+      }
+    }
+  });
+
+  test('decodeOn returns the subject\'s union, narrowed by kind', () => {
+    const m = decodeOn('dispatch', encode(SAMPLES.dispatch_end));
+    assert.equal(m.kind, 'dispatch_end');
+    if (m.kind === 'dispatch_end') assert.equal(m.copies, SAMPLES.dispatch_end.copies); // compiles only if narrowed
+  });
+});
+
+/**
+ * Golden bytes: each kind's sample as it is on the wire, so an accidental wire change (a field
+ * renamed, reordered or retyped, a codec option or msgpackr upgrade that changes the encoding)
+ * fails here. Regenerate after an intended change, see test/fixtures/protocol/README.md.
+ * Resolved from the repository root: the compiled test runs from dist/test/unit/.
+ */
+const GOLDEN_FILE = fileURLToPath(new URL('../../../test/fixtures/protocol/golden.json', import.meta.url));
+/** `kind@version` → hex of its bytes. Older versions stay while a kind still reads them. */
+type Golden = Record<string, string>;
+const goldenKey = (kind: MsgKind, v: number): string => `${kind}@${v}`;
+
+function loadGolden(): Golden {
+  const found: Golden = existsSync(GOLDEN_FILE) ? (JSON.parse(readFileSync(GOLDEN_FILE, 'utf8')) as Golden) : {};
+  if (process.env.UPDATE_GOLDEN !== '1') return found;
+  const next: Golden = {};
+  for (const kind of ALL_KINDS) {
+    for (const v of KINDS[kind].accepts) {
+      const key = goldenKey(kind, v);
+      if (v === KINDS[kind].v) next[key] = hex(encode(SAMPLES[kind]));
+      else if (found[key] !== undefined) next[key] = found[key]; // bytes an older sender wrote: never regenerated
+    }
+  }
+  mkdirSync(dirname(GOLDEN_FILE), { recursive: true });
+  writeFileSync(GOLDEN_FILE, `${JSON.stringify(next, null, 2)}\n`);
+  return next;
+}
+
+describe('protocol: golden bytes', () => {
+  const golden = loadGolden();
+  const regenerate = 'if the change is intended: UPDATE_GOLDEN=1 node --test dist/test/unit/protocol.test.js';
+
+  for (const kind of ALL_KINDS) {
+    test(`${kind}: encodes to its golden bytes, which decode to the sample`, () => {
+      const key = goldenKey(kind, KINDS[kind].v);
+      const want = golden[key];
+      assert.ok(want !== undefined, `no golden bytes for ${key} in ${GOLDEN_FILE}; ${regenerate}`);
+      assert.equal(hex(encode(SAMPLES[kind])), want, `${key} encodes differently: a wire change; ${regenerate}`);
+      assert.deepEqual(decode(Buffer.from(want, 'hex'), kind), SAMPLES[kind]);
+    });
+  }
+
+  test('every golden entry is a kind at a version this build reads (older ones still decode)', () => {
+    for (const [key, bytes] of Object.entries(golden)) {
+      const [kind, v] = key.split('@') as [MsgKind, string];
+      assert.ok(kind in KINDS, `${key}: unknown kind`);
+      assert.ok((KINDS[kind].accepts as readonly number[]).includes(Number(v)), `${key}: version no longer read; ${regenerate}`);
+      const m = decode(Buffer.from(bytes, 'hex'), kind);
+      assert.equal(m.v, Number(v), key);
+    }
   });
 });
