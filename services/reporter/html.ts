@@ -9,6 +9,7 @@
  */
 import type { EndReport, TimelinePoint } from './report.js';
 import { fmtBytes } from './format.js';
+import { MAX_TIMELINE_POINTS } from './timeline.js';
 
 /** `reports/x.json` → `reports/x.html` (any other name gets `.html` appended). */
 export function htmlPathFor(jsonPath: string): string {
@@ -17,8 +18,11 @@ export function htmlPathFor(jsonPath: string): string {
 
 /** Table rows shown per API before the rest are summed up in one line. */
 const MAX_API_ROWS = 1000;
-/** Timeline points drawn at most; longer runs are merged into buckets. */
-const MAX_CHART_POINTS = 1200;
+/**
+ * Timeline points drawn at most. The reporter already writes no more (timeline.ts, with true
+ * percentiles per point); a longer timeline, from a report of an older version, is merged here.
+ */
+const MAX_CHART_POINTS = MAX_TIMELINE_POINTS;
 
 const COLORS = { sent: '#2563eb', failed: '#dc2626', completed: '#16a34a', p50: '#0891b2', p99: '#9333ea', lateness: '#ea580c' };
 
@@ -286,7 +290,9 @@ interface PreparedTimeline {
 /**
  * Per-interval counts as rates over each interval's real length (the gap to the previous point;
  * the last one, written with the report, is usually short); the first point, which has no
- * predecessor, counts as a typical interval. More than MAX_CHART_POINTS are merged into buckets.
+ * predecessor, counts as a typical interval. More than MAX_CHART_POINTS (only in a report of an
+ * older version, which kept every interval) are merged into buckets, whose latency can then only
+ * be approximated from the points' own percentiles: mean p50 weighted by answers, largest p99.
  */
 export function prepareTimeline(points: TimelinePoint[]): PreparedTimeline {
   const pts = points.filter((p) => Number.isFinite(p.t)).sort((a, b) => a.t - b.t);

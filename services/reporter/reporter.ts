@@ -18,7 +18,8 @@ import { InfluxSink } from './influx.js';
 import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
 import { account } from './accounting.js';
-import { buildReport, formatSummary, statusClasses, type EndReport, type TimelinePoint } from './report.js';
+import { buildReport, formatSummary, statusClasses, type EndReport } from './report.js';
+import { Timeline } from './timeline.js';
 
 export interface ReporterOptions {
   /** Where progress lines and the summary go (stdout by default). */
@@ -37,8 +38,8 @@ export class Reporter extends Actor {
   private lastSent = 0;
   private report?: EndReport;
   private influx?: InfluxSink;
-  /** One entry per interval, for the report's charts. */
-  private readonly timeline: TimelinePoint[] = [];
+  /** Every interval's counts and histograms, in at most MAX_TIMELINE_POINTS buckets, for the report's charts. */
+  private readonly timeline = new Timeline();
   private lastFailed = 0;
   private readonly sender = `reporter-${process.pid}`;
   private readonly out: NodeJS.WritableStream;
@@ -107,8 +108,7 @@ export class Reporter extends Actor {
   private emitInterval(): void {
     const interval = this.merger.takeInterval();
     const t = this.merger.totals();
-    const p = percentilesMs(interval.latency);
-    this.timeline.push({ t: Date.now(), sent: interval.sent, completed: p.count, failed: t.failed - this.lastFailed, p50_ms: p.p50, p99_ms: p.p99, lateness_p99_ms: percentilesMs(interval.lateness).p99 });
+    this.timeline.add(Date.now(), interval.sent, t.failed - this.lastFailed, interval.latency, interval.lateness);
     this.lastFailed = t.failed;
     if (!this.influx) return;
     this.influx.write(
@@ -144,7 +144,7 @@ export class Reporter extends Actor {
     this.report = report;
     // The last interval goes out before the report, so InfluxDB and the report agree.
     this.emitInterval();
-    report.timeline = this.timeline;
+    report.timeline = this.timeline.points();
     if (this.influx) {
       await this.influx.flush(5000);
       report.influxdb = { ...this.influx.counters };
