@@ -9,7 +9,11 @@ import { account } from './accounting.js';
 import type { StatsMerger } from './merge.js';
 import { fmtBytes } from './format.js';
 
-/** One reporter interval: what was sent and answered, and how fast. `t` is epoch ms. */
+/**
+ * One span of the job (one reporter interval, or several once a long job's timeline is bucketed,
+ * see timeline.ts): what was sent and answered in it, and its true latency percentiles. `t` is
+ * epoch ms at the span's end.
+ */
 export interface TimelinePoint {
   t: number;
   sent: number;
@@ -59,7 +63,7 @@ export interface EndReport {
   started_at: string;
   finished_at: string;
   duration_s: number;
-  /** Per-interval figures (req/s and latency over time). */
+  /** Figures over time (req/s and latency), at most MAX_TIMELINE_POINTS spans of equal length. */
   timeline?: TimelinePoint[];
   /** InfluxDB output counters, when `[reporter.influxdb]` is configured. */
   influxdb?: { points_written: number; write_errors: number; points_dropped: number; last_error?: string };
