@@ -3,14 +3,22 @@
  * key=value` flags, validated together. Every problem is collected and reported at once, each
  * naming its key (k6 style); unknown keys are rejected, the original Havok's keys are accepted as
  * aliases. A bad config is a ConfigError (exit 2).
+ *
+ * The sources' sections are not defined here: each source kind brings the schema of its
+ * `[fetcher.<type>]` (services/fetcher/sources/<type>/schema.ts) and the registry lists the
+ * kinds (services/fetcher/sources/registry.ts); this module composes `[fetcher]` from that list,
+ * so a new source needs no change here. The registry and what it imports never import this
+ * module back (they take their section as plain data): the config stays a leaf of the import
+ * graph for every actor, and `npm run check:cycles` finds no cycle.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
-import { logRegexProblem } from './log-regex.js';
 import { SAFE_TOKEN } from './protocol.js';
+import { SOURCE_ALIASES, SOURCES, type SourceType } from '../services/fetcher/sources/registry.js';
+import type { SourceKind } from '../services/fetcher/sources/types.js';
 
 /** Log time bound: epoch ms, or an ISO 8601 date-time string. */
 const logTime = z.union([
@@ -18,28 +26,20 @@ const logTime = z.union([
   z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected epoch ms or an ISO 8601 date-time' }),
 ]);
 
-const FETCHER_TYPES = ['file', 'kafka', 'sls'] as const;
-/** The original Havok's fetcher type names. */
-const FETCHER_ALIASES: Record<string, (typeof FETCHER_TYPES)[number]> = {
-  'kafka-single-partition': 'kafka',
-  'concurrency-sls': 'sls',
+export { ANALYZERS, NGINX_COMBINED, type AnalyzerName } from '../services/fetcher/analyzers/names.js';
+
+type Sources = typeof SOURCES;
+const SOURCE_TYPES = Object.keys(SOURCES) as [SourceType, ...SourceType[]];
+
+/**
+ * `[fetcher.<type>]` for every registered kind, each by its own schema. Every section is checked
+ * whatever the type (a misspelt key in an unused section is still an error), and may be absent.
+ */
+const sourceSections = Object.fromEntries(SOURCE_TYPES.map((t) => [t, (SOURCES[t] as SourceKind).schema.prefault({})])) as {
+  [T in SourceType]: z.ZodPrefault<Sources[T]['schema']>;
 };
 
-export const ANALYZERS = ['combined', 'common', 'jsonl', 'nginx', 'regex'] as const;
-export type AnalyzerName = (typeof ANALYZERS)[number];
-
-/** nginx's predefined `combined` log_format: the default of `fetcher.file.log_format`. */
-export const NGINX_COMBINED = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
-
 const headerMap = z.record(z.string(), z.string());
-
-const jsonlFields = z.strictObject({
-  ts: z.string().default('ts'),
-  method: z.string().default('method'),
-  url: z.string().default('url'),
-  headers: z.string().default('headers'),
-  body: z.string().default('body'),
-});
 
 // Sections use `.prefault({})`, not `.default({})`: zod 4 returns a default as it is, unparsed,
 // so an absent section would come out as `{}` without its own keys' defaults.
@@ -77,135 +77,13 @@ const schema = z.strictObject({
       type: z
         .string()
         .default('file')
-        .transform((t) => FETCHER_ALIASES[t] ?? t)
-        .pipe(z.enum(FETCHER_TYPES)),
+        .transform((t) => SOURCE_ALIASES[t] ?? t)
+        .pipe(z.enum(SOURCE_TYPES)),
       /** Records per message on the bus. */
       batch_size: z.number().int().min(1).max(10_000).default(500),
       /** Unconsumed batches the job's stream holds before the fetcher waits (backpressure). */
       max_pending_batches: z.number().int().min(1).default(64),
-      file: z
-        .strictObject({
-          /** A path, a glob, or a list of them; `.gz` files are decompressed. */
-          path: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-          format: z.enum(ANALYZERS).default('combined'),
-          fields: jsonlFields.prefault({}),
-          /** nginx `log_format` string read by `format = "nginx"`. */
-          log_format: z.string().min(1).default(NGINX_COMBINED),
-          /** JS regex with named groups ts, method, url (body, header_<name>…) for `format = "regex"`. */
-          regex: z
-            .string()
-            .optional()
-            .superRefine((re, ctx) => {
-              const problem = re === undefined ? undefined : logRegexProblem(re);
-              if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-            }),
-          /** How logged bodies are written: the text itself, or base64 of the bytes. */
-          body_encoding: z.enum(['raw', 'base64']).default('raw'),
-        })
-        .superRefine((f, ctx) => {
-          if (f.format === 'regex' && f.regex === undefined) ctx.addIssue({ code: 'custom', path: ['regex'], message: 'required when format = "regex"' });
-        })
-        .prefault({}),
-      /**
-       * Kafka topic, read with kafkajs from a start to an end offset per partition (a bounded
-       * replay: `[job] end` by timestamp, else the high watermark when the job starts). No
-       * offsets are committed: the consumer group is a throwaway one of the fetcher's own.
-       */
-      kafka: z
-        .strictObject({
-          /** Bootstrap brokers, `host:port`: a list, or one comma-separated string (handy in env). */
-          brokers: z
-            .union([z.string(), z.array(z.string())])
-            .transform((b) => (typeof b === 'string' ? b.split(',') : b).map((s) => s.trim()).filter((s) => s.length > 0))
-            .default([]),
-          topic: z.string().min(1).optional(),
-          /** Partitions to read, each its own source; absent = all of the topic's. */
-          partitions: z.array(z.number().int().nonnegative()).min(1).optional(),
-          /**
-           * Where each partition starts: `oldest` (`earliest`), `newest` (`latest`), an offset, or a
-           * negative number: that many records before the end. Absent: the first offset at or after
-           * `[job] begin` (by message timestamp) when begin is set, else `oldest`.
-           */
-          offset: z
-            .union([z.number().int(), z.enum(['oldest', 'newest', 'earliest', 'latest'])], { error: 'expected "oldest", "newest" or an offset (negative: that many records before the end)' })
-            .optional(),
-          client_id: z.string().min(1).default('havok'),
-          /** TLS: `true` (system CAs) or `{ ca, cert, key }` PEM file paths and options. */
-          ssl: z
-            .union([
-              z.boolean(),
-              z.strictObject({
-                ca: z.string().optional(),
-                cert: z.string().optional(),
-                key: z.string().optional(),
-                passphrase: z.string().optional(),
-                servername: z.string().optional(),
-                reject_unauthorized: z.boolean().default(true),
-              }),
-            ])
-            .optional(),
-          sasl: z
-            .strictObject({
-              mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-              username: z.string().min(1),
-              password: z.string(),
-            })
-            .optional(),
-          /** Connection attempts after the first failed one before the fetcher gives up (exit 1). */
-          retries: z.number().int().nonnegative().default(5),
-          /** First retry delay; doubled per retry up to `backoff_max_ms`. */
-          backoff_ms: z.number().int().positive().default(300),
-          backoff_max_ms: z.number().int().positive().default(10_000),
-          connect_timeout_ms: z.number().int().positive().default(3_000),
-          request_timeout_ms: z.number().int().positive().default(30_000),
-          /** Bytes fetched per partition and request; a partition holds at most two such batches. */
-          max_bytes_per_partition: z.number().int().min(1024).default(1 << 20),
-          /** Analyzer of the message values (one log line each). Absent: `[fetcher.file] format`. */
-          format: z.enum(ANALYZERS).optional(),
-        })
-        .prefault({}),
-      /** Aliyun SLS logstore, read with GetLogs over `[job] begin`–`end` (both required). */
-      sls: z
-        .strictObject({
-          /** Absent = env ALIYUN_ACCESS_KEY_ID, then ALIBABA_CLOUD_ACCESS_KEY_ID. */
-          access_key_id: z.string().optional(),
-          /** Absent = env ALIYUN_ACCESS_KEY_SECRET, then ALIBABA_CLOUD_ACCESS_KEY_SECRET. */
-          access_key_secret: z.string().optional(),
-          /** STS token for temporary keys. Absent = env ALIBABA_CLOUD_SECURITY_TOKEN, if set. */
-          security_token: z.string().optional(),
-          /** `cn-hangzhou` → https://<project>.cn-hangzhou.log.aliyuncs.com; `endpoint` wins. */
-          region: z.string().optional(),
-          /** `cn-hangzhou.log.aliyuncs.com` (https) or a URL: `http://host:port`, `https://…`. */
-          endpoint: z.string().min(1).optional(),
-          project: z.string().optional(),
-          logstore: z.string().optional(),
-          /** SLS search statement (no `| select` analytics part). Absent = every log (`*`). */
-          expression: z.string().optional(),
-          /** GetLogs `topic`. */
-          topic: z.string().optional(),
-          /** Windows fetched at the same time, ahead of the one being replayed. */
-          concurrency: z.number().int().positive().max(64).default(4),
-          /** Logs held ahead of the replay at most (fetched, not yet replayed); the window being replayed comes on top. */
-          'pre-download': z.number().int().positive().default(100_000),
-          /** Length of a time window, seconds: the unit of fetching and of re-sorting. */
-          window_s: z.number().int().positive().default(60),
-          /** Logs per GetLogs request (SLS allows 1–100); a shorter page ends the window. */
-          page_size: z.number().int().min(1).max(100).default(100),
-          /** Retries of one request on network errors, HTTP 5xx/429 and incomplete results. */
-          retries: z.number().int().nonnegative().default(5),
-          /** First retry delay; doubled per retry (with jitter), up to `backoff_max_ms`. */
-          backoff_ms: z.number().int().nonnegative().default(500),
-          backoff_max_ms: z.number().int().nonnegative().default(30_000),
-          /** Connect and read timeout of one request. */
-          timeout_ms: z.number().int().positive().default(30_000),
-          /** Field holding the raw log line (e.g. `content`); absent = the whole log as a JSON object. */
-          line_field: z.string().min(1).optional(),
-          /** Analyzer of the lines. Absent: `jsonl` without `line_field`, `[fetcher.file] format` with it. */
-          format: z.enum(ANALYZERS).optional(),
-          /** `jsonl` field names in an SLS log; the time defaults to SLS's `__time__` (seconds). */
-          fields: jsonlFields.extend({ ts: z.string().default('__time__') }).prefault({}),
-        })
-        .prefault({}),
+      ...sourceSections,
     })
     .prefault({}),
   analyzer: z
@@ -293,8 +171,8 @@ const schema = z.strictObject({
 
 export type HavokConfig = z.output<typeof schema>;
 
-/** Sections an environment variable may address, longest first so `fetcher_file` wins. */
-const ENV_SECTIONS = ['reporter.influxdb', 'fetcher.file', 'fetcher.kafka', 'fetcher.sls', 'job', 'fetcher', 'analyzer', 'replayer', 'router', 'nats', 'reporter'];
+/** Sections an environment variable may address, nested ones first so `fetcher_file` wins. */
+const ENV_SECTIONS = ['reporter.influxdb', ...SOURCE_TYPES.map((t) => `fetcher.${t}`), 'job', 'fetcher', 'analyzer', 'replayer', 'router', 'nats', 'reporter'];
 
 export interface LoadOptions {
   /** TOML file; absent = defaults only. */
@@ -363,11 +241,8 @@ export function requireKeys(cfg: HavokConfig, keys: Array<[string, unknown]>): v
 /** Relative paths in the file are relative to the file, so a config works from any cwd. */
 function resolvePaths(cfg: HavokConfig, baseDir: string): HavokConfig {
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(baseDir, p));
-  const path = cfg.fetcher.file.path;
-  if (path !== undefined) cfg.fetcher.file.path = Array.isArray(path) ? path.map(abs) : abs(path);
+  for (const t of SOURCE_TYPES) (SOURCES[t] as SourceKind).resolvePaths?.(cfg.fetcher[t], abs);
   if (cfg.analyzer.module) cfg.analyzer.module = abs(cfg.analyzer.module);
-  const ssl = cfg.fetcher.kafka.ssl;
-  if (typeof ssl === 'object') for (const k of ['ca', 'cert', 'key'] as const) if (ssl[k]) ssl[k] = abs(ssl[k]);
   cfg.reporter.json = abs(cfg.reporter.json);
   return cfg;
 }

@@ -38,7 +38,7 @@ export class Fetcher extends Actor {
   }
 
   protected async run(): Promise<void> {
-    const sources = await openSources(this.cfg);
+    const sources = await openSources(this.cfg, { log: this.log });
     // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
     // stopped fetcher exits at once instead of waiting out the drain grace.
     this.onClose('sources', () => Promise.all(sources.map((s) => s.records.return(undefined))));

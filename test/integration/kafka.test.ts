@@ -16,9 +16,7 @@ import kafkajs from 'kafkajs';
 import { loadConfig, type HavokConfig } from '../../shared/config.js';
 import { ConfigError, SourceError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { buildChain } from '../../services/fetcher/analyzers/chain.js';
 import type { ChainRecord } from '../../services/fetcher/analyzers/chain.js';
-import { openKafkaSources } from '../../services/fetcher/kafka-source.js';
 import { openSources, type Source } from '../../services/fetcher/source.js';
 import { startKafkaBroker, type KafkaBrokerHandle } from '../support/kafka-broker.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
@@ -33,7 +31,6 @@ const TOTAL = 300;
 const STEP_MS = 10;
 /** Garbage values produced into partition 1, inside the job window by message timestamp. */
 const GARBAGE = ['not a log line', '{"ts": "yesterday", "url": "/bad"}', ''];
-const chain = buildChain({ format: 'jsonl' });
 const quiet = createLogger('fetcher', { test: 'kafka' });
 quiet.level = 'silent';
 
@@ -65,6 +62,9 @@ async function fill(broker: KafkaBrokerHandle, topic: string, opts: { garbage?: 
 function config(broker: { address: string }, topic: string, extra: string[] = []): HavokConfig {
   return loadConfig({ set: ['fetcher.type="kafka-single-partition"', `fetcher.kafka.brokers="${broker.address}"`, `fetcher.kafka.topic="${topic}"`, 'fetcher.kafka.format="jsonl"', ...extra] });
 }
+
+/** The job's Kafka sources, through the registry (the kind's checks, then its open). */
+const open = (cfg: HavokConfig): Promise<Source[]> => openSources(cfg, { log: quiet });
 
 async function readAll(sources: Source[]): Promise<ChainRecord[][]> {
   const out: ChainRecord[][] = [];
@@ -122,16 +122,16 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
   });
 
   test('no window: every record from the oldest offset to the high watermark', async () => {
-    const perSource = await readAll(await openKafkaSources(config(broker, 'access'), chain, quiet));
+    const perSource = await readAll(await open(config(broker, 'access')));
     assert.deepEqual(merge(perSource).map(gOf), range(0, TOTAL));
   });
 
   test('partitions and offsets: one partition, the last 5 records; newest reads nothing and joins no group', async () => {
-    const [tail] = await readAll(await openKafkaSources(config(broker, 'access', ['fetcher.kafka.partitions=[2]', 'fetcher.kafka.offset=-5']), chain, quiet));
+    const [tail] = await readAll(await open(config(broker, 'access', ['fetcher.kafka.partitions=[2]', 'fetcher.kafka.offset=-5'])));
     const all = broker.records('access', 2).map((r) => JSON.parse(r.value!.toString()).url as string);
     assert.deepEqual(tail.map((r) => r.url), all.slice(-5));
     const joins = broker.calls.JoinGroup ?? 0;
-    const sources = await openKafkaSources(config(broker, 'access', ['fetcher.kafka.offset="newest"']), chain, quiet);
+    const sources = await open(config(broker, 'access', ['fetcher.kafka.offset="newest"']));
     assert.deepEqual((await readAll(sources)).map((r) => r.length), [0, 0, 0]);
     assert.equal(broker.calls.JoinGroup ?? 0, joins, 'nothing to read: no consumer');
   });
@@ -140,7 +140,7 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
     await fill(broker, 'big', { total: 3000 });
     const fetches = broker.calls.Fetch ?? 0;
     const cfg = config(broker, 'big', ['fetcher.kafka.max_bytes_per_partition=1024']);
-    const sources = await openKafkaSources(cfg, chain, quiet);
+    const sources = await open(cfg);
     const perSource: ChainRecord[][] = [];
     for (const [i, s] of sources.entries()) {
       const recs: ChainRecord[] = [];
@@ -161,7 +161,7 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
 
   test('closing every source early stops the consumer: it leaves its group', async () => {
     const leaves = broker.calls.LeaveGroup ?? 0;
-    const sources = await openKafkaSources(config(broker, 'access'), chain, quiet);
+    const sources = await open(config(broker, 'access'));
     for (const s of sources) {
       assert.equal((await s.records.next()).done, false);
       await s.records.return(undefined);
@@ -170,17 +170,17 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
   });
 
   test('bad [fetcher.kafka]: missing keys, unknown partition, unknown topic', async () => {
-    await assert.rejects(openKafkaSources(loadConfig({ set: ['fetcher.type="kafka"'] }), chain, quiet), (err: unknown) => {
+    await assert.rejects(open(loadConfig({ set: ['fetcher.type="kafka"'] })), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.deepEqual(err.issues.map((i) => i.key), ['fetcher.kafka.brokers', 'fetcher.kafka.topic']);
       return true;
     });
-    await assert.rejects(openKafkaSources(config(broker, 'access', ['fetcher.kafka.partitions=[1,7]']), chain, quiet), (err: unknown) => {
+    await assert.rejects(open(config(broker, 'access', ['fetcher.kafka.partitions=[1,7]'])), (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       assert.match(err.message, /fetcher\.kafka\.partitions: topic "access" has no partition 7/);
       return true;
     });
-    await assert.rejects(openKafkaSources(config(broker, 'nope'), chain, quiet), (err: unknown) => {
+    await assert.rejects(open(config(broker, 'nope')), (err: unknown) => {
       assert.ok(err instanceof SourceError && !err.retryable, String(err));
       assert.match(err.message, new RegExp(`Kafka brokers ${broker.address}: could not read the metadata of topic "nope"`));
       return true;
@@ -196,16 +196,16 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
       await producer.send({ topic: 't', messages: range(0, 10).map((g) => ({ partition: g % 2, value: JSON.stringify({ ts: T0 + g, url: `/g/${g}` }) })) });
       await producer.disconnect();
       const sasl = (password: string): string => `fetcher.kafka.sasl={ mechanism = "plain", username = "havok", password = "${password}" }`;
-      const perSource = await readAll(await openKafkaSources(config(secured, 't', [sasl('s3cret')]), chain, quiet));
+      const perSource = await readAll(await open(config(secured, 't', [sasl('s3cret')])));
       assert.deepEqual(merge(perSource).map(gOf), range(0, 10));
       const started = Date.now();
-      await assert.rejects(openKafkaSources(config(secured, 't', [sasl('wrong'), 'fetcher.kafka.backoff_ms=2000']), chain, quiet), (err: unknown) => {
+      await assert.rejects(open(config(secured, 't', [sasl('wrong'), 'fetcher.kafka.backoff_ms=2000'])), (err: unknown) => {
         assert.ok(err instanceof SourceError && !err.retryable, String(err));
         assert.match(err.message, new RegExp(`^Kafka brokers ${secured.address}: could not connect: SASL PLAIN authentication failed`));
         return true;
       });
       assert.ok(Date.now() - started < 2000, 'no retry on wrong credentials');
-      await assert.rejects(openKafkaSources(config(secured, 't', ['fetcher.kafka.retries=0']), chain, quiet), SourceError, 'no credentials: the broker closes the connection');
+      await assert.rejects(open(config(secured, 't', ['fetcher.kafka.retries=0'])), SourceError, 'no credentials: the broker closes the connection');
     } finally {
       await secured.stop();
     }
@@ -223,9 +223,9 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
       await producer.connect();
       await producer.send({ topic: 't', messages: range(0, 5).map((g) => ({ value: JSON.stringify({ ts: T0 + g, url: `/g/${g}` }) })) });
       await producer.disconnect();
-      const [recs] = await readAll(await openKafkaSources(config(secured, 't', [`fetcher.kafka.ssl={ ca = ${JSON.stringify(join(dir, 'cert.pem'))} }`]), chain, quiet));
+      const [recs] = await readAll(await open(config(secured, 't', [`fetcher.kafka.ssl={ ca = ${JSON.stringify(join(dir, 'cert.pem'))} }`])));
       assert.deepEqual(recs.map(gOf), range(0, 5));
-      await assert.rejects(openKafkaSources(config(secured, 't', ['fetcher.kafka.ssl=true', 'fetcher.kafka.retries=0']), chain, quiet), (err: unknown) => {
+      await assert.rejects(open(config(secured, 't', ['fetcher.kafka.ssl=true', 'fetcher.kafka.retries=0'])), (err: unknown) => {
         assert.ok(err instanceof SourceError);
         assert.match(err.message, /could not connect after 1 attempts: .*certificate/);
         return true;
@@ -248,7 +248,7 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
     try {
       const started = Date.now();
       await assert.rejects(
-        openKafkaSources(config({ address }, 'access', ['fetcher.kafka.retries=2', 'fetcher.kafka.backoff_ms=100']), chain, quiet),
+        open(config({ address }, 'access', ['fetcher.kafka.retries=2', 'fetcher.kafka.backoff_ms=100'])),
         (err: unknown) => {
           assert.ok(err instanceof SourceError, String(err));
           assert.match(err.message, new RegExp(`^Kafka brokers ${address} unreachable: could not connect after 3 attempts: `));
@@ -268,7 +268,7 @@ describe('Kafka source through kafkajs', { timeout: 120_000 }, () => {
     try {
       await fill(flaky, 't', { total: 600 });
       const cfg = config(flaky, 't', ['fetcher.kafka.max_bytes_per_partition=1024', 'fetcher.kafka.retries=1', 'fetcher.kafka.backoff_ms=50']);
-      const [source] = await openKafkaSources(cfg, chain, quiet);
+      const [source] = await open(cfg);
       const first = await source.records.next();
       assert.equal(first.done, false);
       await flaky.stop();

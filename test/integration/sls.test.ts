@@ -13,8 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { loadConfig, type HavokConfig } from '../../shared/config.js';
 import { SourceError } from '../../shared/errors.js';
-import { openSources, chainFor, type Source } from '../../services/fetcher/source.js';
-import { openSlsSources, slsChainConfig } from '../../services/fetcher/sls-source.js';
+import { openSources, type Source } from '../../services/fetcher/source.js';
 import type { ChainRecord } from '../../services/fetcher/analyzers/chain.js';
 import { readReport, runHavok, writeJob, type JobFiles } from '../support/havok-cli.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
@@ -96,7 +95,7 @@ function config(endpoint: string, extra: string[] = []): HavokConfig {
 }
 
 async function open(cfg: HavokConfig, log: Logger, env: NodeJS.ProcessEnv = { ALIYUN_ACCESS_KEY_SECRET: SECRET }): Promise<Source> {
-  const [src] = await openSlsSources(cfg, await chainFor(slsChainConfig(cfg)), { env, log });
+  const [src] = await openSources(cfg, { env, log });
   return src;
 }
 

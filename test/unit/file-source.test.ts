@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { expandPaths, readLines } from '../../services/fetcher/file-source.js';
+import { expandPaths, readLines } from '../../services/fetcher/sources/file/read.js';
 
 const APACHE_LOGS = fileURLToPath(new URL('../../../examples/data/apache_logs', import.meta.url));
 

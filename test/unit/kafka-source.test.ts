@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
-import { kafkaChainConfig, offsetRange } from '../../services/fetcher/kafka-source.js';
+import { chainOptions } from '../../services/fetcher/source.js';
+import { kafkaChain } from '../../services/fetcher/sources/kafka/index.js';
+import { offsetRange } from '../../services/fetcher/sources/kafka/offsets.js';
 
 describe('offsetRange', () => {
   const w = { low: 10, high: 100 };
@@ -78,7 +80,8 @@ describe('[fetcher.kafka] config', () => {
   });
 
   test('the analyzer of the values: [fetcher.kafka] format over [fetcher.file] format', () => {
-    assert.equal(kafkaChainConfig(load([])).fetcher.file.format, 'combined');
-    assert.equal(kafkaChainConfig(load(['fetcher.kafka.format="jsonl"'])).fetcher.file.format, 'jsonl');
+    const format = (cfg: ReturnType<typeof load>): string => chainOptions(cfg, kafkaChain(cfg.fetcher.kafka)).format;
+    assert.equal(format(load([])), 'combined');
+    assert.equal(format(load(['fetcher.kafka.format="jsonl"'])), 'jsonl');
   });
 });

@@ -6,25 +6,14 @@
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { loadConfig } from '../../shared/config.js';
+import { loadConfig, type HavokConfig } from '../../shared/config.js';
 import { ConfigError, SourceError } from '../../shared/errors.js';
 import { buildChain } from '../../services/fetcher/analyzers/chain.js';
-import {
-  backoffDelay,
-  logToLine,
-  orderWindow,
-  retryableStatus,
-  slsChainConfig,
-  slsLines,
-  slsSettings,
-  slsTimeMs,
-  SlsRequestError,
-  windowAt,
-  windowCount,
-  type GetPage,
-  type SlsLog,
-  type SlsSettings,
-} from '../../services/fetcher/sls-source.js';
+import { chainOptions, sourceScope } from '../../services/fetcher/source.js';
+import { retryableStatus, SlsRequestError, type GetPage, type SlsLog } from '../../services/fetcher/sources/sls/getlogs.js';
+import { slsChain } from '../../services/fetcher/sources/sls/index.js';
+import { backoffDelay, logToLine, orderWindow, slsLines, slsTimeMs, windowAt, windowCount } from '../../services/fetcher/sources/sls/read.js';
+import { slsSettings as settingsOf, type SlsSettings } from '../../services/fetcher/sources/sls/settings.js';
 
 const silent = pino({ level: 'silent' });
 const T0 = Date.UTC(2024, 0, 1) / 1000; // epoch s
@@ -50,6 +39,12 @@ function settings(over: Partial<SlsSettings> = {}): SlsSettings {
     ...over,
   };
 }
+
+/** The settings the SLS kind resolves from a whole config. */
+const slsSettings = (cfg: HavokConfig, env: NodeJS.ProcessEnv): SlsSettings => settingsOf(cfg.fetcher.sls, sourceScope(cfg, env));
+
+/** The analyzer options an SLS source's chain is built with. */
+const slsChainOptions = (cfg: HavokConfig) => chainOptions(cfg, slsChain(cfg.fetcher.sls));
 
 const baseCfg = [
   'fetcher.type="sls"',
@@ -186,13 +181,13 @@ describe('sls source: settings', () => {
   });
 
   it('chain: jsonl with SLS fields by default, the file format with line_field, or [fetcher.sls] format', () => {
-    const plain = slsChainConfig(loadConfig({ set: baseCfg }));
-    assert.equal(plain.fetcher.file.format, 'jsonl');
-    assert.equal(plain.fetcher.file.fields.ts, '__time__');
-    const lines = slsChainConfig(loadConfig({ set: [...baseCfg, 'fetcher.sls.line_field="content"'] }));
-    assert.equal(lines.fetcher.file.format, 'combined');
-    const chosen = slsChainConfig(loadConfig({ set: [...baseCfg, 'fetcher.sls.line_field="content"', 'fetcher.sls.format="common"'] }));
-    assert.equal(chosen.fetcher.file.format, 'common');
+    const plain = slsChainOptions(loadConfig({ set: baseCfg }));
+    assert.equal(plain.format, 'jsonl');
+    assert.equal(plain.fields?.ts, '__time__');
+    const lines = slsChainOptions(loadConfig({ set: [...baseCfg, 'fetcher.sls.line_field="content"'] }));
+    assert.equal(lines.format, 'combined');
+    const chosen = slsChainOptions(loadConfig({ set: [...baseCfg, 'fetcher.sls.line_field="content"', 'fetcher.sls.format="common"'] }));
+    assert.equal(chosen.format, 'common');
   });
 });
 

@@ -5,7 +5,7 @@
  * malformed record becomes a parse error with a reason, never a crash — and computes the
  * routing key.
  */
-import { ANALYZERS, type AnalyzerName } from '../../../shared/config.js';
+import { ANALYZERS, type AnalyzerName } from './names.js';
 import { ConfigError } from '../../../shared/errors.js';
 import type { BodyEncoding } from './body.js';
 import { combinedAnalyzer, commonAnalyzer } from './combined.js';

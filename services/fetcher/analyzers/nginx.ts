@@ -23,7 +23,7 @@
  * Like `combined`, the regex matches a prefix of the line, so fields appended to a format later
  * still parse, and a last quoted field may lack its closing quote (truncated lines).
  */
-import { NGINX_COMBINED } from '../../../shared/config.js';
+import { NGINX_COMBINED } from './names.js';
 import { ConfigError } from '../../../shared/errors.js';
 import { decodeBody, unescapeNginx, type BodyEncoding } from './body.js';
 import { capture, quotedValue, unescapeField } from './combined.js';

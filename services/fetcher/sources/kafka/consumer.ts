@@ -1,5 +1,5 @@
 /**
- * Kafka source (kafkajs): each partition of the topic (or of `[fetcher.kafka] partitions`) is one
+ * Kafka source (kafkajs), the reading: each partition of the topic (or of `[fetcher.kafka] partitions`) is one
  * source, named `topic/partition`, read from a start offset to an end offset fixed when the job
  * opens it — a bounded replay, like a file:
  *
@@ -26,20 +26,17 @@
  * SourceError names the brokers and what failed, before anything is published (the fetcher exits 1).
  */
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
-import type { Admin, Consumer, KafkaConfig, logCreator, PartitionAssigner, SASLOptions } from 'kafkajs';
-import type { HavokConfig } from '../../shared/config.js';
-import { toEpochMs } from '../../shared/config.js';
-import { ConfigError, SourceError } from '../../shared/errors.js';
-import { createLogger, type Logger } from '../../shared/log.js';
-import type { Chain } from './analyzers/chain.js';
-import { analyzeLines, emptyCounts, type Source } from './source.js';
+import type { Consumer, PartitionAssigner } from 'kafkajs';
+import { SourceError } from '../../../../shared/errors.js';
+import type { Logger } from '../../../../shared/log.js';
+import type { Chain } from '../../analyzers/chain.js';
+import { analyzeLines, emptyCounts } from '../lines.js';
+import type { Source, SourceScope } from '../types.js';
+import { clientConfig, discover, rootMessage } from './offsets.js';
+import type { KafkaSection } from './schema.js';
 
-const { Kafka, AssignerProtocol, logLevel } = kafkajs;
-
-type KafkaSection = HavokConfig['fetcher']['kafka'];
+const { Kafka, AssignerProtocol } = kafkajs;
 
 /**
  * kafkajs's max wait of a fetch, and its sleep while every partition is paused (the fetcher is
@@ -47,147 +44,6 @@ type KafkaSection = HavokConfig['fetcher']['kafka'];
  * the high watermark, so fetches never wait on the broker for data.
  */
 const PAUSED_POLL_MS = 10;
-
-/** The config as the analyzer chain should see it: `[fetcher.kafka] format` over the file's. */
-export function kafkaChainConfig(cfg: HavokConfig): HavokConfig {
-  const format = cfg.fetcher.kafka.format;
-  if (!format) return cfg;
-  return { ...cfg, fetcher: { ...cfg.fetcher, file: { ...cfg.fetcher.file, format } } };
-}
-
-/**
- * Start and end offsets of one partition (pure). `low`/`high`: its earliest offset and high
- * watermark; `beginOffset`/`endOffset`: ListOffsets answers for `[job] begin`/`end` (kafkajs gives
- * the high watermark when no record is that late).
- */
-export function offsetRange(p: { low: number; high: number; offset?: number | string; beginOffset?: number; endOffset?: number }): { start: number; end: number } {
-  const clamp = (o: number): number => Math.min(Math.max(o, p.low), p.high);
-  let start: number;
-  if (p.offset === 'oldest' || p.offset === 'earliest') start = p.low;
-  else if (p.offset === 'newest' || p.offset === 'latest') start = p.high;
-  else if (typeof p.offset === 'number') start = clamp(p.offset < 0 ? p.high + p.offset : p.offset);
-  else if (p.beginOffset !== undefined) start = clamp(p.beginOffset);
-  else start = p.low;
-  const end = Math.max(start, p.endOffset === undefined ? p.high : clamp(p.endOffset));
-  return { start, end };
-}
-
-/** kafkajs client options from `[fetcher.kafka]`. */
-function clientConfig(k: KafkaSection, log: Logger, retries: number): KafkaConfig {
-  let ssl: KafkaConfig['ssl'];
-  if (k.ssl === true) ssl = true;
-  else if (typeof k.ssl === 'object') {
-    const read = (key: 'ca' | 'cert' | 'key'): Buffer | undefined => {
-      const path = k.ssl && typeof k.ssl === 'object' ? k.ssl[key] : undefined;
-      if (!path) return undefined;
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new ConfigError([{ key: `fetcher.kafka.ssl.${key}`, message: `cannot read ${path}: ${(err as Error).message}` }]);
-      }
-    };
-    const tls: ConnectionOptions = { ca: read('ca'), cert: read('cert'), key: read('key'), passphrase: k.ssl.passphrase, servername: k.ssl.servername, rejectUnauthorized: k.ssl.reject_unauthorized };
-    ssl = tls;
-  }
-  const sasl = k.sasl ? ({ mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions) : undefined;
-  return {
-    clientId: k.client_id,
-    brokers: k.brokers,
-    ssl,
-    sasl,
-    connectionTimeout: k.connect_timeout_ms,
-    requestTimeout: k.request_timeout_ms,
-    retry: { retries, initialRetryTime: k.backoff_ms, maxRetryTime: k.backoff_max_ms },
-    logLevel: log.isLevelEnabled('trace') ? logLevel.DEBUG : log.isLevelEnabled('debug') ? logLevel.INFO : logLevel.WARN,
-    logCreator: kafkajsLogs(log),
-  };
-}
-
-/** kafkajs logs go to our logger at debug: Havok logs retries and failures itself, once. */
-function kafkajsLogs(log: Logger): logCreator {
-  return () =>
-    ({ namespace, log: entry }) => {
-      const { message, timestamp: _t, logger: _l, ...extra } = entry as typeof entry & { logger?: string };
-      log.debug({ kafkajs: namespace, ...extra }, message);
-    };
-}
-
-/** True for errors that trying again cannot fix (bad credentials, missing topic). */
-function isPermanent(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof ConfigError || (e instanceof SourceError && !e.retryable)) return true;
-    const { name, type } = e as { name?: string; type?: string };
-    if (name === 'KafkaJSSASLAuthenticationError' || type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'TOPIC_AUTHORIZATION_FAILED') return true;
-  }
-  return false;
-}
-
-function rootMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown };
-  while (e.cause && typeof e.cause === 'object' && (e.cause as Error).message) e = e.cause as Error;
-  return e.message ?? String(err);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-interface Range {
-  partition: number;
-  start: number;
-  end: number;
-}
-
-/** Looks up the partitions and their offset ranges, retrying while the brokers are unreachable. */
-async function discover(cfg: HavokConfig, log: Logger): Promise<Range[]> {
-  const k = cfg.fetcher.kafka;
-  const topic = k.topic!;
-  const begin = toEpochMs(cfg.job.begin);
-  const end = toEpochMs(cfg.job.end);
-  let delay = k.backoff_ms;
-  for (let attempt = 1; ; attempt++) {
-    let admin: Admin | undefined;
-    let step = 'connect';
-    try {
-      // One try per attempt (kafkajs retries nothing here; the attempts are ours, and logged),
-      // each starting from the next broker of the list.
-      const shift = (attempt - 1) % k.brokers.length;
-      const kafka = new Kafka(clientConfig({ ...k, brokers: [...k.brokers.slice(shift), ...k.brokers.slice(0, shift)] }, log, 0));
-      admin = kafka.admin({ retry: { retries: 0 } });
-      await admin.connect();
-      step = `read the metadata of topic "${topic}"`;
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      const all = (meta.topics[0]?.partitions ?? []).map((p) => p.partitionId).sort((a, b) => a - b);
-      if (all.length === 0) throw new SourceError(`Kafka topic "${topic}" has no partitions (brokers ${k.brokers.join(',')})`, false);
-      const wanted = k.partitions ?? all;
-      const missing = wanted.filter((p) => !all.includes(p));
-      if (missing.length) {
-        throw new ConfigError([{ key: 'fetcher.kafka.partitions', message: `topic "${topic}" has no partition ${missing.join(', ')} (it has ${all.join(', ')})` }]);
-      }
-      step = `list the offsets of topic "${topic}"`;
-      const byPartition = (rows: Array<{ partition: number; offset: string }>): Map<number, number> => new Map(rows.map((r) => [r.partition, Number(r.offset)]));
-      const watermarks = await admin.fetchTopicOffsets(topic);
-      const low = new Map(watermarks.map((w) => [w.partition, Number(w.low)]));
-      const high = new Map(watermarks.map((w) => [w.partition, Number(w.high)]));
-      const beginOffsets = begin !== undefined && k.offset === undefined ? byPartition(await admin.fetchTopicOffsetsByTimestamp(topic, begin)) : undefined;
-      const endOffsets = end !== undefined ? byPartition(await admin.fetchTopicOffsetsByTimestamp(topic, end)) : undefined;
-      return wanted.map((partition) => ({
-        partition,
-        ...offsetRange({ low: low.get(partition) ?? 0, high: high.get(partition) ?? 0, offset: k.offset, beginOffset: beginOffsets?.get(partition), endOffset: endOffsets?.get(partition) }),
-      }));
-    } catch (err) {
-      if (err instanceof ConfigError || err instanceof SourceError) throw err;
-      const reason = rootMessage(err);
-      if (isPermanent(err)) throw new SourceError(`Kafka brokers ${k.brokers.join(',')}: could not ${step}: ${reason}`, false, { cause: err });
-      if (attempt > k.retries) {
-        throw new SourceError(`Kafka brokers ${k.brokers.join(',')} unreachable: could not ${step} after ${attempt} attempts: ${reason}`, true, { cause: err });
-      }
-      log.warn({ brokers: k.brokers, attempt, retries: k.retries, retry_in_ms: delay, err: reason }, `kafka: could not ${step}, retrying`);
-      await sleep(delay);
-      delay = Math.min(delay * 2, k.backoff_max_ms);
-    } finally {
-      await admin?.disconnect().catch(() => undefined);
-    }
-  }
-}
 
 /** Assigns exactly the wanted partitions to the group's first member (ours: it is alone). */
 function fixedAssigner(topic: string, partitions: number[]): PartitionAssigner {
@@ -224,22 +80,18 @@ interface PartitionState {
 }
 
 /**
- * Opens one source per partition of `[fetcher.kafka] topic`. Throws ConfigError for a bad
- * `[fetcher.kafka]` (exit 2) and SourceError when the brokers cannot be reached (exit 1).
+ * Opens one source per partition of `[fetcher.kafka] topic` (brokers and topic checked by the
+ * kind's validate). Throws ConfigError for a partition the topic lacks (exit 2) and SourceError
+ * when the brokers cannot be reached (exit 1).
  */
-export async function openKafkaSources(cfg: HavokConfig, chain: Chain, log: Logger = createLogger('fetcher', { job: cfg.job.id })): Promise<Source[]> {
-  const k = cfg.fetcher.kafka;
-  const problems: Array<{ key: string; message: string }> = [];
-  if (k.brokers.length === 0) problems.push({ key: 'fetcher.kafka.brokers', message: 'required (a list of host:port)' });
-  if (!k.topic) problems.push({ key: 'fetcher.kafka.topic', message: 'required' });
-  if (problems.length) throw new ConfigError(problems);
+export async function openKafkaSources(k: KafkaSection, scope: Pick<SourceScope, 'jobId' | 'begin' | 'end'>, chain: Chain, log: Logger): Promise<Source[]> {
   const topic = k.topic!;
-  const ranges = await discover(cfg, log);
+  const ranges = await discover(k, scope, log);
   for (const r of ranges) log.info({ topic, partition: r.partition, start: r.start, end: r.end, records: r.end - r.start }, 'kafka partition range');
 
   const states = new Map<number, PartitionState>(ranges.map((r) => [r.partition, { partition: r.partition, next: r.start, end: r.end, queue: [], fetched: r.start >= r.end, closed: false }]));
   const toRead = ranges.filter((r) => r.start < r.end).map((r) => r.partition);
-  const reader = toRead.length ? await startConsumer(cfg, topic, toRead, states, log) : undefined;
+  const reader = toRead.length ? await startConsumer(k, scope.jobId, topic, toRead, states, log) : undefined;
 
   const names = ranges.map((r) => `${topic}/${r.partition}`);
   return ranges.map((r, i) => {
@@ -257,11 +109,10 @@ interface Reader {
   lines(st: PartitionState): AsyncGenerator<string>;
 }
 
-async function startConsumer(cfg: HavokConfig, topic: string, partitions: number[], states: Map<number, PartitionState>, log: Logger): Promise<Reader> {
-  const k = cfg.fetcher.kafka;
+async function startConsumer(k: KafkaSection, jobId: string, topic: string, partitions: number[], states: Map<number, PartitionState>, log: Logger): Promise<Reader> {
   const brokers = k.brokers.join(',');
   const kafka = new Kafka(clientConfig(k, log, k.retries));
-  const groupId = `havok-${cfg.job.id}-${randomUUID().slice(0, 8)}`;
+  const groupId = `havok-${jobId}-${randomUUID().slice(0, 8)}`;
   const consumer: Consumer = kafka.consumer({
     groupId,
     partitionAssigners: [fixedAssigner(topic, partitions)],
