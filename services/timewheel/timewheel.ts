@@ -34,7 +34,7 @@ import {
 } from '../../shared/protocol.js';
 import { AckLedger } from './ledger.js';
 import { jobView, ReleaseRate, statusMessage } from './status.js';
-import { control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, type WheelSettings, type WheelState } from './wheel.js';
+import { control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, streamDrained, type WheelSettings, type WheelState } from './wheel.js';
 
 /** Records per dispatch message to the router. */
 const DISPATCH_BATCH = 500;
@@ -181,6 +181,12 @@ export class TimeWheel extends Actor {
     while (this.pulling && !(w.progress.sources > 0 && w.buffer.allEnded)) {
       // Full, or the replayers are behind (flow control holds releases): reading more now would
       // only grow memory. A floor keeps enough buffered to release at once when they catch up.
+      // After a restart, sources that had ended count as ended once their unacked batches are in.
+      if (w.endedBeforeRestart.length && (await this.streamEmpty())) {
+        streamDrained(w);
+        this.release();
+        continue;
+      }
       if (!shouldPull(w, HELD_BUFFER_FLOOR)) {
         await new Promise((r) => setTimeout(r, 20));
         continue;
@@ -201,6 +207,15 @@ export class TimeWheel extends Actor {
       }
       // Starts the clock, releases what is due, saves a checkpoint and acks what is settled.
       this.release();
+    }
+  }
+
+  /** True when the consumer has delivered every message in the stream. */
+  private async streamEmpty(): Promise<boolean> {
+    try {
+      return (await this.consumer.info()).num_pending === 0;
+    } catch {
+      return false;
     }
   }
 

@@ -60,6 +60,11 @@ export interface WheelState {
   sinceRouter: number;
   /** Final counts of each ended source (also in `progress.source_counts`). */
   readonly sourceCounts: Map<number, SourceCounts>;
+  /**
+   * Sources that had ended before a restart. They count as ended only once the stream has
+   * delivered every batch still in it (`streamDrained`): their unacked batches come first.
+   */
+  endedBeforeRestart: number[];
 }
 
 export interface StepResult {
@@ -113,8 +118,8 @@ export function newWheel(cfg: WheelSettings, progress: WheelProgress | undefined
     backlog: 0,
     sinceRouter: 0,
     sourceCounts: new Map(p.source_counts),
+    endedBeforeRestart: p.source_counts.map(([src]) => src),
   };
-  for (const src of s.sourceCounts.keys()) s.buffer.endSource(src);
   if (progress && (p.state === JOB_STATES.running || p.state === JOB_STATES.paused)) {
     // Carry on from the last released record's log time, after a warm-up: no catch-up burst.
     const at = p.last ? p.last[0] : p.first_ts;
@@ -139,7 +144,13 @@ function learnSources(s: WheelState, sources: number): void {
   const old = s.buffer;
   s.buffer = new ReorderBuffer<LogRecord>(s.cfg.reorderWindowMs, sources);
   for (let r = old.pop(); r; r = old.pop()) s.buffer.push(r);
-  for (const src of s.sourceCounts.keys()) s.buffer.endSource(src);
+  for (const src of s.sourceCounts.keys()) if (!s.endedBeforeRestart.includes(src)) s.buffer.endSource(src);
+}
+
+/** The stream has delivered every batch it held: sources that ended before a restart are ended now. */
+export function streamDrained(s: WheelState): void {
+  for (const src of s.endedBeforeRestart) s.buffer.endSource(src);
+  s.endedBeforeRestart = [];
 }
 
 /**

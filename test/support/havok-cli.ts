@@ -22,6 +22,8 @@ export interface RunResult {
 export interface Running {
   proc: ChildProcess;
   done: Promise<RunResult>;
+  /** What the process wrote to stderr so far (its logs). */
+  stderr(): string;
 }
 
 export function startHavok(args: string[], env: Record<string, string> = {}): Running {
@@ -34,7 +36,7 @@ export function startHavok(args: string[], env: Record<string, string> = {}): Ru
   proc.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<RunResult>((resolve) => proc.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr })));
-  return { proc, done };
+  return { proc, done, stderr: () => stderr };
 }
 
 export function runHavok(args: string[], env: Record<string, string> = {}): Promise<RunResult> {

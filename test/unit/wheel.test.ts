@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { control, endSource, ingestBatch, newWheel, positionAt, routerSaid, step, type WheelSettings, type WheelState } from '../../services/timewheel/wheel.js';
+import { control, endSource, ingestBatch, newWheel, positionAt, routerSaid, step, streamDrained, type WheelSettings, type WheelState } from '../../services/timewheel/wheel.js';
 import { envelope, type DueRecord, type LogRecord, type RecordBatchMsg } from '../../shared/protocol.js';
 
 const T0 = 1_700_000_000_000;
@@ -196,6 +196,21 @@ describe('time wheel step', () => {
     }
     assert.equal(seen.size, 450, '300 × 1.5 copies in all');
     assert.ok(second[0].due >= T0 + 10_000, 'no catch-up burst into the past after the restart');
+  });
+
+  test('restart after every source ended: the unacked batches are released before the job counts as complete', () => {
+    const a = job(100, { warmupMs: 0 });
+    runToEnd(a, T0, T0 + 300);
+    const saved = JSON.parse(JSON.stringify(a.progress));
+    const b = newWheel(settings({ warmupMs: 0 }), saved, T0 + 10_000);
+    routerSaid(b, 1, 0);
+    assert.equal(step(b, T0 + 10_000).complete, false, 'the source ended before the restart, but its unacked batches are still to come');
+    ingestBatch(b, batch(Array.from({ length: 100 }, (_, i) => rec(i * 10, i))));
+    streamDrained(b);
+    const rest = runToEnd(b, T0 + 10_000);
+    assert.equal(a.progress.copies + rest.out.length, 100);
+    assert.equal(b.progress.state, 'running');
+    assert.equal(step(b, rest.at).complete, true);
   });
 
   test('property: any arrival order within the window, any batch split: each record released once, in order', () => {
