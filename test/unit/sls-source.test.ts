@@ -8,11 +8,12 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { loadConfig, type HavokConfig } from '../../shared/config.js';
 import { ConfigError, SourceError } from '../../shared/errors.js';
-import { buildChain } from '../../services/fetcher/analyzers/chain.js';
+import { buildChain, type Chain } from '../../services/fetcher/analyzers/chain.js';
 import { chainOptions, sourceScope } from '../../services/fetcher/source.js';
 import { retryableStatus, SlsRequestError, type GetPage, type SlsLog } from '../../services/fetcher/sources/sls/getlogs.js';
 import { slsChain } from '../../services/fetcher/sources/sls/index.js';
-import { backoffDelay, logToLine, orderWindow, slsLines, slsTimeMs, windowAt, windowCount } from '../../services/fetcher/sources/sls/read.js';
+import { emptyCounts } from '../../services/fetcher/sources/lines.js';
+import { backoffDelay, logToLine, orderWindow, slsLines, slsRecords, slsTimeMs, windowAt, windowCount } from '../../services/fetcher/sources/sls/read.js';
 import { slsSettings as settingsOf, type SlsSettings } from '../../services/fetcher/sources/sls/settings.js';
 
 const silent = pino({ level: 'silent' });
@@ -110,7 +111,7 @@ describe('sls source: pure parts', () => {
       { __time__: T0 + 1, url: '/no-ts' }, // not a record: placed by SLS time, counted later
       { __time__: T0 + 2, ts: (T0 + 2) * 1000 + 5, url: '/d' }, // tie with /c: fetch order
     ];
-    const urls = orderWindow(logs, undefined, chain).map((l) => (JSON.parse(l) as { url: string }).url);
+    const urls = orderWindow(logs, undefined, chain).map(({ line }) => (JSON.parse(line) as { url: string }).url);
     assert.deepEqual(urls, ['/a', '/b', '/no-ts', '/c', '/d']);
   });
 
@@ -315,5 +316,31 @@ describe('sls source: windows in order', () => {
     await new Promise((r) => setTimeout(r, 10));
     assert.ok(stats.aborted >= 1, 'in-flight fetches aborted');
     assert.equal(stats.inFlight, 0);
+  });
+});
+
+describe('sls source: records', () => {
+  it('each line is analyzed once: for the window order, and the same result is counted', async () => {
+    const s = settings({ toS: T0 + 180 });
+    // Three windows of out-of-order logs; a few of them garbage (no time, no url).
+    const store = fakeStore(s, [40, 0, 25]).map((w, wi) => w.map((l, k) => (k % 10 === 0 ? { __time__: l.__time__, junk: `${wi}-${k}` } : { ...l, ts: Number(l.__time__) * 1000 + Number(l.i), method: 'GET', url: `/r/${String(l.i)}` })));
+    const inner = buildChain({ format: 'jsonl', fields: { ts: 'ts' } });
+    let calls = 0;
+    const counting: Chain = {
+      analyze: (line) => {
+        calls++;
+        return inner.analyze(line);
+      },
+    };
+    const { page } = fakePages(s, store);
+    const counts = emptyCounts();
+    const urls: string[] = [];
+    for await (const rec of slsRecords(s, page, counting, counts, silent)) urls.push(rec.url);
+    const logs = store.flat().length;
+    assert.equal(calls, logs, `analyze() calls for ${logs} logs`);
+    assert.equal(counts.read, logs);
+    assert.equal(counts.parse_errors, 7, 'garbage logs counted as parse errors, once each');
+    assert.equal(urls.length, logs - 7);
+    assert.deepEqual(urls, [...urls].sort((a, b) => Number(a.split('/')[2]) - Number(b.split('/')[2])), 'records in time order');
   });
 });

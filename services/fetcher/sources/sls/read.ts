@@ -14,7 +14,7 @@ import { SourceError } from '../../../../shared/errors.js';
 import type { Logger } from '../../../../shared/log.js';
 import type { SourceCounts } from '../../../../shared/protocol.js';
 import type { Chain, ChainRecord } from '../../analyzers/chain.js';
-import { analyzeLines, emptyCounts } from '../lines.js';
+import { countAnalyzed, emptyCounts, type AnalyzedLine } from '../lines.js';
 import type { Source } from '../types.js';
 import { sdkGetLogs, SlsRequestError, type GetPage, type SlsLog, type Window } from './getlogs.js';
 import type { SlsSettings } from './settings.js';
@@ -32,10 +32,12 @@ export async function openSlsSources(s: SlsSettings, chain: Chain, log: Logger):
   return [{ name, counts, records: slsRecords(s, sdkGetLogs(s, srcLog, Client), chain, counts, srcLog) }];
 }
 
-/** The logstore's records in replay order, each line counted. */
+/**
+ * The logstore's records in replay order, each line counted. Ordering a window analyzes its
+ * lines already; those results are what gets counted, so no line is parsed twice.
+ */
 export function slsRecords(s: SlsSettings, getPage: GetPage, chain: Chain, counts: SourceCounts, log: Logger): AsyncGenerator<ChainRecord> {
-  const lines = slsLines(s, getPage, (logs) => orderWindow(logs, s.lineField, chain), log);
-  return analyzeLines(lines, chain, counts);
+  return countAnalyzed(slsLines(s, getPage, (logs) => orderWindow(logs, s.lineField, chain), log), counts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,20 +83,21 @@ export function slsTimeMs(log: SlsLog): number {
 }
 
 /**
- * One window's lines in replay order: by the time the analyzer reads from the line (ms when the
- * log has them), else SLS's `__time__`; ties keep SLS time, then fetch order. Lines the analyzer
- * rejects sort by SLS time; they only count as parse errors or filtered.
+ * One window's lines in replay order, each with the analyzer's result on it: by the time the
+ * analyzer reads from the line (ms when the log has them), else SLS's `__time__`; ties keep SLS
+ * time, then fetch order. Lines the analyzer rejects sort by SLS time; they only count as parse
+ * errors or filtered.
  */
-export function orderWindow(logs: readonly SlsLog[], lineField: string | undefined, chain: Chain): string[] {
+export function orderWindow(logs: readonly SlsLog[], lineField: string | undefined, chain: Chain): AnalyzedLine[] {
   const items = logs.map((log, i) => {
     const line = logToLine(log, lineField);
     const sls = slsTimeMs(log);
     const res = chain.analyze(line);
     const t = res.ok ? res.rec.ts : sls;
-    return { line, t: Number.isFinite(t) ? t : 0, sls: Number.isFinite(sls) ? sls : 0, i };
+    return { line, res, t: Number.isFinite(t) ? t : 0, sls: Number.isFinite(sls) ? sls : 0, i };
   });
   items.sort((a, b) => a.t - b.t || a.sls - b.sls || a.i - b.i);
-  return items.map((x) => x.line);
+  return items.map(({ line, res }) => ({ line, res }));
 }
 
 
@@ -174,7 +177,7 @@ export async function fetchWindow(w: Window, getPage: GetPage, s: SlsSettings, s
  * cannot be fetched ends the stream with its error at the next window boundary; stopping early
  * (return) cancels the fetches in flight.
  */
-export async function* slsLines(s: SlsSettings, getPage: GetPage, order: (logs: SlsLog[]) => string[], log: Logger): AsyncGenerator<string> {
+export async function* slsLines<T>(s: SlsSettings, getPage: GetPage, order: (logs: SlsLog[]) => T[], log: Logger): AsyncGenerator<T> {
   const n = windowCount(s.fromS, s.toS, s.windowS);
   const ac = new AbortController();
   const pending = new Map<number, Promise<SlsLog[]>>();
@@ -260,7 +263,7 @@ export async function* slsLines(s: SlsSettings, getPage: GetPage, order: (logs: 
           'an SLS window holds more logs than pre-download; lower fetcher.sls.window_s to bound memory',
         );
       }
-      for (const line of order(logs)) yield line;
+      for (const item of order(logs)) yield item;
       held -= heldBy.get(current) ?? 0;
       heldBy.delete(current);
     }
