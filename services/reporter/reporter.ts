@@ -9,6 +9,7 @@ import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { percentilesMs } from '../../shared/histogram.js';
+import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
@@ -41,7 +42,10 @@ export class Reporter extends Actor {
   /** Every interval's counts and histograms, in at most MAX_TIMELINE_POINTS buckets, for the report's charts. */
   private readonly timeline = new Timeline();
   private lastFailed = 0;
-  private readonly sender = `reporter-${process.pid}`;
+  private readonly sender = `reporter-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  private lease!: Lease;
+  /** True once this process holds the reporter lease. */
+  private active = false;
   private readonly out: NodeJS.WritableStream;
   private readonly view: ProgressView;
 
@@ -60,10 +64,12 @@ export class Reporter extends Actor {
     return this.report;
   }
 
-  protected async run(): Promise<void> {
+  protected async run(signal: AbortSignal): Promise<void> {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
+    this.lease = new Lease({ nc: this.nc, job, role: 'reporter', holder: this.sender, log: this.log, replicas: this.cfg.nats.stream_replicas });
+    this.lease.onLost(() => this.finish(1, 'another reporter is active for the job'));
     const handle = (fn: (data: Uint8Array) => void) => (_err: Error | null, msg: { data: Uint8Array }) => {
       try {
         fn(msg.data);
@@ -92,8 +98,27 @@ export class Reporter extends Actor {
       this.influx = new InfluxSink({ url: influx.url, database: influx.database ?? 'havok', user: influx.user, password: influx.password }, this.log);
       this.log.info({ url: influx.url, database: influx.database ?? 'havok' }, 'writing to InfluxDB');
     }
+    // A standby merges everything from the start (counters are cumulative per life, histograms
+    // arrive once per interval), so on takeover it holds what the active one held.
+    this.nc.subscribe(subjects.ended(job), {
+      callback: () => {
+        if (!this.active) this.finish(0, 'job ended');
+      },
+    });
     const tick = setInterval(() => this.tick(), this.cfg.reporter.interval_ms);
     this.onClose('tick', () => clearInterval(tick));
+    void this.lease
+      .acquire(signal)
+      .then(() => {
+        this.active = true;
+        this.onClose('lease', () => this.lease.release());
+      })
+      .catch(() => undefined);
+  }
+
+  /** Fencing: only the reporter holding the lease prints, writes InfluxDB and the report. */
+  private owner(): boolean {
+    return this.active && this.lease.isOwner();
   }
 
   /**
@@ -101,7 +126,7 @@ export class Reporter extends Actor {
    * still has its report — unless the job never started (nothing half-reported).
    */
   protected async drain(): Promise<void> {
-    if (!this.report && this.status && this.status.state !== JOB_STATES.pending) await this.writeReport();
+    if (!this.report && this.owner() && this.status && this.status.state !== JOB_STATES.pending) await this.writeReport();
   }
 
   /** One interval's points to InfluxDB (in the background). */
@@ -110,7 +135,7 @@ export class Reporter extends Actor {
     const t = this.merger.totals();
     this.timeline.add(Date.now(), interval.sent, t.failed - this.lastFailed, interval.latency, interval.lateness);
     this.lastFailed = t.failed;
-    if (!this.influx) return;
+    if (!this.influx || !this.owner()) return;
     this.influx.write(
       intervalPoints(this.cfg.job.id, Date.now(), this.cfg.reporter.interval_ms, interval, { sent: t.sent, failed: t.failed, dropped: sumValues(t.dropped_by_reason), bytes_sent: t.bytes_sent, bytes_received: t.bytes_received, by_status_class: statusClasses(t.by_status), by_error: t.by_error }, this.router?.replayers ?? []),
     );
@@ -118,7 +143,7 @@ export class Reporter extends Actor {
 
   private tick(): void {
     if (this.report) return;
-    this.progress();
+    if (this.owner()) this.progress();
     this.emitInterval();
     this.checkDone();
   }
@@ -126,7 +151,7 @@ export class Reporter extends Actor {
   /** Writes the report once every expected request is accounted for (or settle_ms passed). */
   private checkDone(): void {
     const s = this.status;
-    if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report) return;
+    if (!s || (s.state !== JOB_STATES.finished && s.state !== JOB_STATES.stopped) || this.report || !this.owner()) return;
     const { expected, accounted, complete } = account({ status: s, router: this.router, lives: this.merger.replayers(), totals: this.merger.totals(), settled: false });
     if (accounted !== this.lastAccounted) {
       this.lastAccounted = accounted;

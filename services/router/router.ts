@@ -1,12 +1,19 @@
 /**
  * The router keeps replayer membership from heartbeats and sends each dispatched record to one
- * replayer's own subject (route.ts decides which). It counts what it routed to each replayer, and
- * every record it could not route, by reason, so the reporter can close the accounting.
+ * replayer's own subject (route.ts decides which). It counts what it routed to each replayer
+ * life, and every record it could not route, by reason, so the reporter can close the accounting.
+ *
+ * One router is active per job (the router lease). Others are hot standbys: they keep membership
+ * and the dispatch sequence from the same messages and make the same routing decisions without
+ * publishing, adopting the active router's counts from each of its state messages; on takeover
+ * they route from the next dispatch batch on. What the old router did in its last ~100 ms (since
+ * its last state message) is estimated by the standby's own decisions.
  */
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { Lease } from '../../shared/lease/lease.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
 import { Membership } from './membership.js';
@@ -23,7 +30,10 @@ export class Router extends Actor {
   private readonly sequence = startSequence();
   private done = false;
   private connected = true;
-  private readonly sender = `router-${process.pid}`;
+  /** True while this process holds the router lease (it routes and publishes). */
+  private active = false;
+  private lease!: Lease;
+  private readonly sender = `router-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -34,10 +44,22 @@ export class Router extends Actor {
     this.picker = new RoutePicker(cfg.router.hash);
   }
 
-  protected async run(): Promise<void> {
+  protected async run(signal: AbortSignal): Promise<void> {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
     this.onClose('nats', () => this.nc.drain());
+    this.lease = new Lease({ nc: this.nc, job, role: 'router', holder: this.sender, log: this.log, replicas: this.cfg.nats.stream_replicas });
+    this.lease.onLost(() => this.finish(1, 'another router is active for the job'));
+    this.nc.subscribe(subjects.router(job), {
+      callback: (_err, msg) => this.guard(() => {
+        const r = decode(msg.data, 'router');
+        if (this.active || r.sender === this.sender) return;
+        // A standby carries the active router's counts (its own decisions fill in after them).
+        Object.assign(this.routed, r.routed);
+        Object.assign(this.dropped, r.dropped_by_reason);
+        this.duplicates = r.duplicates;
+      }),
+    });
     this.nc.subscribe(subjects.heartbeat(job), {
       callback: (_err, msg) => this.guard(() => {
         const hb = decode(msg.data, 'heartbeat');
@@ -65,6 +87,15 @@ export class Router extends Actor {
       this.publishState();
     }, Math.min(100, this.cfg.replayer.heartbeat_ms));
     this.onClose('tick', () => clearInterval(tick));
+    // Membership and the dispatch sequence are kept from here on, active or not.
+    void this.lease
+      .acquire(signal)
+      .then(() => {
+        this.active = true;
+        this.onClose('lease', () => this.lease.release());
+        this.publishState();
+      })
+      .catch(() => undefined);
   }
 
   private async watchConnection(): Promise<void> {
@@ -95,6 +126,12 @@ export class Router extends Actor {
       this.count('no_replayer', m.records.length);
       return;
     }
+    if (this.active && !this.lease.isOwner()) {
+      // Fencing: our lease was not renewed in time (NATS away?), so another router may be
+      // routing these already. Counted, never sent twice.
+      this.count('router_fenced', m.records.length);
+      return;
+    }
     const groups = new Map<string, DueRecord[]>();
     const weightOf = (id: string): number => {
       const mem = this.members.get(id);
@@ -107,7 +144,8 @@ export class Router extends Actor {
       g.push(r);
     }
     for (const [id, records] of groups) {
-      this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records }));
+      // A standby decides as the active router would, without sending.
+      if (this.active) this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records }));
       // Counted per life: a replayer restarted under this id starts its counts again at 0.
       const life = this.members.get(id)!.life;
       this.routed[life] = (this.routed[life] ?? 0) + records.length;
@@ -124,11 +162,11 @@ export class Router extends Actor {
 
   private count(reason: string, n: number): void {
     this.dropped[reason] = (this.dropped[reason] ?? 0) + n;
-    this.log.warn({ reason, records: n }, 'records not routed');
+    if (this.active) this.log.warn({ reason, records: n }, 'records not routed');
   }
 
   private publishState(): void {
-    if (!this.nc || this.nc.isClosed()) return;
+    if (!this.nc || this.nc.isClosed() || !this.active) return;
     const msg: RouterMsg = {
       ...envelope('router', this.sender),
       members: this.members.lives(),

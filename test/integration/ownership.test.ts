@@ -105,4 +105,41 @@ describe('ownership', { timeout: 180_000 }, () => {
       await target.close();
     }
   });
+
+  test('two routers and two reporters: one of each is active; kill -9 of both active ones, the standbys finish the job', async () => {
+    const target = await startTarget();
+    const procs: Running[] = [];
+    try {
+      const job = writeJob({ job: 'two-routers', target: target.url, nats: nats.url, job_toml: 'speed = 1', format: 'jsonl', lines: pacedJsonl(4000, 2, '/x/') });
+      const args = ['--config', job.config];
+      const info = { HAVOK_LOG_LEVEL: 'info' };
+      const router1 = startHavok(['router', ...args], info);
+      const reporter1 = startHavok(['reporter', ...args], info);
+      procs.push(router1, reporter1);
+      await check(() => router1.stderr().includes('holding the router lease') && reporter1.stderr().includes('holding the reporter lease'), 20_000, 'the first router and reporter to hold their leases');
+      const router2 = startHavok(['router', ...args], info);
+      const reporter2 = startHavok(['reporter', ...args], info);
+      procs.push(router2, reporter2, startHavok(['replayer', '--id', 'r1', ...args]), startHavok(['timewheel', ...args]), startHavok(['fetcher', ...args]));
+      await check(() => router2.stderr().includes('standing by') && reporter2.stderr().includes('standing by'), 20_000, 'the second router and reporter to stand by');
+      await check(() => target.count() >= 1000, 60_000, '1000 requests');
+      router1.proc.kill('SIGKILL');
+      reporter1.proc.kill('SIGKILL');
+      const killedAt = Date.now();
+      await check(() => router2.stderr().includes('holding the router lease'), 10_000, 'the standby router to take over');
+      const takeoverMs = Date.now() - killedAt;
+      const res = await reporter2.done;
+      assert.equal(res.code, 0, `reporter: ${res.stdout}`);
+      assert.ok(takeoverMs <= 5000, `router takeover ${takeoverMs} ms after the kill`);
+      const report = readReport(job.report);
+      const seen = new Set(target.requests.map((r) => r.url));
+      assert.equal(seen.size, target.count(), 'no record is sent twice');
+      assert.equal(report.requests.sent, target.count(), 'the standby reporter counted every request sent, before and after the takeover');
+      assert.equal(report.requests.sent + report.requests.dropped, 4000);
+      assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+      process.stdout.write(`# router takeover ${takeoverMs} ms; dropped ${JSON.stringify(report.requests.dropped_by_reason)}\n`);
+    } finally {
+      for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
+      await target.close();
+    }
+  });
 });
