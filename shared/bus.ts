@@ -7,6 +7,7 @@ import { connect, credsAuthenticator, type NatsConnection, type ConnectionOption
 import type { HavokConfig } from './config.js';
 import { ConfigError } from './errors.js';
 import type { Logger } from './log.js';
+import { retry, RetryError } from './retry.js';
 
 export type { NatsConnection };
 
@@ -15,6 +16,8 @@ export interface BusOptions {
   name: string;
   /** How long to keep trying the first connection before failing; 0 = forever. */
   firstConnectTimeoutMs?: number;
+  /** Stops trying (the actor is closing). */
+  signal?: AbortSignal;
 }
 
 export function natsOptions(cfg: HavokConfig['nats'], name: string): ConnectionOptions {
@@ -60,24 +63,30 @@ export function isAuthError(err: unknown): boolean {
  * before nats-server). Throws after `firstConnectTimeoutMs` or on an authorization error.
  */
 export async function connectBus(cfg: HavokConfig['nats'], log: Logger, opts: BusOptions): Promise<NatsConnection> {
-  const deadline = opts.firstConnectTimeoutMs ? Date.now() + opts.firstConnectTimeoutMs : Infinity;
-  let attempt = 0;
-  for (;;) {
-    attempt++;
-    try {
-      const nc = await connect(natsOptions(cfg, opts.name));
-      log.info({ server: nc.getServer(), attempt }, 'connected to NATS');
-      void watchStatus(nc, log);
-      return nc;
-    } catch (err) {
-      if (isAuthError(err)) throw authError(cfg, err);
-      if (Date.now() > deadline) {
-        throw new Error(`NATS at ${cfg.url} unreachable after ${attempt} attempts: ${(err as Error).message}`, { cause: err });
-      }
-      const waitMs = Math.min(2000, 100 * 2 ** Math.min(attempt, 5));
-      log.warn({ url: cfg.url, attempt, retry_in_ms: waitMs, err: (err as Error).message }, 'NATS unreachable, retrying');
-      await new Promise((r) => setTimeout(r, waitMs));
+  try {
+    const nc = await retry(
+      async (attempt) => {
+        const conn = await connect(natsOptions(cfg, opts.name));
+        log.info({ server: conn.getServer(), attempt }, 'connected to NATS');
+        return conn;
+      },
+      {
+        signal: opts.signal,
+        // 200 ms, doubling, at most 2 s between attempts.
+        backoff: { initialMs: 200, maxMs: 2000 },
+        deadlineMs: opts.firstConnectTimeoutMs || undefined,
+        isRetryable: (err) => !isAuthError(err),
+        onRetry: ({ err, attempt, delayMs }) => log.warn({ url: cfg.url, attempt, retry_in_ms: delayMs, err: (err as Error).message }, 'NATS unreachable, retrying'),
+      },
+    );
+    void watchStatus(nc, log);
+    return nc;
+  } catch (err) {
+    if (isAuthError(err)) throw authError(cfg, err);
+    if (err instanceof RetryError) {
+      throw new Error(`NATS at ${cfg.url} unreachable after ${err.attempts} attempts: ${(err.lastError as Error).message}`, { cause: err.lastError });
     }
+    throw err;
   }
 }
 

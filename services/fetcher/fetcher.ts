@@ -12,6 +12,7 @@ import { CheckpointStore } from '../../shared/checkpoint.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
+import { retry, RetryError } from '../../shared/retry.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
 import { openSources, type Source } from './source.js';
 
@@ -42,7 +43,7 @@ export class Fetcher extends Actor {
     // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
     // stopped fetcher exits at once instead of waiting out the drain grace.
     this.onClose('sources', () => Promise.all(sources.map((s) => s.records.return(undefined))));
-    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg);
     this.js = jetstream(this.nc);
@@ -69,6 +70,8 @@ export class Fetcher extends Actor {
     void this.pump(sources).then(
       () => this.finish(0, 'source exhausted'),
       (err: Error) => {
+        // Closing cut a wait (a publish or checkpoint retry): not a failure.
+        if (err === this.signal.reason) return;
         this.log.error({ err }, 'fetcher failed');
         this.finish(1, 'fetcher failed');
       },
@@ -140,17 +143,18 @@ export class Fetcher extends Actor {
     }
   }
 
+  /** Saves the progress, retrying while NATS is away; after `attempts` failures it lets go. */
   private async checkpoint(attempts = Infinity): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.save('fetcher', { ...envelope('fetcher_checkpoint', this.sender), published: this.published, ended: [...this.ended] });
-        return;
-      } catch (err) {
-        if (this.stopping) throw err;
-        if (attempt >= attempts) return;
-        this.log.warn({ err: (err as Error).message, attempt }, 'cannot save the checkpoint yet, retrying');
-        await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
-      }
+    try {
+      await retry(() => this.store.save('fetcher', { ...envelope('fetcher_checkpoint', this.sender), published: this.published, ended: [...this.ended] }), {
+        signal: this.signal,
+        backoff: { initialMs: 100, maxMs: 2000 },
+        retries: attempts - 1,
+        isRetryable: () => !this.stopping,
+        onRetry: ({ err, attempt }) => this.log.warn({ err: (err as Error).message, attempt }, 'cannot save the checkpoint yet, retrying'),
+      });
+    } catch (err) {
+      if (!(err instanceof RetryError)) throw err;
     }
   }
 
@@ -162,18 +166,16 @@ export class Fetcher extends Actor {
   private async publish(msg: SourceMsg): Promise<void> {
     const data = encode(msg);
     const msgID = `${msg.src}-${msg.kind === 'records' ? msg.batch : 'end'}`;
-    let waitMs = 5;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.js.publish(subjects.records(this.cfg.job.id), data, { msgID, timeout: 5000 });
-        return;
-      } catch (err) {
-        if (this.stopping) throw err;
-        const full = err instanceof JetStreamApiError && err.code === STREAM_FULL;
-        if (!full) this.log.warn({ err: (err as Error).message, attempt }, 'publish to job stream failed, retrying');
-        await new Promise((r) => setTimeout(r, waitMs));
-        waitMs = full ? Math.min(waitMs * 2, 50) : Math.min(waitMs * 2, 2000);
-      }
-    }
+    const full = (err: unknown): boolean => err instanceof JetStreamApiError && err.code === STREAM_FULL;
+    await retry(() => this.js.publish(subjects.records(this.cfg.job.id), data, { msgID, timeout: 5000 }), {
+      signal: this.signal,
+      // A full stream is backpressure: look again soon (≤ 50 ms), quietly. Anything else is NATS
+      // being away: back off up to 2 s and say so.
+      backoff: { initialMs: 5, maxMs: (err) => (full(err) ? 50 : 2000) },
+      isRetryable: () => !this.stopping,
+      onRetry: ({ err, attempt }) => {
+        if (!full(err)) this.log.warn({ err: (err as Error).message, attempt }, 'publish to job stream failed, retrying');
+      },
+    });
   }
 }

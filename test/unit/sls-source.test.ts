@@ -1,5 +1,5 @@
 /**
- * The SLS source's pure parts (windows, backoff, lines, per-window order, settings) and its
+ * The SLS source's pure parts (windows, lines, per-window order, settings) and its
  * window scheduler driven by a fake GetPage: order across windows, the concurrency and
  * pre-download bounds, whole windows on failure, cancellation.
  */
@@ -13,7 +13,7 @@ import { chainOptions, sourceScope } from '../../services/fetcher/source.js';
 import { retryableStatus, SlsRequestError, type GetPage, type SlsLog } from '../../services/fetcher/sources/sls/getlogs.js';
 import { slsChain } from '../../services/fetcher/sources/sls/index.js';
 import { emptyCounts } from '../../services/fetcher/sources/lines.js';
-import { backoffDelay, logToLine, orderWindow, slsLines, slsRecords, slsTimeMs, windowAt, windowCount } from '../../services/fetcher/sources/sls/read.js';
+import { logToLine, orderWindow, slsLines, slsRecords, slsTimeMs, windowAt, windowCount } from '../../services/fetcher/sources/sls/read.js';
 import { slsSettings as settingsOf, type SlsSettings } from '../../services/fetcher/sources/sls/settings.js';
 
 const silent = pino({ level: 'silent' });
@@ -73,20 +73,6 @@ describe('sls source: pure parts', () => {
     assert.equal(windowCount(100, 100, 60), 0);
     assert.deepEqual(windowAt(100, 701, 60, 0), { from: 100, to: 160 });
     assert.deepEqual(windowAt(100, 701, 60, 10), { from: 700, to: 701 });
-  });
-
-  it('backoff doubles from the base, is capped, and jitters within [½, 1]', () => {
-    const rows: Array<[attempt: number, rand: number, want: number]> = [
-      [1, 1, 100], // first retry: the base
-      [2, 1, 200],
-      [4, 1, 800],
-      [7, 1, 5000], // 6400 capped at 5000
-      [1, 0, 50], // least jitter: half
-      [3, 0.5, 300], // 400 × 0.75
-      [99, 1, 5000], // no overflow for absurd attempts
-    ];
-    for (const [attempt, r, want] of rows) assert.equal(backoffDelay(attempt, 100, 5000, () => r), want, `backoffDelay(${attempt}, rand=${r})`);
-    for (let a = 1; a < 12; a++) assert.ok(backoffDelay(a + 1, 100, 5000, () => 1) >= backoffDelay(a, 100, 5000, () => 1), 'monotonic without jitter');
   });
 
   it('a log becomes its line_field, or the whole map as JSON', () => {

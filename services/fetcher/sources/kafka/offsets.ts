@@ -9,6 +9,7 @@ import kafkajs from 'kafkajs';
 import type { Admin, KafkaConfig, logCreator, SASLOptions } from 'kafkajs';
 import { ConfigError, SourceError } from '../../../../shared/errors.js';
 import type { Logger } from '../../../../shared/log.js';
+import { retry, RetryError } from '../../../../shared/retry.js';
 import type { KafkaSection } from './schema.js';
 
 const { Kafka, logLevel } = kafkajs;
@@ -86,33 +87,37 @@ export function rootMessage(err: unknown): string {
   return e.message ?? String(err);
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export interface Range {
   partition: number;
   start: number;
   end: number;
 }
 
-/** Looks up the partitions and their offset ranges, retrying while the brokers are unreachable. */
+/**
+ * Looks up the partitions and their offset ranges, retrying while the brokers are unreachable
+ * (`retries`, doubling from `backoff_ms` to `backoff_max_ms`). Every error names the brokers and
+ * the step that failed.
+ */
 export async function discover(k: KafkaSection, window: { begin?: number; end?: number }, log: Logger): Promise<Range[]> {
   const topic = k.topic!;
   const { begin, end } = window;
-  let delay = k.backoff_ms;
-  for (let attempt = 1; ; attempt++) {
+  const brokers = k.brokers.join(',');
+  /** The step of the attempt in progress, for the messages. */
+  let step = 'connect';
+  const attempt = async (n: number): Promise<Range[]> => {
     let admin: Admin | undefined;
-    let step = 'connect';
+    step = 'connect';
     try {
       // One try per attempt (kafkajs retries nothing here; the attempts are ours, and logged),
       // each starting from the next broker of the list.
-      const shift = (attempt - 1) % k.brokers.length;
+      const shift = (n - 1) % k.brokers.length;
       const kafka = new Kafka(clientConfig({ ...k, brokers: [...k.brokers.slice(shift), ...k.brokers.slice(0, shift)] }, log, 0));
       admin = kafka.admin({ retry: { retries: 0 } });
       await admin.connect();
       step = `read the metadata of topic "${topic}"`;
       const meta = await admin.fetchTopicMetadata({ topics: [topic] });
       const all = (meta.topics[0]?.partitions ?? []).map((p) => p.partitionId).sort((a, b) => a - b);
-      if (all.length === 0) throw new SourceError(`Kafka topic "${topic}" has no partitions (brokers ${k.brokers.join(',')})`, false);
+      if (all.length === 0) throw new SourceError(`Kafka topic "${topic}" has no partitions (brokers ${brokers})`, false);
       const wanted = k.partitions ?? all;
       const missing = wanted.filter((p) => !all.includes(p));
       if (missing.length) {
@@ -129,18 +134,22 @@ export async function discover(k: KafkaSection, window: { begin?: number; end?: 
         partition,
         ...offsetRange({ low: low.get(partition) ?? 0, high: high.get(partition) ?? 0, offset: k.offset, beginOffset: beginOffsets?.get(partition), endOffset: endOffsets?.get(partition) }),
       }));
-    } catch (err) {
-      if (err instanceof ConfigError || err instanceof SourceError) throw err;
-      const reason = rootMessage(err);
-      if (isPermanent(err)) throw new SourceError(`Kafka brokers ${k.brokers.join(',')}: could not ${step}: ${reason}`, false, { cause: err });
-      if (attempt > k.retries) {
-        throw new SourceError(`Kafka brokers ${k.brokers.join(',')} unreachable: could not ${step} after ${attempt} attempts: ${reason}`, true, { cause: err });
-      }
-      log.warn({ brokers: k.brokers, attempt, retries: k.retries, retry_in_ms: delay, err: reason }, `kafka: could not ${step}, retrying`);
-      await sleep(delay);
-      delay = Math.min(delay * 2, k.backoff_max_ms);
     } finally {
       await admin?.disconnect().catch(() => undefined);
     }
+  };
+  try {
+    return await retry(attempt, {
+      backoff: { initialMs: k.backoff_ms, maxMs: k.backoff_max_ms },
+      retries: k.retries,
+      isRetryable: (err) => !(err instanceof ConfigError || err instanceof SourceError || isPermanent(err)),
+      onRetry: ({ err, attempt: n, delayMs }) => log.warn({ brokers: k.brokers, attempt: n, retries: k.retries, retry_in_ms: delayMs, err: rootMessage(err) }, `kafka: could not ${step}, retrying`),
+    });
+  } catch (err) {
+    if (err instanceof ConfigError || err instanceof SourceError) throw err;
+    if (err instanceof RetryError) {
+      throw new SourceError(`Kafka brokers ${brokers} unreachable: could not ${step} after ${err.attempts} attempts: ${rootMessage(err.lastError)}`, true, { cause: err.lastError });
+    }
+    throw new SourceError(`Kafka brokers ${brokers}: could not ${step}: ${rootMessage(err)}`, false, { cause: err });
   }
 }

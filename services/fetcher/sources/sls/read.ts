@@ -9,10 +9,10 @@
  * at all. Each SLS log (a field map) becomes one analyzer line: the `line_field` value, or the map
  * as a JSON object for the `jsonl` analyzer.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { SourceError } from '../../../../shared/errors.js';
 import type { Logger } from '../../../../shared/log.js';
 import type { SourceCounts } from '../../../../shared/protocol.js';
+import { retry, RetryError } from '../../../../shared/retry.js';
 import type { Chain, ChainRecord } from '../../analyzers/chain.js';
 import { countAnalyzed, emptyCounts, type AnalyzedLine } from '../lines.js';
 import type { Source } from '../types.js';
@@ -41,7 +41,7 @@ export function slsRecords(s: SlsSettings, getPage: GetPage, chain: Chain, count
 }
 
 // ---------------------------------------------------------------------------------------------
-// Pure parts: windows, backoff, lines, order.
+// Pure parts: windows, lines, order.
 
 /** Windows in `[fromS, toS)`: the i-th one, the last one shorter. */
 export function windowAt(fromS: number, toS: number, windowS: number, i: number): Window {
@@ -51,15 +51,6 @@ export function windowAt(fromS: number, toS: number, windowS: number, i: number)
 
 export function windowCount(fromS: number, toS: number, windowS: number): number {
   return Math.max(0, Math.ceil((toS - fromS) / windowS));
-}
-
-/**
- * Delay before retry number `attempt` (1-based): base·2^(attempt−1), capped at `maxMs`, times a
- * random factor in [0.5, 1] so concurrent windows do not retry in lockstep.
- */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, rand: () => number = Math.random): number {
-  const exp = Math.min(maxMs, baseMs * 2 ** Math.min(attempt - 1, 30));
-  return Math.round(exp * (0.5 + 0.5 * rand()));
 }
 
 /**
@@ -101,36 +92,6 @@ export function orderWindow(logs: readonly SlsLog[], lineField: string | undefin
 }
 
 
-export interface RetryHooks {
-  onRetry?: (err: Error, attempt: number, delayMs: number) => void;
-  rand?: () => number;
-}
-
-/**
- * `fn` with up to `retries` retries on retryable SlsRequestErrors (and any non-SlsRequestError
- * but an abort), waiting backoffDelay between tries. Rethrows the last error, with `attempts`.
- */
-export async function withRetries<T>(
-  fn: () => Promise<T>,
-  s: Pick<SlsSettings, 'retries' | 'backoffMs' | 'backoffMaxMs'>,
-  signal: AbortSignal,
-  hooks: RetryHooks = {},
-): Promise<{ value: T } | { error: Error; attempts: number }> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return { value: await fn() };
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const e = err as Error;
-      const retryable = e instanceof SlsRequestError ? e.retryable : true;
-      if (!retryable || attempt > s.retries) return { error: e, attempts: attempt };
-      const delay = backoffDelay(attempt, s.backoffMs, s.backoffMaxMs, hooks.rand);
-      hooks.onRetry?.(e, attempt, delay);
-      await sleep(delay, undefined, { signal });
-    }
-  }
-}
-
 const iso = (sec: number): string => new Date(sec * 1000).toISOString();
 
 /** Hooks of one window's fetch: a gate before each page, and the size of each page fetched. */
@@ -145,26 +106,35 @@ export async function fetchWindow(w: Window, getPage: GetPage, s: SlsSettings, s
   const logs: SlsLog[] = [];
   for (let offset = 0; ; ) {
     await flow.beforePage();
-    const res = await withRetries(() => getPage(w, offset, signal), s, signal, {
-      onRetry: (err, attempt, delayMs) =>
-        log.warn({ window: iso(w.from), offset, attempt, of: s.retries, delay_ms: delayMs, err: err.message }, 'SLS GetLogs failed; retrying'),
-    });
-    if ('error' in res) {
+    let page: SlsLog[];
+    try {
+      page = await retry(() => getPage(w, offset, signal), {
+        signal,
+        backoff: { initialMs: s.backoffMs, maxMs: s.backoffMaxMs },
+        // Between half the doubled wait and all of it: concurrent windows do not retry in lockstep.
+        jitter: 0.5,
+        retries: s.retries,
+        isRetryable: (err) => (err instanceof SlsRequestError ? err.retryable : true),
+        onRetry: ({ err, attempt, delayMs }) =>
+          log.warn({ window: iso(w.from), offset, attempt, of: s.retries, delay_ms: delayMs, err: (err as Error).message }, 'SLS GetLogs failed; retrying'),
+      });
+    } catch (err) {
+      if (signal.aborted) throw err;
       flow.afterPage(0);
-      const e = res.error;
+      const e = (err instanceof RetryError ? err.lastError : err) as Error;
       const retryable = e instanceof SlsRequestError ? e.retryable : true;
-      const tries = retryable ? ` after ${res.attempts} attempts` : ' (not retried)';
+      const tries = err instanceof RetryError ? ` after ${err.attempts} attempts` : ' (not retried)';
       throw new SourceError(
         `SLS ${s.project}/${s.logstore} at ${s.url}: GetLogs ${iso(w.from)}–${iso(w.to)} offset ${offset} failed${tries}: ${e.message}`,
         retryable,
         { cause: e },
       );
     }
-    for (const l of res.value) logs.push(l);
-    flow.afterPage(res.value.length);
+    for (const l of page) logs.push(l);
+    flow.afterPage(page.length);
     // A short page is the last one; an incomplete one was asked again above.
-    if (res.value.length < s.pageSize) return logs;
-    offset += res.value.length;
+    if (page.length < s.pageSize) return logs;
+    offset += page.length;
   }
 }
 

@@ -1,0 +1,58 @@
+/**
+ * connectBus's first connection, against a port nothing listens on: it retries with doubling
+ * waits (logged each time), gives up after `firstConnectTimeoutMs` with an error naming the URL
+ * and the attempts, and stops at once when its signal aborts.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { connectBus } from '../../shared/bus.js';
+import { loadConfig } from '../../shared/config.js';
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function captureLog(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      cb();
+    },
+  });
+  return { log: pino({ level: 'warn' }, sink), lines };
+}
+
+describe('connectBus: the first connection', { timeout: 30_000 }, () => {
+  test('unreachable: retries 200, 400 ms…, then an error naming the URL and the attempts', async () => {
+    const url = `nats://127.0.0.1:${await closedPort()}`;
+    const { log, lines } = captureLog();
+    const started = Date.now();
+    await assert.rejects(connectBus(loadConfig({ set: [`nats.url="${url}"`] }).nats, log, { name: 't', firstConnectTimeoutMs: 500 }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^NATS at ${url} unreachable after \\d+ attempts: `));
+      return true;
+    });
+    const retries = lines.filter((l) => l.msg === 'NATS unreachable, retrying');
+    assert.ok(retries.length >= 2, JSON.stringify(lines));
+    assert.deepEqual(retries.slice(0, 2).map((l) => [l.attempt, l.retry_in_ms]), [[1, 200], [2, 400]]);
+    assert.ok(Date.now() - started >= 600 && Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+  });
+
+  test('an abort stops the retrying at once', async () => {
+    const url = `nats://127.0.0.1:${await closedPort()}`;
+    const ac = new AbortController();
+    const { log } = captureLog();
+    const started = Date.now();
+    const p = connectBus(loadConfig({ set: [`nats.url="${url}"`] }).nats, log, { name: 't', signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('closing')), 300);
+    await assert.rejects(p, /closing/);
+    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`);
+  });
+});
