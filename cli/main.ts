@@ -3,7 +3,7 @@
  * 0 done, 1 job failed, 2 bad usage or config (DESIGN.md §3).
  */
 import { Command, CommanderError, Option } from 'commander';
-import { loadConfig, type HavokConfig } from '../shared/config.js';
+import { ENV_WARNED, loadConfigWithWarnings, type HavokConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import { runAsProcess, type Actor } from '../shared/lifecycle.js';
 import { createLogger, type Logger } from '../shared/log.js';
@@ -40,7 +40,13 @@ function configFrom(flags: ConfigFlags): HavokConfig {
   const set = [...flags.set];
   if (flags.nats) set.push(`nats.url="${flags.nats}"`);
   if (flags.job) set.push(`job.id="${flags.job}"`);
-  return loadConfig({ file: flags.config, env: process.env, set });
+  const { config, warnings } = loadConfigWithWarnings({ file: flags.config, env: process.env, set });
+  // Once per command: the actors `havok local` starts inherit the environment, and the marker.
+  if (warnings.length && !process.env[ENV_WARNED]) {
+    process.stderr.write(warnings.map((w) => `havok: warning: ${w.key}: ${w.message}\n`).join(''));
+    process.env[ENV_WARNED] = '1';
+  }
+  return config;
 }
 
 type MakeActor = (cfg: HavokConfig, log: Logger) => Promise<Actor>;

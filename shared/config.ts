@@ -182,8 +182,35 @@ export interface LoadOptions {
   set?: string[];
 }
 
+/** A problem or a warning, naming its key (or, for a stray variable, the variable). */
+export interface ConfigIssue {
+  key: string;
+  message: string;
+}
+
+/**
+ * Set by the CLI once it has printed the environment's warnings, so the actors `havok local`
+ * starts (same environment) do not print them again.
+ */
+export const ENV_WARNED = 'HAVOK_ENV_WARNED';
+
+/**
+ * `HAVOK_` variables that are not config keys: read by the CLI (log level, health port), by
+ * docker-compose.yml (HAVOK_MIN_REPLAYERS) or by the tests and benchmarks. Never warned about.
+ */
+const NOT_CONFIG_ENV = new Set(['HAVOK_LOG_LEVEL', 'HAVOK_HEALTH_PORT', 'HAVOK_MIN_REPLAYERS', 'HAVOK_CHROMIUM', 'HAVOK_BENCH_MEM_FILE', ENV_WARNED]);
+
 /** Reads, merges and validates; throws ConfigError listing every problem. */
 export function loadConfig(opts: LoadOptions): HavokConfig {
+  return loadConfigWithWarnings(opts).config;
+}
+
+/**
+ * loadConfig, with what it ignored: an unknown key that only the environment set (a wrapper's
+ * own `HAVOK_NATS_PORT`, a typo) is a warning naming it, not an error, since the environment
+ * holds more than this job's config. Unknown keys from the file or `--set` stay errors.
+ */
+export function loadConfigWithWarnings(opts: LoadOptions): { config: HavokConfig; warnings: ConfigIssue[] } {
   let raw: Record<string, unknown> = {};
   const baseDir = opts.file ? dirname(resolve(opts.file)) : process.cwd();
   if (opts.file) {
@@ -200,11 +227,18 @@ export function loadConfig(opts: LoadOptions): HavokConfig {
       throw new ConfigError([{ key: '--config', message: `${opts.file} is not valid TOML${where}: ${(err as Error).message.split('\n')[0]}` }]);
     }
   }
+  const warnings: ConfigIssue[] = [];
   const origins = new Map<string, string>();
+  /** Keys set by the environment alone (not by the file, not by --set). */
+  const envOnly = new Set<string>();
   for (const [name, value] of Object.entries(opts.env ?? {})) {
-    if (!name.startsWith('HAVOK_') || value === undefined) continue;
+    if (!name.startsWith('HAVOK_') || value === undefined || NOT_CONFIG_ENV.has(name)) continue;
     const path = envPath(name);
-    if (!path) continue;
+    if (!path) {
+      warnings.push({ key: name, message: 'names no config section (HAVOK_<SECTION>_<KEY>, e.g. HAVOK_JOB_SPEED); ignored' });
+      continue;
+    }
+    if (getPath(raw, path) === undefined) envOnly.add(path);
     setPath(raw, path, parseScalar(value));
     origins.set(path, name);
   }
@@ -214,22 +248,34 @@ export function loadConfig(opts: LoadOptions): HavokConfig {
     const path = item.slice(0, eq).trim();
     setPath(raw, path, parseScalar(item.slice(eq + 1)));
     origins.set(path, `--set ${path}`);
+    envOnly.delete(path);
   }
-  const parsed = schema.safeParse(raw);
+  let parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
-        return keys.map((k) => {
-          const key = [...issue.path, ...(k === undefined ? [] : [k])].join('.');
-          const origin = origins.get(key);
-          const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
-          return { key: key || '(top level)', message: origin ? `${message} (from ${origin})` : message };
-        });
-      }).flat(),
-    );
+    const problems = describeIssues(parsed.error.issues, origins);
+    const ignored = problems.filter((p) => p.unknown && envOnly.has(p.key));
+    if (ignored.length < problems.length) throw new ConfigError(problems.filter((p) => !ignored.includes(p)));
+    for (const p of ignored) {
+      deletePath(raw, p.key);
+      warnings.push({ key: p.key, message: `${p.message}; ignored` });
+    }
+    parsed = schema.safeParse(raw);
+    if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues, origins));
   }
-  return resolvePaths(parsed.data, baseDir);
+  return { config: resolvePaths(parsed.data, baseDir), warnings };
+}
+
+/** zod's issues as keys and messages, naming where a key came from; `unknown` = not a key. */
+function describeIssues(issues: readonly z.core.$ZodIssue[], origins: ReadonlyMap<string, string>): Array<ConfigIssue & { unknown: boolean }> {
+  return issues.flatMap((issue) => {
+    const keys = issue.code === 'unrecognized_keys' ? issue.keys : [undefined];
+    return keys.map((k) => {
+      const key = [...issue.path, ...(k === undefined ? [] : [k])].join('.');
+      const origin = origins.get(key);
+      const message = issue.code === 'unrecognized_keys' ? 'unknown key' : issue.message;
+      return { key: key || '(top level)', message: origin ? `${message} (from ${origin})` : message, unknown: issue.code === 'unrecognized_keys' };
+    });
+  });
 }
 
 /** Checks that the keys an actor needs are present (exit 2 naming the key otherwise). */
@@ -263,6 +309,21 @@ function parseScalar(text: string): unknown {
   } catch {
     return text;
   }
+}
+
+function getPath(target: Record<string, unknown>, path: string): unknown {
+  let node: unknown = target;
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return node;
+}
+
+function deletePath(target: Record<string, unknown>, path: string): void {
+  const parts = path.split('.');
+  const parent = parts.length === 1 ? target : getPath(target, parts.slice(0, -1).join('.'));
+  if (typeof parent === 'object' && parent !== null) delete (parent as Record<string, unknown>)[parts[parts.length - 1]];
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

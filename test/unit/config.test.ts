@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, requireKeys, toEpochMs, type LoadOptions } from '../../shared/config.js';
+import { loadConfig, loadConfigWithWarnings, requireKeys, toEpochMs, type LoadOptions } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 
 // From dist/test/unit/ up to the repository.
@@ -141,8 +141,38 @@ describe('loadConfig', () => {
     const issues = issuesOf({ env: { HAVOK_JOB_SPEED: 'fast', HAVOK_JOB_SPED: '2' } });
     const speed = issues.find((i) => i.key === 'job.speed');
     assert.ok(speed?.message.includes('HAVOK_JOB_SPEED'), JSON.stringify(issues));
-    const sped = issues.find((i) => i.key === 'job.sped');
-    assert.ok(sped?.message.includes('unknown key') && sped.message.includes('HAVOK_JOB_SPED'), JSON.stringify(issues));
+    assert.deepEqual(issues.map((i) => i.key), ['job.speed'], 'an unknown key from the environment is no error');
+  });
+
+  test('an unknown key from the environment is a warning naming it, not an error', () => {
+    // A wrapper script's own variable, a typo, a variable naming no section.
+    const env = { HAVOK_NATS_PORT: '4222', HAVOK_JOB_SPED: '3', HAVOK_REPORTER_INFLUXDB_PORT: '8086', HAVOK_WRAPPER: 'x', HAVOK_JOB_SPEED: '2' };
+    const cfg = loadConfig({ env });
+    assert.equal(cfg.job.speed, 2, 'the known keys still apply');
+    const { warnings } = loadConfigWithWarnings({ env });
+    assert.deepEqual(
+      warnings.map((w) => w.key).sort(),
+      ['HAVOK_WRAPPER', 'job.sped', 'nats.port', 'reporter.influxdb.port'],
+    );
+    const port = warnings.find((w) => w.key === 'nats.port');
+    assert.match(port!.message, /^unknown key \(from HAVOK_NATS_PORT\); ignored$/);
+    assert.match(warnings.find((w) => w.key === 'HAVOK_WRAPPER')!.message, /names no config section/);
+  });
+
+  test('variables Havok reads elsewhere are not even warned about', () => {
+    const { warnings } = loadConfigWithWarnings({ env: { HAVOK_LOG_LEVEL: 'warn', HAVOK_HEALTH_PORT: '9000', HAVOK_MIN_REPLAYERS: '4', HAVOK_ENV_WARNED: '1', HAVOK_CHROMIUM: '/usr/bin/chromium', HAVOK_BENCH_MEM_FILE: '/tmp/m' } });
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(loadConfigWithWarnings({ env: { HAVOK_JOB_SPEED: '2', PATH: '/bin' } }).warnings, [], 'known keys and other variables: nothing to say');
+  });
+
+  test('unknown keys from the file or --set stay errors, also when the environment sets them too', async () => {
+    const env = { HAVOK_NATS_PORT: '4222' };
+    const viaSet = issuesOf({ env, set: ['nats.port=1'] });
+    assert.deepEqual(viaSet.map((i) => [i.key, i.message]), [['nats.port', 'unknown key (from --set nats.port)']]);
+    const file = await toml('[nats]\nport = 1\n');
+    assert.deepEqual(issuesOf({ file }).map((i) => i.key), ['nats.port']);
+    assert.deepEqual(issuesOf({ file, env }).map((i) => i.key), ['nats.port'], 'the file set it first: its error');
+    assert.deepEqual(issuesOf({ set: ['job.sped=3'], env }).map((i) => i.key), ['job.sped'], 'other errors are not hidden by an env warning');
   });
 
   test('--set overrides env and file', async () => {
