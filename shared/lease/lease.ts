@@ -63,8 +63,14 @@ export class Lease {
   async acquire(signal: AbortSignal): Promise<void> {
     const kvm = new Kvm(this.o.nc);
     this.kv = await kvm.create(leaseBucketName(this.o.job), { history: 1, replicas: this.o.replicas ?? 1 });
-    while (!signal.aborted) {
-      if (await this.step()) break;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        if (await this.step()) break;
+      } catch (err) {
+        // The bucket is not answering yet (a new replicated bucket electing its leader, NATS
+        // away): keep trying, saying so now and then.
+        if (attempt === 1 || attempt % 20 === 0) this.o.log.warn({ role: this.o.role, err: (err as Error).message, attempt }, 'cannot read the lease yet; retrying');
+      }
       await sleep(this.timing.renewMs, signal);
     }
     signal.throwIfAborted();
