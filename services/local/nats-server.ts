@@ -1,6 +1,8 @@
 /**
- * A real `nats-server` per test suite (DESIGN.md §5): tests kill and restart it to exercise
- * reconnects and JetStream persistence, which a mock could not show.
+ * The nats-server `havok local` starts when no server answers at `[nats] url` (and the bench
+ * starts for its runs): JetStream in a temp store dir, on loopback, stopped with its dirs when the
+ * run ends. What only tests need (kill, restart on the same port) is in test/support/nats-server.ts,
+ * built on this one so tests exercise the launcher users run.
  *
  * The server listens on port -1 (a random free port chosen by the server itself) and writes the
  * port to a "ports file" in a private directory; reading that file avoids the race of picking a
@@ -14,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface NatsServerOptions {
-  /** Enable JetStream with a temp store dir (default true). */
+  /** Enable JetStream (default true). */
   jetstream?: boolean;
   /** Extra command-line arguments, appended after ours. */
   args?: string[];
@@ -22,30 +24,31 @@ export interface NatsServerOptions {
   bin?: string;
   /** How long to wait for the server to report its port, in ms (default 10 000). */
   startTimeoutMs?: number;
+  /** Port to listen on (default -1: one the server picks). */
+  port?: number;
+  /**
+   * JetStream store dir. One passed in is the caller's and outlives stop() (so a server started
+   * again on it finds its streams); by default a temp dir is made and deleted on stop().
+   */
+  storeDir?: string;
 }
 
 export interface NatsServerHandle {
-  /** `nats://127.0.0.1:<port>`; stays the same across restart(). */
+  /** `nats://127.0.0.1:<port>`. */
   readonly url: string;
   readonly port: number;
-  /** pid of the current process; changes after restart(). */
+  /** pid of the server process. */
   readonly pid: number;
-  /** JetStream store dir; kept across restart() so streams survive it. */
-  readonly storeDir: string;
-  /** Stop the server (SIGTERM, SIGKILL after 5 s) and delete its temp dirs. Idempotent. */
+  /** Stop the server (SIGTERM, SIGKILL after 5 s) and delete the dirs it made. Idempotent. */
   stop(): Promise<void>;
-  /** Send a signal (default SIGKILL) and return at once, to simulate a crash. */
-  kill(signal?: NodeJS.Signals): void;
-  /** Stop (if still running) and start again on the same port with the same store dir. */
-  restart(): Promise<void>;
 }
 
 const POLL_MS = 20;
-/** Keep only the tail of stderr: enough to explain a failed start, bounded for long suites. */
+/** Keep only the tail of stderr: enough to explain a failed start, bounded for long runs. */
 const STDERR_KEEP_CHARS = 16_384;
 
 /**
- * Children still running when the test process exits (a test crashed or forgot stop()) are
+ * Children still running when this process exits (it crashed, or a caller forgot stop()) are
  * killed here, so no orphaned nats-server keeps a port and a temp dir after the run.
  */
 const live = new Map<ChildProcess, string[]>();
@@ -59,33 +62,6 @@ function installExitHook(): void {
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
     }
   });
-}
-
-/**
- * Poll `fn` until it returns true, instead of sleeping a guessed time (nats.js tests' `check`).
- * A throw from `fn` counts as "not yet"; the last one is kept as the timeout error's `cause`.
- */
-export async function check(
-  fn: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      if (await fn()) return;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      throw new Error(
-        `timed out after ${timeoutMs}ms waiting for ${what}`,
-        lastError === undefined ? undefined : { cause: lastError },
-      );
-    }
-    await sleep(POLL_MS);
-  }
 }
 
 function sleep(ms: number): Promise<void> {
@@ -206,77 +182,50 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const jetstream = opts.jetstream ?? true;
   const timeoutMs = opts.startTimeoutMs ?? 10_000;
   const portsDir = mkdtempSync(join(tmpdir(), 'havok-nats-ports-'));
-  const storeDir = mkdtempSync(join(tmpdir(), 'havok-nats-store-'));
-  const dirs = [portsDir, storeDir];
+  const ownDirs = [portsDir];
+  let storeDir = opts.storeDir;
+  if (jetstream && storeDir === undefined) {
+    storeDir = mkdtempSync(join(tmpdir(), 'havok-nats-store-'));
+    ownDirs.push(storeDir);
+  }
   const removeDirs = (): void => {
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+    for (const d of ownDirs) rmSync(d, { recursive: true, force: true });
   };
-
-  // -p is -1 on first start; restart() passes the port it got so clients reconnect to it.
-  const argsFor = (port: number): string[] => [
+  const args = [
     '-a', '127.0.0.1',
-    '-p', String(port),
+    '-p', String(opts.port ?? -1),
     '--ports_file_dir', portsDir,
-    ...(jetstream ? ['-js', '-sd', storeDir] : []),
+    ...(jetstream && storeDir !== undefined ? ['-js', '-sd', storeDir] : []),
     ...(opts.args ?? []),
   ];
 
   installExitHook();
-  let current: { proc: Proc; port: number };
+  let started: { proc: Proc; port: number };
   try {
-    current = await launch(bin, argsFor(-1), portsDir, timeoutMs);
+    started = await launch(bin, args, portsDir, timeoutMs);
   } catch (err) {
     removeDirs();
     throw err;
   }
-  const port = current.port;
-  live.set(current.proc.child, dirs);
+  const { proc, port } = started;
+  live.set(proc.child, ownDirs);
 
   let stopping: Promise<void> | undefined;
-
-  const handle: NatsServerHandle = {
+  return {
     url: `nats://127.0.0.1:${port}`,
     port,
-    get pid(): number {
-      return current.proc.child.pid ?? -1;
-    },
-    storeDir,
+    pid: proc.child.pid ?? -1,
     stop(): Promise<void> {
-      // Same promise on every call, so parallel cleanups (after() + a test's finally) agree.
+      // Same promise on every call, so parallel cleanups agree.
       stopping ??= (async () => {
         try {
-          await terminate(current.proc);
+          await terminate(proc);
         } finally {
-          live.delete(current.proc.child);
+          live.delete(proc.child);
           removeDirs();
         }
       })();
       return stopping;
     },
-    kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-      current.proc.child.kill(signal);
-    },
-    async restart(): Promise<void> {
-      if (stopping !== undefined) throw new Error('nats-server: restart() after stop()');
-      // If kill() was used the process may still be dying; wait so the port is free.
-      await terminate(current.proc);
-      live.delete(current.proc.child);
-      // The old socket is released on exit and Go sets SO_REUSEADDR, so the port is normally
-      // free at once; a few retries cover the rare slow release.
-      let lastErr: unknown;
-      for (let attempt = 0; attempt < 5; attempt++) {
-        try {
-          current = await launch(bin, argsFor(port), portsDir, timeoutMs);
-          live.set(current.proc.child, dirs);
-          return;
-        } catch (err) {
-          lastErr = err;
-          if (!(err instanceof Error) || !/address already in use/i.test(err.message)) break;
-          await sleep(200);
-        }
-      }
-      throw lastErr;
-    },
   };
-  return handle;
 }

@@ -62,11 +62,13 @@ export interface JobOptions {
   job_toml?: string;
   fetcher_toml?: string;
   extra?: string;
+  /** Where to make the job's dir (default the system temp dir). */
+  parent?: string;
 }
 
-/** Writes a TOML job config (and, with `lines`, its log) into a fresh temp dir. */
+/** Writes a TOML job config (and, with `lines`, its log) into a fresh dir under `parent`. */
 export function writeJob(opts: JobOptions): JobFiles {
-  const dir = mkdtempSync(join(tmpdir(), 'havok-job-'));
+  const dir = mkdtempSync(join(opts.parent ?? tmpdir(), 'havok-job-'));
   const report = join(dir, 'report.json');
   const config = join(dir, 'job.toml');
   let log = opts.log ?? '';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { check } from './nats-server.js';
+import { check } from './check.js';
 
 export interface ClusterNode {
   name: string;

@@ -1,5 +1,5 @@
 /**
- * A real local HTTP target for replay tests (DESIGN.md §5): it records what arrived and when, so
+ * A real local HTTP target for replay tests (docs/architecture.md, Tests): it records what arrived and when, so
  * tests can assert order, headers, bodies and pacing against what a replayer actually sent.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -27,7 +27,7 @@ export interface TargetOptions {
   status?: number;
 }
 
-export interface TargetHandle {
+export interface TargetHandle extends AsyncDisposable {
   /** Origin, e.g. `http://127.0.0.1:40123` (no trailing slash). */
   readonly url: string;
   /** Every complete request in arrival order; the array is appended to as requests arrive. */
@@ -35,7 +35,7 @@ export interface TargetHandle {
   count(): number;
   /** Bytes read from and written to this server's connections so far (what clients sent and got). */
   wireBytes(): { read: number; written: number };
-  /** Close the server and every connection, idle keep-alive ones included. Idempotent. */
+  /** Close the server and every connection, idle keep-alive ones included. Idempotent; also what `await using` calls. */
   close(): Promise<void>;
 }
 
@@ -105,6 +105,16 @@ export async function startTarget(opts: TargetOptions = {}): Promise<TargetHandl
   const { port } = server.address() as AddressInfo;
 
   let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      for (const t of pending) clearTimeout(t);
+      pending.clear();
+      // server.close() alone waits for idle keep-alive sockets to time out (60 s here).
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+    return closing;
+  };
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
@@ -117,15 +127,7 @@ export async function startTarget(opts: TargetOptions = {}): Promise<TargetHandl
       }
       return b;
     },
-    close(): Promise<void> {
-      closing ??= new Promise<void>((resolve) => {
-        for (const t of pending) clearTimeout(t);
-        pending.clear();
-        // server.close() alone waits for idle keep-alive sockets to time out (60 s here).
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closing;
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
