@@ -20,6 +20,9 @@ import { Membership } from './membership.js';
 import { RoutePicker } from './route.js';
 import { acceptBatch, acceptEnd, startSequence } from './sequence.js';
 
+/** Records held at most while the lease is not renewed; the time wheel's backlog limit keeps it far below. */
+const MAX_HELD_RECORDS = 200_000;
+
 export class Router extends Actor {
   private nc!: NatsConnection;
   private readonly members: Membership;
@@ -32,6 +35,9 @@ export class Router extends Actor {
   private connected = true;
   /** True while this process holds the router lease (it routes and publishes). */
   private active = false;
+  /** Dispatch batches held while the lease is not renewed (see route). */
+  private held: DueRecord[][] = [];
+  private heldRecords = 0;
   private lease!: Lease;
   private readonly sender = `router-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
@@ -82,6 +88,7 @@ export class Router extends Actor {
     const tick = setInterval(() => {
       // While our own connection is down, missing heartbeats are our problem, not theirs.
       if (!this.connected) return;
+      this.releaseHeld();
       const gone = this.members.expire(Date.now());
       if (gone.length) this.log.warn({ replayers: gone }, 'replayer missed heartbeats, evicted');
       this.publishState();
@@ -109,6 +116,7 @@ export class Router extends Actor {
   }
 
   protected async drain(): Promise<void> {
+    if (this.heldRecords) this.count('router_fenced', this.heldRecords);
     this.publishState();
     await this.nc?.flush().catch(() => undefined);
   }
@@ -121,15 +129,34 @@ export class Router extends Actor {
       return;
     }
     if (verdict.lost > 0) this.count('bus_lost', verdict.lost);
-    const ids = this.members.ids();
-    if (ids.length === 0) {
-      this.count('no_replayer', m.records.length);
+    if (this.active && !this.lease.isOwner()) {
+      // Fencing: our lease was not renewed in time (NATS away?). Held until it is, so nothing
+      // goes out while another router might be sending; counted if it never is.
+      if (this.heldRecords + m.records.length > MAX_HELD_RECORDS) this.count('router_fenced', m.records.length);
+      else {
+        this.held.push(m.records);
+        this.heldRecords += m.records.length;
+      }
       return;
     }
-    if (this.active && !this.lease.isOwner()) {
-      // Fencing: our lease was not renewed in time (NATS away?), so another router may be
-      // routing these already. Counted, never sent twice.
-      this.count('router_fenced', m.records.length);
+    this.releaseHeld(); // in order: what was held goes first
+    this.assign(m.records);
+  }
+
+  /** Routes once the lease is renewed what arrived while it was not. */
+  private releaseHeld(): void {
+    if (!this.held.length || !this.lease.isOwner()) return;
+    const held = this.held;
+    this.held = [];
+    this.heldRecords = 0;
+    for (const records of held) this.assign(records);
+  }
+
+  /** Groups records by replayer (route.ts decides) and sends each group to its replayer. */
+  private assign(records: DueRecord[]): void {
+    const ids = this.members.ids();
+    if (ids.length === 0) {
+      this.count('no_replayer', records.length);
       return;
     }
     const groups = new Map<string, DueRecord[]>();
@@ -137,18 +164,18 @@ export class Router extends Actor {
       const mem = this.members.get(id);
       return mem ? mem.capacity - mem.inflight : 1;
     };
-    for (const r of m.records) {
+    for (const r of records) {
       const id = this.picker.pick(r.key, ids, weightOf);
       let g = groups.get(id);
       if (!g) groups.set(id, (g = []));
       g.push(r);
     }
-    for (const [id, records] of groups) {
+    for (const [id, group] of groups) {
       // A standby decides as the active router would, without sending.
-      if (this.active) this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records }));
+      if (this.active) this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records: group }));
       // Counted per life: a replayer restarted under this id starts its counts again at 0.
       const life = this.members.get(id)!.life;
-      this.routed[life] = (this.routed[life] ?? 0) + records.length;
+      this.routed[life] = (this.routed[life] ?? 0) + group.length;
     }
   }
 

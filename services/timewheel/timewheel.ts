@@ -19,6 +19,7 @@ import { ProtocolError } from '../../shared/errors.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { abortableSleep, retry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import {
   consumerName,
@@ -203,7 +204,7 @@ export class TimeWheel extends Actor {
         }
       } catch (err) {
         this.log.warn({ err: (err as Error).message }, 'pull from job stream failed, retrying');
-        await new Promise((r) => setTimeout(r, 500));
+        await abortableSleep(500, this.signal).catch(() => undefined);
       }
       // Starts the clock, releases what is due, saves a checkpoint and acks what is settled.
       this.release();
@@ -304,23 +305,27 @@ export class TimeWheel extends Actor {
       if (this.signal.aborted) return false;
       if (!warned) this.log.warn('the time wheel lease is not renewed (NATS away?): holding releases');
       warned = true;
-      await new Promise((r) => setTimeout(r, 50));
+      await abortableSleep(50, this.signal).catch(() => undefined);
     }
     return !this.signal.aborted;
   }
 
+  /** Saves the checkpoint, retrying while NATS is away (releases hold meanwhile). */
   private async saveCheckpoint(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      if (!(await this.owned())) throw new Error('the time wheel is closing; checkpoint not saved');
-      try {
+    await retry(
+      async () => {
+        if (!(await this.owned())) throw new Error('the time wheel is closing; checkpoint not saved');
         await this.store.save('timewheel', { ...envelope('tw_checkpoint', this.sender), ...this.wheel.progress });
-        return;
-      } catch (err) {
-        if (this.nc.isClosed()) throw err;
-        if (attempt === 1 || attempt % 10 === 0) this.log.warn({ err: (err as Error).message, attempt }, 'cannot save the checkpoint yet; holding releases');
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * attempt)));
-      }
-    }
+      },
+      {
+        backoff: { initialMs: 50, maxMs: 1000 },
+        signal: this.signal,
+        isRetryable: () => !this.nc.isClosed() && !this.signal.aborted,
+        onRetry: ({ err, attempt }) => {
+          if (attempt === 1 || attempt % 10 === 0) this.log.warn({ err: (err as Error).message, attempt }, 'cannot save the checkpoint yet; holding releases');
+        },
+      },
+    );
   }
 
   private async complete(): Promise<void> {

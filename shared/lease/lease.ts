@@ -8,6 +8,7 @@
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '../bus.js';
 import type { Logger } from '../log.js';
+import { abortableSleep } from '../retry.js';
 import { decode, encode, envelope, leaseBucketName, type LeaseRole } from '../protocol.js';
 import { decideLease, isOwner, lostLease, startLease, wrote, type LeaseObservation, type LeaseState, type LeaseTiming } from './decide.js';
 
@@ -71,7 +72,7 @@ export class Lease {
         // away): keep trying, saying so now and then.
         if (attempt === 1 || attempt % 20 === 0) this.o.log.warn({ role: this.o.role, err: (err as Error).message, attempt }, 'cannot read the lease yet; retrying');
       }
-      await sleep(this.timing.renewMs, signal);
+      await abortableSleep(this.timing.renewMs, signal).catch(() => undefined);
     }
     signal.throwIfAborted();
     this.o.log.info({ role: this.o.role, holder: this.o.holder }, `holding the ${this.o.role} lease: this process is the active ${this.o.role}`);
@@ -152,16 +153,4 @@ export class Lease {
   private value(): Uint8Array {
     return encode({ ...envelope('lease', this.o.holder), role: this.o.role, holder: this.o.holder, at: this.clock(), ttl_ms: this.timing.ttlMs });
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

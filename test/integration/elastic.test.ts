@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect } from '@nats-io/transport-node';
-import { decode, subjects } from '../../shared/protocol.js';
+import { decode, lifeId, subjects } from '../../shared/protocol.js';
 import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
 import { pacedJsonl, readReport, startHavok, writeJob, type Running } from '../support/havok-cli.js';
@@ -38,10 +38,12 @@ describe('elastic replayers', { timeout: 180_000 }, () => {
         callback: (_e, m) => {
           const r = decode(m.data, 'router');
           const now = Date.now();
-          for (const id of r.members) if (!joinedAt.has(id)) joinedAt.set(id, now);
-          for (const id of members) if (!r.members.includes(id) && !evictedAt.has(id)) evictedAt.set(id, now);
-          for (const [id, n] of Object.entries(r.routed)) if (n > 0 && !firstRoutedAt.has(id)) firstRoutedAt.set(id, now);
-          members = r.members;
+          // Members and routed counts are per replayer life (`id@boot`); this test follows ids.
+          const ids = r.members.map(lifeId);
+          for (const id of ids) if (!joinedAt.has(id)) joinedAt.set(id, now);
+          for (const id of members) if (!ids.includes(id) && !evictedAt.has(id)) evictedAt.set(id, now);
+          for (const [life, n] of Object.entries(r.routed)) if (n > 0 && !firstRoutedAt.has(lifeId(life))) firstRoutedAt.set(lifeId(life), now);
+          members = ids;
         },
       });
 
