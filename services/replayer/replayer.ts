@@ -5,7 +5,7 @@
  * wrk2-style coordinated-omission correction) and lateness (send − due).
  */
 import { randomBytes } from 'node:crypto';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool } from 'undici';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
@@ -16,6 +16,7 @@ import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
 import { TargetConnections } from './connections.js';
+import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
 
 /** Period of progress heartbeats while requests are going out. */
@@ -27,43 +28,7 @@ const MAX_QUEUED = 200_000;
 /** Stats go out this long after the replayer ran out of work (the reporter sees the end sooner). */
 const IDLE_STATS_MS = 50;
 
-/**
- * One request in flight: undici's dispatch handler (no promise, no body stream per request).
- * Objects are reused, so a request allocates little beyond what undici itself needs. It uses the
- * handler interface undici 7 dispatches to internally (onConnect … onComplete): a handler of the
- * newer one (onRequestStart …) is wrapped per request, with a controller and the response
- * headers parsed into an object, which a replay never reads.
- */
-class Exchange implements Dispatcher.DispatchHandler {
-  rec!: DueRecord;
-  sentAt = 0;
-  status = 0;
-  /** Sent by the code warm-up: never counted, even if it settles after the warm-up ended. */
-  warmup = false;
-
-  constructor(private readonly owner: Replayer) {}
-
-  onConnect(): void {}
-  /** Called by undici once the request (head and body) is written to the socket. */
-  onRequestSent(): void {
-    this.owner.written(this);
-  }
-  onHeaders(statusCode: number): boolean {
-    this.status = statusCode;
-    return true;
-  }
-  onData(): boolean {
-    return true;
-  }
-  onComplete(): void {
-    this.owner.settle(this, undefined);
-  }
-  onError(err: Error): void {
-    this.owner.settle(this, err);
-  }
-}
-
-export class Replayer extends Actor {
+export class Replayer extends Actor implements ExchangeOwner {
   private nc!: NatsConnection;
   private pool!: Pool;
   private stats = new ReplayerStats();
@@ -377,16 +342,4 @@ export class Replayer extends Actor {
     const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
     this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
   }
-}
-
-/** Error kinds for the report, from undici's and Node's error codes (never message text). */
-export function errorKind(err: unknown): string {
-  const e = err as { code?: string; cause?: { code?: string } };
-  const code = e?.code ?? e?.cause?.code ?? '';
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
-  if (code === 'ECONNREFUSED') return 'connection_refused';
-  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'reset';
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return 'dns';
-  if (code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('SSL')) return 'tls';
-  return 'other';
 }

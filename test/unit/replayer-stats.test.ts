@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errors as undiciErrors } from 'undici';
-import { errorKind } from '../../services/replayer/replayer.js';
+import { errorKind } from '../../services/replayer/exchange.js';
 import { ReplayerStats } from '../../services/replayer/stats.js';
 import { StatsMerger } from '../../services/reporter/merge.js';
 import { mergeWire, newHistogram, percentilesMs, type HistogramWire } from '../../shared/histogram.js';
