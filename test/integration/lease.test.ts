@@ -5,32 +5,29 @@
  * stops counting itself the owner before that.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { test } from 'node:test';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { Lease } from '../../shared/lease/lease.js';
 import { createLogger } from '../../shared/log.js';
-import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { check } from '../support/check.js';
+import { havokFixture, type HavokFixture } from '../support/fixture.js';
 
 const log = createLogger('lease-test');
 log.level = 'silent';
 const timing = { ttlMs: 1500, renewMs: 250 };
-let nats: NatsServerHandle;
 
-before(async () => {
-  nats = await startNatsServer();
-});
-after(async () => {
-  await nats?.stop();
-});
-
-async function lease(job: string, holder: string): Promise<{ nc: NatsConnection; lease: Lease }> {
-  const nc = await connect({ servers: nats.url });
-  return { nc, lease: new Lease({ nc, job, role: 'timewheel', holder, log, timing }) };
+/** A lease of its own NATS client; released (its renew timer stopped) when the fixture ends. */
+async function lease(fx: HavokFixture, job: string, holder: string): Promise<{ nc: NatsConnection; lease: Lease }> {
+  const nc = await fx.connect();
+  const l = new Lease({ nc, job, role: 'timewheel', holder, log, timing });
+  fx.defer(() => l.release());
+  return { nc, lease: l };
 }
 
 test('one holds, the other stands by; a release hands over at once', async () => {
-  const a = await lease('job-a', 'a');
-  const b = await lease('job-a', 'b');
+  await using fx = await havokFixture();
+  const a = await lease(fx, 'job-a', 'a');
+  const b = await lease(fx, 'job-a', 'b');
   const ac = new AbortController();
   const bc = new AbortController();
   await a.lease.acquire(ac.signal);
@@ -47,12 +44,12 @@ test('one holds, the other stands by; a release hands over at once', async () =>
   assert.equal(a.lease.isOwner(), false);
   assert.equal(b.lease.isOwner(), true);
   await b.lease.release();
-  await Promise.all([a.nc.close(), b.nc.close()]);
 });
 
 test('a silent holder: the standby takes over after the TTL, never while the holder still acts', async () => {
-  const a = await lease('job-b', 'a');
-  const b = await lease('job-b', 'b');
+  await using fx = await havokFixture();
+  const a = await lease(fx, 'job-b', 'a');
+  const b = await lease(fx, 'job-b', 'b');
   await a.lease.acquire(new AbortController().signal);
   let bHeldAt = 0;
   const bAcquired = b.lease.acquire(new AbortController().signal).then(() => (bHeldAt = Date.now()));
@@ -68,12 +65,12 @@ test('a silent holder: the standby takes over after the TTL, never while the hol
   assert.ok(aStoppedAt > 0 && aStoppedAt <= bHeldAt, `a stopped acting (${aStoppedAt - cutAt} ms) before b started (${bHeldAt - cutAt} ms)`);
   assert.ok(bHeldAt - cutAt <= timing.ttlMs + 3 * timing.renewMs, `takeover ${bHeldAt - cutAt} ms after the holder went silent`);
   await b.lease.release();
-  await b.nc.close();
 });
 
 test('acquire ends when its signal aborts (a standby told to close)', async () => {
-  const a = await lease('job-c', 'a');
-  const b = await lease('job-c', 'b');
+  await using fx = await havokFixture();
+  const a = await lease(fx, 'job-c', 'a');
+  const b = await lease(fx, 'job-c', 'b');
   await a.lease.acquire(new AbortController().signal);
   const bc = new AbortController();
   const p = b.lease.acquire(bc.signal);
@@ -81,5 +78,4 @@ test('acquire ends when its signal aborts (a standby told to close)', async () =
   await assert.rejects(p, /closing/);
   assert.equal(b.lease.isOwner(), false);
   await a.lease.release();
-  await Promise.all([a.nc.close(), b.nc.close()]);
 });
