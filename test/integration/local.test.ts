@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
-import { check } from '../support/nats-server.js';
+import { describe, test } from 'node:test';
+import { check } from '../support/check.js';
+import { havokFixture } from '../support/fixture.js';
 import { freePort } from '../support/ports.js';
-import { startTarget, type TargetHandle } from '../support/target-server.js';
-import { APACHE_LOG, startHavok, writeJob } from '../support/havok-cli.js';
+import { APACHE_LOG } from '../support/havok-cli.js';
 
 /** Pids of processes whose command line contains `needle`. */
 function processesWith(needle: string): number[] {
@@ -20,21 +20,14 @@ function processesWith(needle: string): number[] {
 }
 
 describe('havok local', { timeout: 120_000 }, () => {
-  let target: TargetHandle;
-  before(async () => {
-    target = await startTarget();
-  });
-  after(async () => {
-    await target.close();
-  });
-
   test('Ctrl-C stops every actor and its own nats-server', async () => {
+    await using fx = await havokFixture({ nats: false, target: true });
     // An unused port: nothing answers, so havok local starts a nats-server of its own.
-    const job = writeJob({ job: 'ctrlc', log: APACHE_LOG, target: target.url, nats: 'nats://127.0.0.1:1', job_toml: 'speed = 10\nmax_idle_ms = 100' });
+    const job = fx.job({ job: 'ctrlc', log: APACHE_LOG, nats: 'nats://127.0.0.1:1', job_toml: 'speed = 10\nmax_idle_ms = 100' });
     const serversBefore = processesWith('nats-server.*--ports_file_dir').length;
-    const run = startHavok(['local', '--config', job.config, '--replayers', '2']);
+    const run = fx.havok(['local', '--config', job.config, '--replayers', '2']);
     // Wait until requests flow: every actor is up.
-    await check(() => target.count() > 20, 30_000, 'requests to arrive');
+    await check(() => fx.target.count() > 20, 30_000, 'requests to arrive');
     const actors = processesWith(job.config);
     assert.ok(actors.length >= 6, `expected 6 actor processes, saw ${actors.length}`);
     assert.equal(processesWith('nats-server.*--ports_file_dir').length, serversBefore + 1, 'havok local started its own nats-server');
@@ -49,27 +42,22 @@ describe('havok local', { timeout: 120_000 }, () => {
 
 describe('health endpoint', { timeout: 60_000 }, () => {
   test('an actor answers /healthz: 503 until ready, 200 while working', async () => {
-    const { startNatsServer } = await import('../support/nats-server.js');
-    const nats = await startNatsServer();
+    await using fx = await havokFixture();
     const port = await freePort();
-    const router = startHavok(['router', '--job', 'health', '--nats', nats.url, '--health-port', String(port)]);
-    try {
-      let body: { actor?: string; phase?: string } = {};
-      await check(async () => {
-        try {
-          const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-          body = (await res.json()) as typeof body;
-          return res.status === 200;
-        } catch {
-          return false;
-        }
-      }, 20_000, 'the router to report healthy');
-      assert.deepEqual({ actor: body.actor, phase: body.phase }, { actor: 'router', phase: 'ready' });
-    } finally {
-      router.proc.kill('SIGTERM');
-      const res = await router.done;
-      assert.equal(res.code, 0, 'SIGTERM drains and exits 0');
-      await nats.stop();
-    }
+    const router = fx.havok(['router', '--job', 'health', '--nats', fx.nats.url, '--health-port', String(port)]);
+    let body: { actor?: string; phase?: string } = {};
+    await check(async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        body = (await res.json()) as typeof body;
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    }, 20_000, 'the router to report healthy');
+    assert.deepEqual({ actor: body.actor, phase: body.phase }, { actor: 'router', phase: 'ready' });
+    router.proc.kill('SIGTERM');
+    const res = await router.done;
+    assert.equal(res.code, 0, 'SIGTERM drains and exits 0');
   });
 });
