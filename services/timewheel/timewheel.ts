@@ -14,7 +14,7 @@
 import { AckPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import { CheckpointStore } from '../../shared/checkpoint.js';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
-import { toEpochMs, type HavokConfig } from '../../shared/config.js';
+import type { HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Lease } from '../../shared/lease/lease.js';
@@ -35,34 +35,15 @@ import {
 } from '../../shared/protocol.js';
 import { AckLedger } from './ledger.js';
 import { jobView, ReleaseRate, statusMessage } from './status.js';
-import { control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, streamDrained, type WheelSettings, type WheelState } from './wheel.js';
+import { control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, streamDrained, type WheelState } from './wheel.js';
+import { wheelSettings } from './settings.js';
 
-/** Records per dispatch message to the router. */
-const DISPATCH_BATCH = 500;
 /** Records kept buffered while flow control holds releases (see pullLoop). */
 const HELD_BUFFER_FLOOR = 10_000;
 /** Stream messages (record batches) per pull. */
 const PULL_MESSAGES = 4;
 /** Unacked batches stay with the time wheel while it runs; redelivery only follows a restart. */
 const ACK_WAIT_NS = 24 * 3600 * 1e9;
-
-export function wheelSettings(cfg: HavokConfig): WheelSettings {
-  const j = cfg.job;
-  return {
-    leadMs: j.lead_ms,
-    maxBuffer: j.max_buffer,
-    maxBacklog: j.max_backlog,
-    minReplayers: j.min_replayers,
-    warmupMs: j.warmup_ms,
-    speed: j.speed,
-    rate: j.rate,
-    maxIdleMs: j.max_idle_ms,
-    reorderWindowMs: j.reorder_window_ms,
-    begin: toEpochMs(j.begin),
-    end: toEpochMs(j.end),
-    dispatchBatch: DISPATCH_BATCH,
-  };
-}
 
 export class TimeWheel extends Actor {
   private nc!: NatsConnection;

@@ -7,6 +7,10 @@
  *
  * `WheelProgress` is the job's progress and, with an envelope, *is* the checkpoint: whatever
  * is saved is exactly what a restarted time wheel continues from.
+ *
+ * Over 350 lines on purpose: one state type and every function that changes it, so the
+ * invariants (nothing released twice, exact copies under `rate`, `last` moves with every record
+ * that leaves the buffer) can be checked in one file.
  */
 import {
   JOB_STATES,
