@@ -4,74 +4,59 @@
  * the crash would be counted as bus_lost), and the accounting closes.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
-import { startTarget } from '../support/target-server.js';
-import { pacedJsonl, readReport, startHavok, writeJob, type Running } from '../support/havok-cli.js';
+import { describe, test } from 'node:test';
+import { check } from '../support/check.js';
+import { havokFixture } from '../support/fixture.js';
+import { pacedJsonl, readReport } from '../support/havok-cli.js';
 
+/** How long a killed actor stays down before its restart: the outage, not a wait for an event. */
+const DOWN_MS = { fetcher: 500, timewheel: 1000 };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('restart safety', { timeout: 180_000 }, () => {
-  let nats: NatsServerHandle;
-  before(async () => {
-    nats = await startNatsServer();
-  });
-  after(async () => {
-    await nats.stop();
-  });
-
   test('kill -9 and restart the fetcher, then the time wheel: every record arrives exactly once', async () => {
-    const target = await startTarget();
-    const procs: Running[] = [];
-    try {
-      // 6,000 records 2 ms apart (12 s at speed 1); a small stream window keeps the fetcher
-      // only ~1,000 records ahead, so it is mid-file when killed.
-      const job = writeJob({
-        job: 'restart',
-        target: target.url,
-        nats: nats.url,
-        job_toml: 'speed = 1\nmax_buffer = 500\nreorder_window_ms = 100',
-        fetcher_toml: 'batch_size = 50\nmax_pending_batches = 2',
-        format: 'jsonl',
-        lines: pacedJsonl(6000, 2, '/r/'),
-      });
-      const args = ['--config', job.config];
-      const reporter = startHavok(['reporter', ...args]);
-      procs.push(reporter, startHavok(['router', ...args]), startHavok(['replayer', '--id', 'r1', ...args]));
-      let timewheel = startHavok(['timewheel', ...args]);
-      let fetcher = startHavok(['fetcher', ...args]);
-      procs.push(timewheel, fetcher);
+    await using fx = await havokFixture({ target: true });
+    const target = fx.target;
+    // 6,000 records 2 ms apart (12 s at speed 1); a small stream window keeps the fetcher
+    // only ~1,000 records ahead, so it is mid-file when killed.
+    const job = fx.job({
+      job: 'restart',
+      job_toml: 'speed = 1\nmax_buffer = 500\nreorder_window_ms = 100',
+      fetcher_toml: 'batch_size = 50\nmax_pending_batches = 2',
+      format: 'jsonl',
+      lines: pacedJsonl(6000, 2, '/r/'),
+    });
+    const args = ['--config', job.config];
+    const reporter = fx.havok(['reporter', ...args]);
+    fx.havok(['router', ...args]);
+    fx.havok(['replayer', '--id', 'r1', ...args]);
+    const timewheel = fx.havok(['timewheel', ...args]);
+    const fetcher = fx.havok(['fetcher', ...args]);
 
-      await check(() => target.count() >= 1500, 60_000, '1500 requests');
-      fetcher.proc.kill('SIGKILL');
-      await sleep(500);
-      fetcher = startHavok(['fetcher', ...args]);
-      procs.push(fetcher);
+    await check(() => target.count() >= 1500, 60_000, '1500 requests');
+    fetcher.proc.kill('SIGKILL');
+    await sleep(DOWN_MS.fetcher);
+    fx.havok(['fetcher', ...args]);
 
-      await check(() => target.count() >= 3500, 60_000, '3500 requests');
-      timewheel.proc.kill('SIGKILL');
-      const countAtKill = target.count();
-      await sleep(1000);
-      timewheel = startHavok(['timewheel', ...args]);
-      procs.push(timewheel);
+    await check(() => target.count() >= 3500, 60_000, '3500 requests');
+    timewheel.proc.kill('SIGKILL');
+    const countAtKill = target.count();
+    await sleep(DOWN_MS.timewheel);
+    fx.havok(['timewheel', ...args]);
 
-      const res = await reporter.done;
-      assert.equal(res.code, 0, `reporter: ${res.stderr}\n${res.stdout}`);
-      const seen = new Map<string, number>();
-      for (const r of target.requests) seen.set(r.url, (seen.get(r.url) ?? 0) + 1);
-      const dups = [...seen.entries()].filter(([, n]) => n > 1);
-      assert.deepEqual(dups, [], 'no record is sent twice');
-      const report = readReport(job.report);
-      const lost = report.requests.dropped_by_reason.bus_lost ?? 0;
-      assert.equal(seen.size + lost, 6000, `${seen.size} distinct requests + ${lost} counted lost`);
-      assert.equal(report.records.read, 6000);
-      assert.equal(report.records.dispatched, 6000);
-      assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
-      assert.ok(countAtKill < 6000, 'the time wheel was killed mid-run');
-      process.stdout.write(`# bus_lost after two kills: ${lost}\n`);
-    } finally {
-      for (const p of procs) if (p.proc.exitCode === null) p.proc.kill('SIGKILL');
-      await target.close();
-    }
+    const res = await reporter.done;
+    assert.equal(res.code, 0, `reporter: ${res.stderr}\n${res.stdout}`);
+    const seen = new Map<string, number>();
+    for (const r of target.requests) seen.set(r.url, (seen.get(r.url) ?? 0) + 1);
+    const dups = [...seen.entries()].filter(([, n]) => n > 1);
+    assert.deepEqual(dups, [], 'no record is sent twice');
+    const report = readReport(job.report);
+    const lost = report.requests.dropped_by_reason.bus_lost ?? 0;
+    assert.equal(seen.size + lost, 6000, `${seen.size} distinct requests + ${lost} counted lost`);
+    assert.equal(report.records.read, 6000);
+    assert.equal(report.records.dispatched, 6000);
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+    assert.ok(countAtKill < 6000, 'the time wheel was killed mid-run');
+    process.stdout.write(`# bus_lost after two kills: ${lost}\n`);
   });
 });
