@@ -6,7 +6,7 @@ import { connect } from '@nats-io/transport-node';
 import { authError, isAuthError, natsOptions } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
-import { decode, encode, envelope, subjects, type ControlOp, type ControlReplyMsg, type JobView } from '../../shared/protocol.js';
+import { decodeOn, encode, envelope, subjects, type ControlOp, type ControlReplyMsg, type JobView } from '../../shared/protocol.js';
 
 export class CtlError extends Error {
   override readonly name = 'CtlError' as const;
@@ -27,7 +27,7 @@ export async function sendControl(cfg: HavokConfig, op: ControlOp, value?: numbe
         throw new CtlError(`no time wheel answers for job "${cfg.job.id}" on ${cfg.nats.url} (${err.message}); is the job running?`, { cause: err });
       });
     try {
-      return decode(msg.data, 'control_reply');
+      return decodeOn('control_reply', msg.data);
     } catch (err) {
       if (err instanceof ProtocolError) throw new CtlError(`malformed answer from the time wheel: ${err.message}`);
       throw err;

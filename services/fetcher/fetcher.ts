@@ -13,7 +13,7 @@ import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { retry, RetryError } from '../../shared/retry.js';
-import { decode, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
+import { decodeOn, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
 import { openSources, type Source } from './source.js';
 
 /** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
@@ -57,7 +57,7 @@ export class Fetcher extends Actor {
     this.nc.subscribe(subjects.status(this.cfg.job.id), {
       callback: (_err, msg) => {
         try {
-          if (decode(msg.data, 'status').state === JOB_STATES.stopped && !this.jobStopped) {
+          if (decodeOn('status', msg.data).state === JOB_STATES.stopped && !this.jobStopped) {
             this.jobStopped = true;
             this.log.info('job stopped: no more reading');
           }

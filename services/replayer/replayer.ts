@@ -11,7 +11,7 @@ import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
+import { decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
@@ -105,7 +105,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     const sub = this.nc.subscribe(subjects.replayer(job, this.id), {
       callback: (_err, msg) => {
         try {
-          this.accept(decode(msg.data, 'assign').records);
+          this.accept(decodeOn('replayer', msg.data).records);
         } catch (err) {
           if (!(err instanceof ProtocolError)) throw err;
           this.log.warn({ err: err.message }, 'malformed message dropped');
@@ -117,7 +117,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     const statusSub = this.nc.subscribe(subjects.status(job), {
       callback: (_err, msg) => {
         try {
-          if (!this.warmedForRun && decode(msg.data, 'status').state === JOB_STATES.running) {
+          if (!this.warmedForRun && decodeOn('status', msg.data).state === JOB_STATES.running) {
             this.warmedForRun = true;
             if (this.stats.sent === 0) void this.openConnections('job running');
           }
@@ -167,7 +167,9 @@ export class Replayer extends Actor implements ExchangeOwner {
       while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 2));
     } finally {
       this.queue.takeAll();
-      this.connections!.redirectTo(undefined);
+      // Closed mid-warm-up: warm-up requests still in the Pool must never reach the target, so
+      // the connector keeps pointing at the (closing) sink.
+      if (!this.signal.aborted) this.connections!.redirectTo(undefined);
       // The Pool's clients see their sink connections close and connect to the target on their
       // next request (through the connections opened ahead).
       sink.close();
@@ -201,7 +203,7 @@ export class Replayer extends Actor implements ExchangeOwner {
       for await (const msg of sub) {
         let settings;
         try {
-          settings = decode(msg.data, 'status').replayer;
+          settings = decodeOn('status', msg.data).replayer;
         } catch (err) {
           if (err instanceof ProtocolError) continue;
           throw err;

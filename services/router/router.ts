@@ -15,7 +15,7 @@ import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import { Lease } from '../../shared/lease/lease.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
+import { decodeOn, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
 import { Membership } from './membership.js';
 import { RoutePicker } from './route.js';
 import { acceptBatch, acceptEnd, startSequence } from './sequence.js';
@@ -58,7 +58,7 @@ export class Router extends Actor {
     this.lease.onLost(() => this.finish(1, 'another router is active for the job'));
     this.nc.subscribe(subjects.router(job), {
       callback: (_err, msg) => this.guard(() => {
-        const r = decode(msg.data, 'router');
+        const r = decodeOn('router', msg.data);
         if (this.active || r.sender === this.sender) return;
         // A standby carries the active router's counts (its own decisions fill in after them).
         Object.assign(this.routed, r.routed);
@@ -68,7 +68,7 @@ export class Router extends Actor {
     });
     this.nc.subscribe(subjects.heartbeat(job), {
       callback: (_err, msg) => this.guard(() => {
-        const hb = decode(msg.data, 'heartbeat');
+        const hb = decodeOn('heartbeat', msg.data);
         const change = this.members.heartbeat(hb, Date.now());
         if (change) {
           this.log.info({ replayer: hb.id, boot: hb.boot, change, members: this.members.ids().length }, `replayer ${change}`);
@@ -78,7 +78,7 @@ export class Router extends Actor {
     });
     this.nc.subscribe(subjects.dispatch(job), {
       callback: (_err, msg) => this.guard(() => {
-        const m = decode(msg.data, 'dispatch', 'dispatch_end');
+        const m = decodeOn('dispatch', msg.data);
         if (m.kind === 'dispatch') this.route(m);
         else this.end(m.copies);
       }),

@@ -21,18 +21,7 @@ import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
 import { abortableSleep, retry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
-import {
-  consumerName,
-  decode,
-  encode,
-  envelope,
-  JOB_STATES,
-  streamName,
-  subjects,
-  type ControlReplyMsg,
-  type DueRecord,
-  type ReplayerInfo,
-} from '../../shared/protocol.js';
+import { consumerName, decodeOn, encode, envelope, JOB_STATES, streamName, subjects, type ControlReplyMsg, type DueRecord, type ReplayerInfo } from '../../shared/protocol.js';
 import { AckLedger } from './ledger.js';
 import { jobView, ReleaseRate, statusMessage } from './status.js';
 import { control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, streamDrained, type WheelState } from './wheel.js';
@@ -116,7 +105,7 @@ export class TimeWheel extends Actor {
     const job = this.cfg.job.id;
     this.nc.subscribe(subjects.router(job), {
       callback: (_err, msg) => this.guard(() => {
-        const r = decode(msg.data, 'router');
+        const r = decodeOn('router', msg.data);
         this.members = r.replayers;
         const wasHeld = isHeld(this.wheel);
         routerSaid(this.wheel, r.members.length, r.backlog);
@@ -127,7 +116,7 @@ export class TimeWheel extends Actor {
       callback: (_err, msg) => {
         let reply: ControlReplyMsg;
         try {
-          const req = decode(msg.data, 'control');
+          const req = decodeOn('control', msg.data);
           const d = control(this.wheel, req.op, req.value, Date.now());
           if (d.ok && d.op !== 'status') {
             this.log.info({ op: d.op, value: d.value, state: this.wheel.progress.state }, 'control applied');
@@ -204,7 +193,7 @@ export class TimeWheel extends Actor {
   private ingest(m: JsMsg): void {
     let msg;
     try {
-      msg = decode(m.data, 'records', 'source_end');
+      msg = decodeOn('records', m.data);
     } catch (err) {
       this.dropMalformed(err);
       m.term();

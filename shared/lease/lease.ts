@@ -9,7 +9,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '../bus.js';
 import type { Logger } from '../log.js';
 import { abortableSleep } from '../retry.js';
-import { decode, encode, envelope, leaseBucketName, type LeaseRole } from '../protocol.js';
+import { decodeOn, encode, envelope, leaseBucketName, type LeaseRole } from '../protocol.js';
 import { decideLease, isOwner, lostLease, startLease, wrote, type LeaseObservation, type LeaseState, type LeaseTiming } from './decide.js';
 
 export const DEFAULT_LEASE_TIMING: LeaseTiming = { ttlMs: 3000, renewMs: 500 };
@@ -115,7 +115,7 @@ export class Lease {
     const kv = this.kv!;
     const e = await kv.get(this.key);
     const seen: LeaseObservation =
-      e && e.operation === 'PUT' ? { exists: true, revision: e.revision, holder: decode(e.value, 'lease').holder } : { exists: false, revision: e?.revision ?? null };
+      e && e.operation === 'PUT' ? { exists: true, revision: e.revision, holder: decodeOn('lease', e.value).holder } : { exists: false, revision: e?.revision ?? null };
     const now = this.clock();
     const action = decideLease(this.state, this.o.holder, seen, now, this.timing);
     switch (action.kind) {
