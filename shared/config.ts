@@ -153,6 +153,8 @@ const schema = z.strictObject({
       interval_ms: z.number().int().positive().default(1000),
       /** After the last record is due, how long to wait for replayers' final counts. */
       settle_ms: z.number().int().positive().default(15_000),
+      /** Warn (and mark the progress line BEHIND) when an interval's lateness p99 passes this, ms; 0 = off. */
+      lateness_warn_ms: z.number().nonnegative().default(100),
       influxdb: z
         .strictObject({
           url: z.string().optional(),

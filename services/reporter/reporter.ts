@@ -13,9 +13,10 @@ import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
-import { StatsMerger, sumValues } from './merge.js';
+import { StatsMerger, sumValues, type IntervalStats } from './merge.js';
 import { htmlPathFor, renderHtml } from './html.js';
 import { InfluxSink } from './influx.js';
+import { LAG_START, lagVerdict, type LagState } from './lag.js';
 import { intervalPoints } from './points.js';
 import { createProgressView, type ProgressView } from './progress.js';
 import { account } from './accounting.js';
@@ -42,6 +43,8 @@ export class Reporter extends Actor {
   /** Every interval's counts and histograms, in at most MAX_TIMELINE_POINTS buckets, for the report's charts. */
   private readonly timeline = new Timeline();
   private lastFailed = 0;
+  /** Whether the replay is behind by `lateness_warn_ms`, and when that was last logged. */
+  private lag: LagState = LAG_START;
   private readonly sender = `reporter-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   private lease!: Lease;
   /** True once this process holds the reporter lease. */
@@ -130,8 +133,7 @@ export class Reporter extends Actor {
   }
 
   /** One interval's points to InfluxDB (in the background). */
-  private emitInterval(): void {
-    const interval = this.merger.takeInterval();
+  private emitInterval(interval: IntervalStats = this.merger.takeInterval()): void {
     const t = this.merger.totals();
     this.timeline.add(Date.now(), interval.sent, t.failed - this.lastFailed, interval.latency, interval.lateness);
     this.lastFailed = t.failed;
@@ -143,9 +145,23 @@ export class Reporter extends Actor {
 
   private tick(): void {
     if (this.report) return;
-    if (this.owner()) this.progress();
-    this.emitInterval();
+    // Taken once: the live view and InfluxDB see the same interval.
+    const interval = this.merger.takeInterval();
+    if (this.owner()) {
+      const lateP99 = interval.lateness.totalCount > 0 ? percentilesMs(interval.lateness).p99 : undefined;
+      this.checkLag(lateP99);
+      this.progress(lateP99);
+    }
+    this.emitInterval(interval);
     this.checkDone();
+  }
+
+  /** Logs when the replay falls behind (rate-limited in lagVerdict); also with `quiet`, it is a log, not progress. */
+  private checkLag(lateP99: number | undefined): void {
+    const threshold = this.cfg.reporter.lateness_warn_ms;
+    const { state, warn } = lagVerdict(this.lag, lateP99, threshold, Date.now());
+    this.lag = state;
+    if (warn) this.log.warn({ lateness_p99_ms: lateP99, threshold_ms: threshold }, `replay is falling behind: lateness p99 ${lateP99} ms over the last interval (threshold ${threshold} ms)`);
   }
 
   /** Writes the report once every expected request is accounted for (or settle_ms passed). */
@@ -197,7 +213,7 @@ export class Reporter extends Actor {
     this.finish(exitCode, 'report written');
   }
 
-  private progress(): void {
+  private progress(lateP99: number | undefined): void {
     if (this.opts.quiet) return;
     const s = this.status;
     const t = this.merger.totals();
@@ -215,6 +231,8 @@ export class Reporter extends Actor {
       p99: percentilesMs(this.merger.latency).p99,
       failed: t.failed,
       dropped: sumValues(t.dropped_by_reason),
+      lateP99,
+      behind: this.lag.behind,
     });
   }
 
