@@ -1,6 +1,7 @@
 /**
  * The job config every bench replay uses: a JSONL file source, 256 requests in flight over 64
- * connections, the JSON report at `reportPath`. One place, so the phases stay comparable.
+ * connections (or Havok's defaults with `tuned: false`), the JSON report at `reportPath`. One
+ * place, so the phases stay comparable.
  */
 export interface BenchJob {
   jobId: string;
@@ -10,6 +11,8 @@ export interface BenchJob {
   reportPath: string;
   speed: number;
   maxIdleMs: number;
+  /** The bench's tuned replayer keys (max_inflight 256, 64 connections); false: Havok's defaults. */
+  tuned?: boolean;
 }
 
 export function benchJobToml(o: BenchJob): string {
@@ -25,8 +28,7 @@ export function benchJobToml(o: BenchJob): string {
     'format = "jsonl"',
     '[replayer]',
     `target = "${o.targetUrl}"`,
-    'max_inflight = 256',
-    'connections = 64',
+    ...(o.tuned === false ? [] : ['max_inflight = 256', 'connections = 64']),
     '[nats]',
     `url = "${o.natsUrl}"`,
     '[reporter]',

@@ -38,7 +38,11 @@ import type { EndReport } from '../services/reporter/report.js';
 import { DueQueue, systemClock } from '../services/replayer/scheduler.js';
 import { newHistogram, percentilesMs, recordMs, type Percentiles } from '../shared/histogram.js';
 import { CpuMeter, type CpuUse } from './cpu.js';
-import { generateLog, tsOf } from './generate-log.js';
+import type { BenchTarget, HavokRun, HavokRunOptions, TargetStats } from './types.js';
+import { checkRun, droppedText, fmtN, fmtRatio, table, type Row } from './rows.js';
+import { generateLog } from './generate-log.js';
+import { LATE_MS, STEADY_AFTER_S, targetLateness } from './lateness.js';
+import { runAutocannon, type AutocannonResult } from './peers.js';
 import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
@@ -124,24 +128,7 @@ const load = (): number => round(loadavg()[0], 2);
 // ---------------------------------------------------------------------------------------------
 // Target
 
-interface TargetStats {
-  count: number;
-  first_at: number;
-  last_at: number;
-}
-
-interface Target {
-  url: string;
-  pid?: number;
-  stats(): Promise<TargetStats>;
-  /** Zeroes the counters; `record` also keeps each request's arrival time for arrivals(). */
-  reset(record?: boolean): Promise<void>;
-  /** [q, arrival ms, …] since a reset(true). */
-  arrivals(): Promise<number[]>;
-  stop(): Promise<void>;
-}
-
-async function startTarget(): Promise<Target> {
+async function startTarget(): Promise<BenchTarget> {
   // stdin stays a pipe we hold: the target exits when it closes, even if this process is killed.
   const proc = track(spawn(process.execPath, [TARGET_JS], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const lines = createInterface({ input: proc.stdout! });
@@ -184,29 +171,6 @@ function targetRate(s: TargetStats): number {
 // ---------------------------------------------------------------------------------------------
 // a. baselines
 
-interface AutocannonResult {
-  rps: number;
-  requests: number;
-  duration_s: number;
-  latency_p50_ms: number;
-  latency_p99_ms: number;
-  errors: number;
-  non2xx: number;
-}
-
-async function runAutocannon(url: string, p: Plan): Promise<AutocannonResult> {
-  const r = await autocannon({ url: `${url}/items/1?q=1`, connections: p.connections, duration: p.autocannonS });
-  return {
-    rps: round(r.requests.total / r.duration),
-    requests: r.requests.total,
-    duration_s: round(r.duration, 3),
-    latency_p50_ms: r.latency.p50,
-    latency_p99_ms: r.latency.p99,
-    errors: r.errors + r.timeouts,
-    non2xx: r.non2xx,
-  };
-}
-
 /**
  * The replayer's own scheduler, alone in an idle process: records at `rate`/s pushed in batches
  * `leadMs` ahead of their due time (as the time wheel releases them), lateness = fire − due.
@@ -245,33 +209,14 @@ async function timerBaseline(rate: number, seconds: number, leadMs = 50): Promis
 // ---------------------------------------------------------------------------------------------
 // b, c. havok local runs
 
-interface HavokRunOptions {
-  name: string;
-  logPath: string;
-  speed: number;
-  maxIdleMs: number;
-  expectedS: number;
-  /** Keep each request's arrival time at the target (for targetLateness). */
-  recordArrivals?: boolean;
-}
-
-interface HavokRun {
-  exit_code: number;
-  wall_s: number;
-  report?: EndReport;
-  target: TargetStats & { rate_rps: number; span_s: number };
-  arrivals?: number[];
-  stderr_tail: string;
-  summary: string;
-}
-
-async function runHavok(dir: string, natsUrl: string, target: Target, o: HavokRunOptions): Promise<HavokRun> {
+async function runHavok(dir: string, natsUrl: string, target: BenchTarget, o: HavokRunOptions): Promise<HavokRun> {
   const reportPath = join(dir, `${o.name}-report.json`);
   const configPath = join(dir, `${o.name}.toml`);
-  writeFileSync(configPath, benchJobToml({ jobId: `bench-${o.name}`, logPath: o.logPath, targetUrl: target.url, natsUrl, reportPath, speed: o.speed, maxIdleMs: o.maxIdleMs }));
+  writeFileSync(configPath, benchJobToml({ jobId: `bench-${o.name}`, logPath: o.logPath, targetUrl: target.url, natsUrl, reportPath, speed: o.speed, maxIdleMs: o.maxIdleMs, tuned: !o.defaults }));
   await target.reset(o.recordArrivals);
   rmSync(reportPath, { force: true });
   const t0 = performance.now();
+  const spawned_at_ms = Date.now();
   const proc = track(
     spawn(process.execPath, [HAVOK_BIN, 'local', '--config', configPath], {
       env: { ...process.env, HAVOK_LOG_LEVEL: 'warn' },
@@ -310,6 +255,7 @@ async function runHavok(dir: string, natsUrl: string, target: Target, o: HavokRu
   const summaryAt = stdout.lastIndexOf('\nhavok job ');
   return {
     exit_code,
+    spawned_at_ms,
     wall_s,
     report,
     target: { ...ts, rate_rps: round(targetRate(ts)), span_s: round((ts.last_at - ts.first_at) / 1000, 3) },
@@ -317,131 +263,6 @@ async function runHavok(dir: string, natsUrl: string, target: Target, o: HavokRu
     stderr_tail: stderr.slice(-4000),
     summary: summaryAt >= 0 ? stdout.slice(summaryAt + 1).trimEnd() : stdout.slice(-2000).trimEnd(),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Lateness as the target saw it, over time: tells a start-up burst from a periodic stall.
-
-interface LatenessWindow {
-  /** Window start, seconds after the first due time. */
-  at_s: number;
-  count: number;
-  p50: number;
-  p99: number;
-  max: number;
-}
-
-interface TargetLateness {
-  overall: Percentiles;
-  /** Records due in the first STEADY_AFTER_S seconds: cold JIT, connections being opened. */
-  start: Percentiles;
-  /** Records due after that. */
-  steady: Percentiles;
-  /** Fractions arriving more than LATE_MS after their due time. */
-  start_late_5ms: number;
-  steady_late_5ms: number;
-  per_second: LatenessWindow[];
-  /** The 100 ms windows with the highest max lateness, worst first. */
-  worst_100ms: LatenessWindow[];
-}
-
-const LATE_MS = 5;
-const STEADY_AFTER_S = 2;
-/** job.warmup_ms default (shared/config.ts): the pacer's origin is started_at + warmup. */
-const WARMUP_MS = 500;
-
-/**
- * Lateness as the target saw it, arrival − due, for each request, where (pacer.ts: speed 1, no
- * idle cap, origin at the job's start + warmup)
- *   due(i) = started_at + warmup_ms + (ts(i) − ts(0))
- * and ts(i) is the generated log's timestamp of line i. It includes the HTTP hop (~0.1 ms here)
- * and whatever the replayer does between deciding to send and the bytes leaving (undici's queue,
- * connecting), which the report's lateness (taken at the decision) does not see.
- */
-function targetLateness(arrivals: number[], startedAtMs: number, rate: number): TargetLateness {
-  const origin = startedAtMs + WARMUP_MS;
-  const hist = { all: newHistogram(), start: newHistogram(), steady: newHistogram() };
-  const late = { start: 0, steady: 0 };
-  const count = { start: 0, steady: 0 };
-  const bySecond = new Map<number, number[]>();
-  const by100 = new Map<number, number[]>();
-  const add = (m: Map<number, number[]>, k: number, v: number): void => {
-    const list = m.get(k);
-    if (list) list.push(v);
-    else m.set(k, [v]);
-  };
-  for (let k = 0; k + 1 < arrivals.length; k += 2) {
-    const rel = tsOf(arrivals[k], 0, rate);
-    const l = arrivals[k + 1] - origin - rel;
-    const part = rel < STEADY_AFTER_S * 1000 ? 'start' : 'steady';
-    recordMs(hist.all, l);
-    recordMs(hist[part], l);
-    count[part]++;
-    if (l > LATE_MS) late[part]++;
-    add(bySecond, Math.floor(rel / 1000), l);
-    add(by100, Math.floor(rel / 100), l);
-  }
-  const summarize = (m: Map<number, number[]>, ms: number): LatenessWindow[] =>
-    [...m.entries()]
-      .sort((a, b) => a[0] - b[0])
-      .map(([w, ls]) => {
-        const h = newHistogram();
-        for (const l of ls) recordMs(h, l);
-        const q = percentilesMs(h);
-        return { at_s: round((w * ms) / 1000, 1), count: ls.length, p50: q.p50, p99: q.p99, max: q.max };
-      });
-  return {
-    overall: percentilesMs(hist.all),
-    start: percentilesMs(hist.start),
-    steady: percentilesMs(hist.steady),
-    start_late_5ms: count.start ? round(late.start / count.start, 4) : 0,
-    steady_late_5ms: count.steady ? round(late.steady / count.steady, 4) : 0,
-    per_second: summarize(bySecond, 1000),
-    worst_100ms: summarize(by100, 100)
-      .sort((a, b) => b.max - a.max)
-      .slice(0, 8),
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Table
-
-interface Row {
-  benchmark: string;
-  figure: string;
-  baseline: string;
-  ratio: string;
-}
-
-const fmtN = (x: number, digits = 0): string => x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-const fmtRatio = (a: number, b: number): string => (b > 0 && Number.isFinite(a / b) ? (a / b).toFixed(2) : '—');
-
-function table(rows: Row[]): string {
-  const head: Row = { benchmark: 'benchmark', figure: 'figure', baseline: 'baseline', ratio: 'ratio' };
-  const cols = ['benchmark', 'figure', 'baseline', 'ratio'] as const;
-  const width = Object.fromEntries(cols.map((c) => [c, Math.max(3, ...[head, ...rows].map((r) => r[c].length))])) as Record<(typeof cols)[number], number>;
-  const line = (r: Row): string => `| ${cols.map((c) => r[c].padEnd(width[c])).join(' | ')} |`;
-  return [line(head), `| ${cols.map((c) => '-'.repeat(width[c])).join(' | ')} |`, ...rows.map(line)].join('\n');
-}
-
-function droppedText(r: EndReport | undefined): string {
-  if (!r) return 'no report';
-  const reasons = Object.entries(r.requests.dropped_by_reason).map(([k, v]) => `${k} ${fmtN(v)}`);
-  return `${fmtN(r.requests.dropped)}${reasons.length ? ` (${reasons.join(', ')})` : ''}`;
-}
-
-/** Accounting and exit-code problems, as warning lines. */
-function checkRun(name: string, run: HavokRun): string[] {
-  const w: string[] = [];
-  if (run.exit_code !== 0) w.push(`${name}: havok local exited with ${run.exit_code}`);
-  const r = run.report;
-  if (!r) return [...w, `${name}: no end report written`];
-  if (!r.accounting.requests_close) w.push(`${name}: requests accounting does not close (expected ${r.requests.expected}, sent ${r.requests.sent}, dropped ${r.requests.dropped}, unaccounted ${r.requests.unaccounted})`);
-  if (!r.accounting.records_close) w.push(`${name}: records accounting does not close (${JSON.stringify(r.records)})`);
-  if (r.requests.unfinished > 0) w.push(`${name}: ${r.requests.unfinished} requests sent but never answered in the report`);
-  if (r.requests.failed > 0) w.push(`${name}: ${r.requests.failed} requests failed (${JSON.stringify(r.by_error)})`);
-  if (run.target.count !== r.requests.sent) w.push(`${name}: the target served ${run.target.count} requests, the report says ${r.requests.sent} sent`);
-  return w;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -542,7 +363,7 @@ async function main(): Promise<number> {
     if (phases.has('baseline')) {
       log(`autocannon, ${p.connections} connections, ${p.autocannonS} s`);
       await autocannon({ url: `${target.url}/items/0?q=0`, connections: p.connections, duration: 1 }); // warm-up (JIT, sockets)
-      ac = await measured('autocannon', () => runAutocannon(target.url, p));
+      ac = await measured('autocannon', () => runAutocannon(target.url, p.connections, p.autocannonS));
       results.autocannon = ac;
       rows.push({ benchmark: `HTTP baseline: autocannon, ${p.connections} conns, ${p.autocannonS} s`, figure: `${fmtN(ac.rps)} req/s (p50/p99 ${ac.latency_p50_ms} / ${ac.latency_p99_ms} ms)`, baseline: '—', ratio: '—' });
       if (ac.errors || ac.non2xx) failures.push(`autocannon: ${ac.errors} errors, ${ac.non2xx} non-2xx`);
