@@ -68,7 +68,7 @@ function readProc(pid: number): ProcInfo | undefined {
   }
 }
 
-/** bench | target | nats | havok actor name (fetcher, timewheel, …, local) | other. */
+/** bench | target | nats | nginx | wrk | hey | havok actor name (fetcher, timewheel, …, local) | other. */
 function roleOf(pid: number): string {
   if (pid === process.pid) return 'bench';
   let argv: string[];
@@ -81,6 +81,10 @@ function roleOf(pid: number): string {
   const at = argv.findIndex((a, i) => i > 0 && !a.startsWith('-'));
   const script = at > 0 ? argv[at] : '';
   if (argv[0].endsWith('nats-server')) return 'nats';
+  // nginx renames its processes `nginx: master process …` / `nginx: worker process`.
+  const exe = argv[0].slice(argv[0].lastIndexOf('/') + 1);
+  if (exe.startsWith('nginx')) return 'nginx';
+  if (exe === 'wrk' || exe === 'hey') return exe;
   if (script.endsWith('bench/target.js')) return 'target';
   if (script.endsWith('havok.js') || script.endsWith('cli/main.js')) return argv[at + 1] ?? 'havok';
   return 'other';

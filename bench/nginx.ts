@@ -102,7 +102,8 @@ export interface Nginx extends BenchTarget {
   logged(): Arrival[];
 }
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');

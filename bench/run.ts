@@ -11,6 +11,10 @@
  *   d. memory (bench/memory.ts): an untimed replay of 5,000,000 generated lines (1,000,000 with
  *      --quick) with every actor in its own process → each actor's peak RSS against the 150 MB
  *      limit (issue 5), records/s and the accounting.
+ *   e. against nginx's clock (bench/nginx-phase.ts, issue 15): a private nginx whose `$msec`
+ *      access log times every request; a fresh `havok local` with default settings paced at
+ *      2,000 … 20,000/s (lateness at nginx, time to the first request) beside hey -q at the same
+ *      rate, and untimed beside autocannon and wrk.
  * Every phase also records where the CPU went (bench/cpu.ts): on a shared machine other users'
  * load shows there, and the figures of a disturbed phase are flagged.
  *
@@ -19,9 +23,10 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only parse,baseline,untimed,paced,memory (a subset of the phases),
+ *        --only parse,baseline,untimed,paced,memory,nginx-paced,nginx-untimed (a subset of the phases),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
+ *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
  *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
  */
 import autocannon from 'autocannon';
@@ -40,6 +45,8 @@ import { newHistogram, percentilesMs, recordMs, type Percentiles } from '../shar
 import { CpuMeter, type CpuUse } from './cpu.js';
 import type { BenchTarget, HavokRun, HavokRunOptions, TargetStats } from './types.js';
 import { checkRun, droppedText, fmtN, fmtRatio, table, type Row } from './rows.js';
+import { freePort, startNginx, type Nginx } from './nginx.js';
+import { rateOf, runNginxPaced, runNginxUntimed, type NginxPhaseContext, type PhaseOutput } from './nginx-phase.js';
 import { generateLog } from './generate-log.js';
 import { LATE_MS, STEADY_AFTER_S, targetLateness } from './lateness.js';
 import { runAutocannon, type AutocannonResult } from './peers.js';
@@ -66,6 +73,8 @@ interface Plan {
   parseLines: number;
   pacedRates: number[];
   pacedLogS: number;
+  /** Paced rates of the nginx-paced phase (issue 15). */
+  nginxRates: number[];
   timerBaselineS: number;
   memoryLines: number;
 }
@@ -80,6 +89,7 @@ function plan(quick: boolean): Plan {
     // Issue 9's rates: lateness p99 ≤ 2 ms at 10,000/s and ≤ 5 ms at 20,000/s.
     pacedRates: [5000, 10_000, 20_000],
     pacedLogS: quick ? 5 : 10,
+    nginxRates: [2000, 5000, 10_000, 20_000],
     timerBaselineS: quick ? 1 : 3,
     memoryLines: quick ? 1_000_000 : 5_000_000,
   };
@@ -162,12 +172,6 @@ async function startTarget(): Promise<BenchTarget> {
   };
 }
 
-/** Requests/s the target saw between its first and last request. */
-function targetRate(s: TargetStats): number {
-  const span = (s.last_at - s.first_at) / 1000;
-  return s.count > 1 && span > 0 ? (s.count - 1) / span : 0;
-}
-
 // ---------------------------------------------------------------------------------------------
 // a. baselines
 
@@ -209,7 +213,9 @@ async function timerBaseline(rate: number, seconds: number, leadMs = 50): Promis
 // ---------------------------------------------------------------------------------------------
 // b, c. havok local runs
 
-async function runHavok(dir: string, natsUrl: string, target: BenchTarget, o: HavokRunOptions): Promise<HavokRun> {
+async function runHavok(dir: string, benchNatsUrl: string, target: BenchTarget, o: HavokRunOptions): Promise<HavokRun> {
+  // With defaults, a URL nothing answers at: `havok local` then starts a nats-server of its own.
+  const natsUrl = o.defaults ? `nats://127.0.0.1:${await freePort()}` : benchNatsUrl;
   const reportPath = join(dir, `${o.name}-report.json`);
   const configPath = join(dir, `${o.name}.toml`);
   writeFileSync(configPath, benchJobToml({ jobId: `bench-${o.name}`, logPath: o.logPath, targetUrl: target.url, natsUrl, reportPath, speed: o.speed, maxIdleMs: o.maxIdleMs, tuned: !o.defaults }));
@@ -258,7 +264,7 @@ async function runHavok(dir: string, natsUrl: string, target: BenchTarget, o: Ha
     spawned_at_ms,
     wall_s,
     report,
-    target: { ...ts, rate_rps: round(targetRate(ts)), span_s: round((ts.last_at - ts.first_at) / 1000, 3) },
+    target: { ...ts, rate_rps: round(rateOf(ts)), span_s: round((ts.last_at - ts.first_at) / 1000, 3) },
     arrivals,
     stderr_tail: stderr.slice(-4000),
     summary: summaryAt >= 0 ? stdout.slice(summaryAt + 1).trimEnd() : stdout.slice(-2000).trimEnd(),
@@ -296,6 +302,7 @@ async function main(): Promise<number> {
       'memory-lines': { type: 'string' },
       'actor-node-options': { type: 'string' },
       'paced-rates': { type: 'string' },
+      'nginx-rates': { type: 'string' },
     },
   });
   const p = plan(values.quick ?? false);
@@ -307,7 +314,11 @@ async function main(): Promise<number> {
     p.pacedRates = values['paced-rates'].split(',').map(Number);
     if (p.pacedRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--paced-rates: expected positive integers, got ${JSON.stringify(values['paced-rates'])}`);
   }
-  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory'];
+  if (values['nginx-rates'] !== undefined) {
+    p.nginxRates = values['nginx-rates'].split(',').map(Number);
+    if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
+  }
+  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
@@ -318,6 +329,7 @@ async function main(): Promise<number> {
   const started = new Date();
   log(`${p.quick ? 'quick' : 'full'} run; temp dir ${dir}; load average ${load()} on ${cpus().length} CPUs`);
   const target = await startTarget();
+  let nginx: Nginx | undefined;
   const rows: Row[] = [];
   const failures: string[] = [];
   const notes: string[] = [];
@@ -482,7 +494,34 @@ async function main(): Promise<number> {
         { benchmark: `${label}: dropped`, figure: droppedText(memory.report), baseline: '0', ratio: '—' },
       );
     }
+
+    // e. against nginx's clock (issue 15): Havok as a user runs it, with peer tools beside it.
+    if (phases.has('nginx-paced') || phases.has('nginx-untimed')) {
+      nginx = await startNginx(dir, track);
+      log(`nginx ${nginx.url} (pid ${nginx.pid}), access log ${nginx.logPath}`);
+      const ctx: NginxPhaseContext = {
+        dir,
+        nginx,
+        pacedLogS: p.pacedLogS,
+        untimedLines: p.untimedLines,
+        peerS: p.autocannonS,
+        connections: p.connections,
+        track,
+        log,
+        measured: async (phase, fn) => ({ value: await measured(phase, fn), cpu: cpu[phase] }),
+        runHavok: (t, o) => runHavok(dir, nats!.url, t, o),
+      };
+      const add = (key: string, o: PhaseOutput): void => {
+        rows.push(...o.rows);
+        failures.push(...o.failures);
+        notes.push(...o.notes);
+        results[key] = o.results;
+      };
+      if (phases.has('nginx-paced')) add('nginx_paced', await runNginxPaced(ctx, p.nginxRates));
+      if (phases.has('nginx-untimed')) add('nginx_untimed', await runNginxUntimed(ctx));
+    }
   } finally {
+    await nginx?.stop().catch(() => undefined);
     await target.stop().catch(() => undefined);
     await nats?.stop().catch(() => undefined);
   }

@@ -18,6 +18,12 @@ command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missin
 command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
 # chromium: the HTML report test opens the page in headless Chromium (playwright-core, no download).
 command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+# HAVOK_DEPS=bench (scripts/bench.sh): the bench's nginx target and the peer tools wrk and hey.
+if [ "${HAVOK_DEPS:-}" = bench ]; then
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+  command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+  command -v hey >/dev/null 2>&1 || missing+=(hey)
+fi
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 # Debian installs nats-server in /usr/sbin, which is not on every user's PATH.
