@@ -80,7 +80,9 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     HAVOK_NATS_URL: natsUrl,
     HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn',
   };
-  const common = ['--config', opts.configPath, ...opts.set.flatMap((s) => ['--set', s])];
+  // The children reach the server found or started here: a `--set nats.url=…` (from `--nats`)
+  // naming one that did not answer must not send them to it, so the URL in use goes last.
+  const common = ['--config', opts.configPath, ...opts.set.flatMap((s) => ['--set', s]), '--set', `nats.url=${JSON.stringify(natsUrl)}`];
   const spawnActor = (name: string, args: string[], stdout: 'inherit' | 'ignore'): Child => {
     const proc = spawn(process.execPath, [...actorNodeFlags(args[0], cfg), BIN, ...args, ...common], { env, stdio: ['ignore', stdout, 'inherit'] });
     const exited = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
