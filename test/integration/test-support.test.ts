@@ -1,17 +1,21 @@
 /**
- * Tests of the test helpers themselves and of the demo target: every later integration test
- * trusts them, so they are checked against the real nats-server and real HTTP.
+ * Tests of the test helpers themselves (nats-server launcher, fixture, target, check) and of the
+ * demo target over HTTP: every other integration test trusts them, so they are checked against
+ * the real nats-server and real HTTP.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
 import { Agent, request } from 'undici';
-import { check, startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { check } from '../support/check.js';
+import { havokFixture } from '../support/fixture.js';
+import type { Running } from '../support/havok-cli.js';
+import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
-import { DEMO_SLOW_MS, demoResponse, startDemoTarget } from '../../services/demo-target/server.js';
+import { DEMO_SLOW_MS, startDemoTarget } from '../../services/demo-target/server.js';
 
 /** A fresh subject or stream name per test, so tests never see each other's messages. */
 const unique = (prefix: string): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
@@ -122,6 +126,67 @@ describe('check', () => {
   });
 });
 
+/** Whether a process with this pid still exists (signal 0 checks without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('havokFixture', () => {
+  it('await using tears everything down when the test body throws', async () => {
+    let seen: { natsPid: number; target: string; dir: string; router: Running } | undefined;
+    await assert.rejects(async () => {
+      await using fx = await havokFixture({ target: true });
+      const nc = await fx.connect();
+      assert.equal(nc.isClosed(), false);
+      const router = fx.havok(['router', '--job', 'fixture', '--nats', fx.nats.url]);
+      seen = { natsPid: fx.nats.pid, target: fx.target.url, dir: fx.dir, router };
+      assert.ok(alive(fx.nats.pid) && existsSync(fx.dir));
+      throw new Error('an assertion failed midway');
+    }, /an assertion failed midway/);
+    assert.ok(seen);
+    assert.notEqual(seen.router.proc.exitCode ?? seen.router.proc.signalCode, null, 'the havok process was killed and reaped');
+    assert.equal(alive(seen.natsPid), false, 'the nats-server was stopped');
+    assert.equal(existsSync(seen.dir), false, 'the temp dir was removed');
+    await assert.rejects(request(seen.target), /ECONNREFUSED/, 'the target was closed');
+  });
+
+  it('writes jobs with its target and server under its dir', async () => {
+    await using fx = await havokFixture({ target: true });
+    const job = fx.job({ job: 'fx', lines: ['{"ts":0,"method":"GET","url":"/"}'], format: 'jsonl' });
+    assert.ok(job.dir.startsWith(fx.dir) && job.config.startsWith(job.dir));
+    const toml = readFileSync(job.config, 'utf8');
+    assert.match(toml, new RegExp(`target = "${fx.target.url}"`));
+    assert.match(toml, new RegExp(`url = "${fx.nats.url}"`));
+  });
+
+  it('without a target or server, a job must name them', async () => {
+    await using fx = await havokFixture({ nats: false });
+    assert.equal(fx.nats, undefined);
+    assert.equal(fx.target, undefined);
+    assert.throws(() => fx.job({ job: 'fx' }), /no target or NATS url/);
+    assert.ok(existsSync(fx.job({ job: 'fx', target: 'http://127.0.0.1:1', nats: 'nats://127.0.0.1:1' }).config));
+  });
+
+  it('runs every cleanup, last registered first, even when one fails', async () => {
+    const order: string[] = [];
+    const fx = await havokFixture({ nats: false });
+    fx.defer(() => order.push('first'));
+    fx.defer(() => {
+      order.push('failing');
+      throw new Error('cleanup failed');
+    });
+    fx.defer(() => order.push('last'));
+    await assert.rejects(async () => fx[Symbol.asyncDispose](), /cleanup failed/);
+    assert.deepEqual(order, ['last', 'failing', 'first']);
+    assert.equal(existsSync(fx.dir), false, 'the dir, set up first, is removed last');
+  });
+});
+
 describe('startTarget', () => {
   const agent = new Agent();
   after(async () => {
@@ -168,7 +233,7 @@ describe('startTarget', () => {
       const res = await request(`${t.url}/x`, { dispatcher: agent });
       await res.body.text();
       assert.equal(res.statusCode, 503);
-      // Generous bound (DESIGN.md §5): only that the delay happened at all.
+      // Generous bound (docs/architecture.md, Tests): only that the delay happened at all.
       assert.ok(performance.now() - start >= 25, 'latency should delay the reply');
       assert.equal(calls, 1);
     } finally {
@@ -187,22 +252,6 @@ describe('startTarget', () => {
 });
 
 describe('demo target', () => {
-  it('maps paths to status and latency as documented', () => {
-    // [path, expected status, expected latency with base 2 ms]
-    const rows: Array<[string, number, number]> = [
-      ['/', 200, 2], // ordinary path
-      ['/index.php', 404, 2], // scanner probe
-      ['/a/404/b', 404, 2], // explicit not-found path
-      ['/404', 404, 2], // at the root
-      ['/php/info', 200, 2], // "php" not as an extension
-      ['/api/slow', 200, DEMO_SLOW_MS], // slow path
-      ['/slow/x.php', 404, DEMO_SLOW_MS], // both rules apply
-    ];
-    for (const [path, status, latencyMs] of rows) {
-      assert.deepEqual(demoResponse(path, 2), { status, latencyMs }, `demoResponse(${JSON.stringify(path)}, 2)`);
-    }
-  });
-
   it('answers 200 and 404 over HTTP and counts them', async () => {
     const agent = new Agent();
     const demo = await startDemoTarget({ port: 0 });
