@@ -4,5 +4,5 @@
 # writes bench/results/latest.json.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-HAVOK_DEPS=bench source scripts/ensure-deps.sh
+source scripts/ensure-deps.sh bench
 exec node dist/bench/run.js "$@"

@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Installs what Havok needs when it is missing, so the README's commands work on a fresh machine:
-# npm packages (npm ci), the TypeScript build, and nats-server, influxd and chromium from Debian's packages.
+# Installs what one of the README's commands needs when it is missing, so it works on a fresh
+# machine: npm packages (npm ci), the TypeScript build, and the command's own programs from
+# Debian's packages, nothing more:
+#   demo   nats-server
+#   test   nats-server, influxd (the InfluxDB test), chromium (the HTML report test)
+#   bench  nats-server, and the bench's nginx target and the peer tools wrk and hey
+# Usage: `source scripts/ensure-deps.sh demo|test|bench` (HAVOK_DEPS=bench is read too, for
+# running it by hand; with neither, what the tests need).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+need="${1:-${HAVOK_DEPS:-test}}"
+case "$need" in
+  demo | test | bench) ;;
+  *) echo "havok: ensure-deps.sh: unknown set '$need' (demo, test or bench)" >&2; exit 2 ;;
+esac
 
 apt_install() {
   local sudo=""
@@ -13,13 +25,15 @@ apt_install() {
 }
 
 missing=()
+# Every command runs a cluster on NATS: havok local starts a nats-server when none answers.
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || missing+=(nats-server)
-# influxd: the tests write InfluxDB through a real server.
-command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
-# chromium: the HTML report test opens the page in headless Chromium (playwright-core, no download).
-command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
-# HAVOK_DEPS=bench (scripts/bench.sh): the bench's nginx target and the peer tools wrk and hey.
-if [ "${HAVOK_DEPS:-}" = bench ]; then
+if [ "$need" = test ]; then
+  # influxd: the tests write InfluxDB through a real server.
+  command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
+  # chromium: the HTML report test opens the page in headless Chromium (playwright-core, no download).
+  command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+fi
+if [ "$need" = bench ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
   command -v wrk >/dev/null 2>&1 || missing+=(wrk)
   command -v hey >/dev/null 2>&1 || missing+=(hey)

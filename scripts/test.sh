@@ -3,6 +3,6 @@
 # HTTP servers started by the harness. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-source scripts/ensure-deps.sh
+source scripts/ensure-deps.sh test
 export HAVOK_LOG_LEVEL="${HAVOK_LOG_LEVEL:-warn}"
 node --test --test-reporter=spec dist/test/unit/ dist/test/integration/
