@@ -1,5 +1,6 @@
 /**
- * docker-compose.yml cannot be run here (no Docker engine), so it is checked by reading it: every
+ * docker-compose.yml cannot be run here (no Docker engine), so it is checked by reading it (and by
+ * running `havok --help` and `nats-server -t`, hence an integration test): every
  * havok container runs a real subcommand of the CLI, with a config file that exists and loads
  * under that container's environment, through mounts whose host paths exist.
  */
