@@ -1,6 +1,6 @@
 /**
  * A real InfluxDB 1.x (Debian's `influxd`) per test suite, on free loopback ports with temp dirs
- * (DESIGN.md §5). influxd cannot report a port it chose, so two free ports are found first by
+ * (docs/architecture.md, Tests). influxd cannot report a port it chose, so two free ports are found first by
  * binding port 0; the tiny window in which another process could take them is retried.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
