@@ -61,7 +61,7 @@ let HAVOK_BIN = join(REPO_ROOT, 'bin', 'havok.js');
 const TARGET_JS = fileURLToPath(new URL('./target.js', import.meta.url));
 const RESULTS_DIR = join(REPO_ROOT, 'bench', 'results');
 
-/** DESIGN.md §6, for the table's baseline column. */
+/** docs/architecture.md, Measured limits of the test machine: for the table's baseline column. */
 const DESIGN_TIMER_P99_MS = 3;
 
 interface Plan {

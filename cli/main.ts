@@ -1,6 +1,6 @@
 /**
  * `havok` command line. Each actor is a subcommand sharing the config options; exit codes are
- * 0 done, 1 job failed, 2 bad usage or config (DESIGN.md §3).
+ * 0 done, 1 job failed, 2 bad usage or config (docs/architecture.md, The user contract).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ENV_WARNED, loadConfigWithWarnings, type HavokConfig } from '../shared/config.js';
