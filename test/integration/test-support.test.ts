@@ -6,14 +6,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager, jetstream } from '@nats-io/jetstream';
 import { Agent, request } from 'undici';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import type { Running } from '../support/havok-cli.js';
-import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
+import { startNatsServer } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
 import { DEMO_SLOW_MS, startDemoTarget } from '../../services/demo-target/server.js';
 
@@ -21,15 +21,8 @@ import { DEMO_SLOW_MS, startDemoTarget } from '../../services/demo-target/server
 const unique = (prefix: string): string => `${prefix}_${randomUUID().replaceAll('-', '')}`;
 
 describe('startNatsServer', () => {
-  let ns: NatsServerHandle;
-  before(async () => {
-    ns = await startNatsServer();
-  });
-  after(async () => {
-    await ns.stop();
-  });
-
   it('starts a JetStream server on a random port that a client can use', async () => {
+    await using ns = await startNatsServer();
     assert.match(ns.url, /^nats:\/\/127\.0\.0\.1:\d+$/);
     assert.ok(ns.port > 0);
     const nc = await connect({ servers: ns.url });
@@ -45,6 +38,7 @@ describe('startNatsServer', () => {
   });
 
   it('restarts on the same port with the same store; clients reconnect and streams survive', async () => {
+    await using ns = await startNatsServer();
     const portBefore = ns.port;
     const pidBefore = ns.pid;
     const nc = await connect({ servers: ns.url, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
@@ -87,6 +81,7 @@ describe('startNatsServer', () => {
   });
 
   it('restarts after a crash (kill)', async () => {
+    await using ns = await startNatsServer();
     ns.kill('SIGKILL');
     await ns.restart();
     const nc = await connect({ servers: ns.url });
@@ -95,7 +90,7 @@ describe('startNatsServer', () => {
 });
 
 describe('startNatsServer failures and cleanup', () => {
-  it('stop() removes the temp dirs and is idempotent', async () => {
+  it('stop() removes the temp dirs and is idempotent; await using stops it too', async () => {
     const s = await startNatsServer({ jetstream: false });
     const nc = await connect({ servers: s.url });
     assert.notEqual(nc.info?.jetstream, true, 'jetstream:false should not enable JetStream');
@@ -103,6 +98,14 @@ describe('startNatsServer failures and cleanup', () => {
     assert.ok(existsSync(s.storeDir));
     await Promise.all([s.stop(), s.stop()]);
     assert.equal(existsSync(s.storeDir), false);
+    let pid = 0;
+    let storeDir = '';
+    {
+      await using scoped = await startNatsServer();
+      ({ pid, storeDir } = scoped);
+    }
+    assert.throws(() => process.kill(pid, 0), /ESRCH/, 'the server left with its scope');
+    assert.equal(existsSync(storeDir), false);
   });
 
   it('names the binary when it is missing', async () => {
