@@ -14,9 +14,6 @@ import {
   type NatsServerOptions as LocalOptions,
 } from '../../services/local/nats-server.js';
 
-// Still exported here for suites that import the poll with the server.
-export { check } from './check.js';
-
 export type NatsServerOptions = Omit<LocalOptions, 'port' | 'storeDir'>;
 
 export interface NatsServerHandle extends AsyncDisposable {
