@@ -120,7 +120,10 @@ export async function havokFixture<const O extends FixtureOptions = Record<never
       havok,
       run: (args, env) => havok(args, env).done,
       async connect(connOpts?: NodeConnectionOptions): Promise<NatsConnection> {
-        const nc = await connect({ servers: nats?.url, ...connOpts });
+        const servers = connOpts?.servers ?? nats?.url;
+        // Never the default 127.0.0.1:4222: that would be some other server on this machine.
+        if (servers === undefined) throw new Error('fixture.connect(): no NATS server; start the fixture with one or pass servers');
+        const nc = await connect({ ...connOpts, servers });
         cleanups.push(() => (nc.isClosed() ? undefined : nc.close()));
         return nc;
       },
