@@ -9,6 +9,9 @@
  *
  * Wire types keep short, stable names (they cross process and language boundaries); the classes
  * that use them live in services/.
+ *
+ * Over 350 lines on purpose: "one protocol module" means a reader finds every subject, shape,
+ * version and check in this one file (docs/architecture.md, "Protocol").
  */
 import { Packr } from 'msgpackr';
 import { ProtocolError } from './errors.js';
