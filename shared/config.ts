@@ -109,7 +109,7 @@ const schema = z.strictObject({
       /** Origin requests are sent to; the log's own host is replaced. */
       target: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }).optional(),
       timeout_ms: z.number().int().positive().default(10_000),
-      /** Requests in flight per replayer; beyond it records are dropped as `overload`. */
+      /** Requests in flight per replayer; records due beyond it wait (as lateness) until a slot frees; only a queue over 200,000 records drops as `overload`. */
       max_inflight: z.number().int().positive().default(1024),
       /** Keep-alive connections per replayer. */
       connections: z.number().int().positive().default(64),
