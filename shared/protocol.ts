@@ -17,11 +17,6 @@ import { Packr } from 'msgpackr';
 import { ProtocolError } from './errors.js';
 import type { HistogramWire } from './histogram.js';
 
-/**
- * The version every kind started at. Versions are per kind now (`KINDS[kind].v`, which
- * `envelope` fills in); this stays for code that predates that and equals each kind's first one.
- */
-export const PROTOCOL_VERSION = 1 as const;
 
 /** Every subject of a job, built in one place. `<job>` must be a NATS-token-safe id. */
 export const subjects = {

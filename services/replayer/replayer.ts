@@ -67,7 +67,7 @@ export class Replayer extends Actor implements ExchangeOwner {
 
   protected async run(): Promise<void> {
     const job = this.cfg.job.id;
-    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
     if (!this.cfg.replayer.target) await this.adoptJobSettings();
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);

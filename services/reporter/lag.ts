@@ -37,9 +37,9 @@ export interface LagVerdict {
  * @param now epoch ms.
  */
 export function lagVerdict(prev: LagState, p99Ms: number | undefined, thresholdMs: number, now: number): LagVerdict {
-  if (thresholdMs <= 0) return { state: { ...prev, behind: false, warned: false }, warn: false };
+  // Off, or back under the threshold: the episode (if any) is over.
+  if (thresholdMs <= 0 || (p99Ms !== undefined && p99Ms <= thresholdMs)) return { state: { ...prev, behind: false, warned: false }, warn: false };
   if (p99Ms === undefined) return { state: prev, warn: false };
-  if (p99Ms <= thresholdMs) return { state: { ...prev, behind: false, warned: false }, warn: false };
   const gapPassed = prev.lastWarnAt === null || now - prev.lastWarnAt >= LAG_WARN_GAP_MS;
   const warn = !prev.warned && gapPassed;
   return { state: { behind: true, warned: prev.warned || warn, lastWarnAt: warn ? now : prev.lastWarnAt }, warn };

@@ -12,7 +12,7 @@ import { percentilesMs } from '../../shared/histogram.js';
 import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
+import { decodeOn, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
 import { StatsMerger, sumValues, type IntervalStats } from './merge.js';
 import { htmlPathFor, renderHtml } from './html.js';
 import { InfluxSink } from './influx.js';
@@ -69,7 +69,7 @@ export class Reporter extends Actor {
 
   protected async run(signal: AbortSignal): Promise<void> {
     const job = this.cfg.job.id;
-    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
     this.lease = new Lease({ nc: this.nc, job, role: 'reporter', holder: this.sender, log: this.log, replicas: this.cfg.nats.stream_replicas });
     this.lease.onLost(() => this.finish(1, 'another reporter is active for the job'));
@@ -85,14 +85,14 @@ export class Reporter extends Actor {
     // duration (and so its throughput) ends with the last answer, not up to a tick later.
     this.nc.subscribe(subjects.stats(job), {
       callback: handle((d) => {
-        this.merger.add(decode(d, 'stats'));
+        this.merger.add(decodeOn('stats', d));
         this.checkDone();
       }),
     });
-    this.nc.subscribe(subjects.status(job), { callback: handle((d) => (this.status = decode(d, 'status'))) });
+    this.nc.subscribe(subjects.status(job), { callback: handle((d) => (this.status = decodeOn('status', d))) });
     this.nc.subscribe(subjects.router(job), {
       callback: handle((d) => {
-        this.router = decode(d, 'router');
+        this.router = decodeOn('router', d);
         this.checkDone();
       }),
     });

@@ -11,6 +11,7 @@ export interface Member {
   id: string;
   /** This life's key, `lifeKey(id, boot)`: what routed counts are kept by. */
   life: string;
+  boot?: string;
   lastSeen: number;
   capacity: number;
   inflight: number;
@@ -59,7 +60,7 @@ export class Membership {
     }
     const sent = hb.sent ?? 0;
     const rps = prev && now > prev.lastSeen ? ((sent - prev.sent) * 1000) / (now - prev.lastSeen) : 0;
-    this.byId.set(hb.id, { id: hb.id, life, lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
+    this.byId.set(hb.id, { id: hb.id, life, ...(hb.boot ? { boot: hb.boot } : {}), lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
     if (known) return undefined;
     this.refresh();
     return restarted ? 'restarted' : 'joined';

@@ -52,7 +52,7 @@ export class Router extends Actor {
 
   protected async run(signal: AbortSignal): Promise<void> {
     const job = this.cfg.job.id;
-    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
     this.lease = new Lease({ nc: this.nc, job, role: 'router', holder: this.sender, log: this.log, replicas: this.cfg.nats.stream_replicas });
     this.lease.onLost(() => this.finish(1, 'another router is active for the job'));
@@ -203,8 +203,7 @@ export class Router extends Actor {
       }, 0),
       replayers: this.members.ids().map((id) => {
         const m = this.members.get(id)!;
-        const boot = m.life === id ? {} : { boot: m.life.slice(id.length + 1) };
-        return { id, ...boot, capacity: m.capacity, inflight: m.inflight, last_heartbeat_ms: Date.now() - m.lastSeen, routed: this.routed[m.life] ?? 0, rps: m.rps };
+        return { id, ...(m.boot ? { boot: m.boot } : {}), capacity: m.capacity, inflight: m.inflight, last_heartbeat_ms: Date.now() - m.lastSeen, routed: this.routed[m.life] ?? 0, rps: m.rps };
       }),
       routed: this.routed,
       dropped_by_reason: this.dropped,

@@ -21,10 +21,10 @@ import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
 import { abortableSleep, retry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
-import { consumerName, decodeOn, encode, envelope, JOB_STATES, streamName, subjects, type ControlReplyMsg, type DueRecord, type ReplayerInfo } from '../../shared/protocol.js';
+import { consumerName, decodeOn, encode, envelope, JOB_STATES, streamName, subjects, type ControlReplyMsg, type DueRecord, type ReplayerInfo, type TimewheelCheckpoint } from '../../shared/protocol.js';
 import { AckLedger } from './ledger.js';
 import { jobView, ReleaseRate, statusMessage } from './status.js';
-import { control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, streamDrained, type WheelState } from './wheel.js';
+import { allRead, control, endSource, finishJob, ingestBatch, isHeld, newWheel, routerSaid, shouldPull, step, streamDrained, type WheelProgress, type WheelState } from './wheel.js';
 import { wheelSettings } from './settings.js';
 
 /** Records kept buffered while flow control holds releases (see pullLoop). */
@@ -33,6 +33,11 @@ const HELD_BUFFER_FLOOR = 10_000;
 const PULL_MESSAGES = 4;
 /** Unacked batches stay with the time wheel while it runs; redelivery only follows a restart. */
 const ACK_WAIT_NS = 24 * 3600 * 1e9;
+
+/** The checkpoint is the job's progress plus an envelope. */
+function withoutEnvelope({ v: _v, kind: _k, sender: _s, ...progress }: TimewheelCheckpoint): WheelProgress {
+  return progress;
+}
 
 export class TimeWheel extends Actor {
   private nc!: NatsConnection;
@@ -60,7 +65,7 @@ export class TimeWheel extends Actor {
 
   protected async run(signal: AbortSignal): Promise<void> {
     const job = this.cfg.job.id;
-    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender });
+    this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal });
     this.onClose('nats', () => this.nc.drain());
     const jsm = await jetstreamManager(this.nc);
     await ensureJobStream(jsm, this.cfg);
@@ -73,8 +78,7 @@ export class TimeWheel extends Actor {
     const cp = await this.store.load('timewheel');
     const resumable = cp && cp.state !== JOB_STATES.finished && cp.state !== JOB_STATES.stopped;
     if (cp && !resumable) await this.store.clear();
-    const { v: _v, kind: _k, sender: _s, ...progress } = cp ?? { v: 1, kind: 'tw_checkpoint', sender: '' };
-    this.wheel = newWheel(wheelSettings(this.cfg), resumable ? (progress as typeof this.wheel.progress) : undefined, Date.now());
+    this.wheel = newWheel(wheelSettings(this.cfg), resumable ? withoutEnvelope(cp) : undefined, Date.now());
     if (resumable) this.log.warn({ last: cp.last, dispatched: cp.dispatched, state: cp.state }, 'resuming the job from its checkpoint');
     // A fresh consumer delivers every batch still in the stream: after a restart or a takeover,
     // exactly the unacked ones (acked batches are gone from a work-queue stream).
@@ -149,24 +153,28 @@ export class TimeWheel extends Actor {
   private async pullLoop(): Promise<void> {
     this.pulling = true;
     const w = this.wheel;
-    while (this.pulling && !(w.progress.sources > 0 && w.buffer.allEnded)) {
-      // Full, or the replayers are behind (flow control holds releases): reading more now would
-      // only grow memory. A floor keeps enough buffered to release at once when they catch up.
+    // Messages the last fetch brought: only a short one can have emptied the stream.
+    let fetched = 0;
+    while (this.pulling && !allRead(w)) {
       // After a restart, sources that had ended count as ended once their unacked batches are in.
-      if (w.endedBeforeRestart.length && (await this.streamEmpty())) {
+      if (w.endedBeforeRestart.length && fetched < PULL_MESSAGES && (await this.streamEmpty())) {
         streamDrained(w);
         this.release();
         continue;
       }
+      // Full, or the replayers are behind (flow control holds releases): reading more now would
+      // only grow memory. A floor keeps enough buffered to release at once when they catch up.
       if (!shouldPull(w, HELD_BUFFER_FLOOR)) {
-        await new Promise((r) => setTimeout(r, 20));
+        await abortableSleep(20, this.signal).catch(() => undefined);
         continue;
       }
+      fetched = 0;
       try {
         // A few messages per pull (up to ~2,000 records): ingesting is then a short task between
         // releases, not a ~100 ms burst that competes with the replayers for the CPU.
         const batch = await this.consumer.fetch({ max_messages: PULL_MESSAGES, expires: 1000 });
         for await (const m of batch) {
+          fetched++;
           this.ingest(m);
           // What this message made ready goes out now, not when the fetch ends: a fetch waits up
           // to its expiry for more messages when fewer are left in the stream.
@@ -238,8 +246,8 @@ export class TimeWheel extends Actor {
     for (const rec of r.settled) this.ledger.settle(rec);
     clearTimeout(this.timer);
     if (r.wakeAt !== null) this.timer = setTimeout(() => this.release(), Math.max(1, r.wakeAt - now));
-    this.releases.add(now, r.batches.reduce((a, b) => a + b.length, 0));
-    if (r.batches.length || this.ledger.pendingAcks) await this.commit(r.batches);
+    this.releases.add(now, r.copies);
+    if (r.batches.length || this.ledger.pendingAcks) await this.commit(r.batches, r.copies);
     if (r.complete) await this.complete();
   }
 
@@ -249,9 +257,9 @@ export class TimeWheel extends Actor {
    * unacked); a crash after it loses at most these dispatch batches, which the router then counts
    * as `bus_lost` from the next batch's cumulative count: nothing is ever released twice.
    */
-  private async commit(batches: DueRecord[][]): Promise<void> {
+  private async commit(batches: DueRecord[][], copies: number): Promise<void> {
     const p = this.wheel.progress;
-    let upto = p.copies - batches.reduce((a, b) => a + b.length, 0);
+    let upto = p.copies - copies;
     const n0 = p.dispatch_n;
     p.dispatch_n += batches.length;
     const acks = this.ledger.takeReady();

@@ -74,6 +74,8 @@ export interface WheelState {
 export interface StepResult {
   /** Dispatch batches to publish, in order (after the checkpoint is saved). */
   batches: DueRecord[][];
+  /** Copies in those batches. */
+  copies: number;
   /** Records that left the buffer in this step (their stream batches may become ackable). */
   settled: LogRecord[];
   /** When to step again (epoch ms); null = only an event (a pull, a router message) can change anything. */
@@ -87,9 +89,9 @@ export interface StepResult {
 }
 
 /** Flow control waits this long before looking again (the router reports every 100 ms). */
-export const HELD_RETRY_MS = 50;
+const HELD_RETRY_MS = 50;
 
-export function newProgress(cfg: WheelSettings): WheelProgress {
+function newProgress(cfg: WheelSettings): WheelProgress {
   const rate = startRate(cfg.rate);
   return {
     last: null,
@@ -133,8 +135,17 @@ export function newWheel(cfg: WheelSettings, progress: WheelProgress | undefined
   return s;
 }
 
+/** The exact-rate state kept in the progress (flat there, as the checkpoint stores it). */
+function rateIn(p: WheelProgress): RateState {
+  return { units: p.rate_units, acc: p.rate_acc };
+}
+function storeRate(p: WheelProgress, r: RateState): void {
+  p.rate_units = r.units;
+  p.rate_acc = r.acc;
+}
+
 /** (ts, src, seq) order, as the time wheel releases records. */
-export function keyOf(r: LogRecord): RecordKey {
+function keyOf(r: LogRecord): RecordKey {
   return [r.ts, r.src, r.seq];
 }
 function notAfter(r: LogRecord, k: RecordKey): boolean {
@@ -222,7 +233,7 @@ export function shouldPull(s: WheelState, heldFloor: number): boolean {
  * buffer moves `progress.last` past it.
  */
 export function step(s: WheelState, now: number): StepResult {
-  const r: StepResult = { batches: [], settled: [], wakeAt: null, held: false, started: false, complete: false };
+  const r: StepResult = { batches: [], copies: 0, settled: [], wakeAt: null, held: false, started: false, complete: false };
   const p = s.progress;
   if (p.state === JOB_STATES.pending) r.started = maybeStart(s, now);
   if (p.state === JOB_STATES.stopped) drainStopped(s, r);
@@ -246,7 +257,7 @@ function maybeStart(s: WheelState, now: number): boolean {
 function collectDue(s: WheelState, pacer: PacerState, now: number, r: StepResult): void {
   const { cfg, progress: p } = s;
   const horizon = now + cfg.leadMs;
-  const rate: RateState = { units: p.rate_units, acc: p.rate_acc };
+  const rate = rateIn(p);
   let out: DueRecord[] = [];
   let released = 0;
   for (;;) {
@@ -290,7 +301,8 @@ function collectDue(s: WheelState, pacer: PacerState, now: number, r: StepResult
     }
   }
   if (out.length) r.batches.push(out);
-  p.rate_acc = rate.acc;
+  storeRate(p, rate);
+  r.copies = released;
   p.copies += released;
   s.sinceRouter += released;
 }
@@ -302,14 +314,14 @@ function collectDue(s: WheelState, pacer: PacerState, now: number, r: StepResult
  */
 function drainStopped(s: WheelState, r: StepResult): void {
   const p = s.progress;
-  const rate: RateState = { units: p.rate_units, acc: p.rate_acc };
+  const rate = rateIn(p);
   for (let rec = s.buffer.pop(); rec; rec = s.buffer.pop()) {
     r.settled.push(rec);
     p.last = keyOf(rec);
     p.dispatched++;
     p.never_sent += copiesFor(rate);
   }
-  p.rate_acc = rate.acc;
+  storeRate(p, rate);
 }
 
 /** Log time the job is at: frozen while paused, never past the last released record. */
@@ -324,7 +336,7 @@ export function currentSpeed(s: WheelState): number {
 }
 
 export function currentRate(s: WheelState): number {
-  return rateOf({ units: s.progress.rate_units, acc: s.progress.rate_acc });
+  return rateOf(rateIn(s.progress));
 }
 
 /**
@@ -354,10 +366,9 @@ export function control(s: WheelState, op: string, value: number | undefined, no
       p.speed = d.value!;
       break;
     case 'rate': {
-      const rate: RateState = { units: p.rate_units, acc: p.rate_acc };
+      const rate = rateIn(p);
       changeRate(rate, d.value!);
-      p.rate_units = rate.units;
-      p.rate_acc = rate.acc;
+      storeRate(p, rate);
       break;
     }
     case 'stop':

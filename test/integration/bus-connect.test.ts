@@ -4,36 +4,18 @@
  * and the attempts, and stops at once when its signal aborts.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { pino } from 'pino';
 import { connectBus } from '../../shared/bus.js';
 import { loadConfig } from '../../shared/config.js';
+import { captureLog } from '../support/log-capture.js';
+import { freePort } from '../support/ports.js';
 
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
-function captureLog(): { log: pino.Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'warn' }, sink), lines };
-}
 
 describe('connectBus: the first connection', { timeout: 30_000 }, () => {
   test('unreachable: retries 200, 400 ms…, then an error naming the URL and the attempts', async () => {
-    const url = `nats://127.0.0.1:${await closedPort()}`;
-    const { log, lines } = captureLog();
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const { log, lines } = captureLog('warn');
     const started = Date.now();
     await assert.rejects(connectBus(loadConfig({ set: [`nats.url="${url}"`] }).nats, log, { name: 't', firstConnectTimeoutMs: 500 }), (err: Error) => {
       assert.match(err.message, new RegExp(`^NATS at ${url} unreachable after \\d+ attempts: `));
@@ -46,9 +28,9 @@ describe('connectBus: the first connection', { timeout: 30_000 }, () => {
   });
 
   test('an abort stops the retrying at once', async () => {
-    const url = `nats://127.0.0.1:${await closedPort()}`;
+    const url = `nats://127.0.0.1:${await freePort()}`;
     const ac = new AbortController();
-    const { log } = captureLog();
+    const { log } = captureLog('warn');
     const started = Date.now();
     const p = connectBus(loadConfig({ set: [`nats.url="${url}"`] }).nats, log, { name: 't', signal: ac.signal });
     setTimeout(() => ac.abort(new Error('closing')), 300);

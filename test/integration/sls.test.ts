@@ -7,10 +7,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadConfig, type HavokConfig } from '../../shared/config.js';
 import { SourceError } from '../../shared/errors.js';
 import { openSources, type Source } from '../../services/fetcher/source.js';
@@ -20,6 +18,8 @@ import { startNatsServer, type NatsServerHandle } from '../support/nats-server.j
 import { startSlsServer, type Fault, type SlsLog, type SlsServerHandle } from '../support/sls-server.js';
 import { startTarget } from '../support/target-server.js';
 import { worstOvertake } from '../support/order.js';
+import { captureLog } from '../support/log-capture.js';
+import { freePort } from '../support/ports.js';
 
 const PROJECT = 'havok-test';
 const LOGSTORE = 'access-log';
@@ -63,17 +63,6 @@ function makeLogs(): SlsLog[] {
   return shuffle(logs, 42);
 }
 
-/** A logger whose lines the test can read. */
-function captureLog(): { log: Logger; lines: Array<Record<string, unknown>> } {
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { log: pino({ level: 'debug' }, sink), lines };
-}
 
 function config(endpoint: string, extra: string[] = []): HavokConfig {
   return loadConfig({
@@ -105,14 +94,6 @@ async function drain(src: Source): Promise<ChainRecord[]> {
   return out;
 }
 
-/** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 describe('SLS source against a GetLogs server (real SDK, checked signatures)', { timeout: 120_000 }, () => {
   const logs = makeLogs();
@@ -231,7 +212,7 @@ describe('SLS source against a GetLogs server (real SDK, checked signatures)', {
   });
 
   it('an unreachable endpoint: retries, then an error naming the endpoint and the cause', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const { log, lines } = captureLog();
     const src = await open(config(`http://localhost:${port}`, ['fetcher.sls.retries=2', 'fetcher.sls.concurrency=1']), log);
     const t = Date.now();
@@ -344,7 +325,7 @@ describe('SLS job end to end (havok local)', { timeout: 180_000 }, () => {
   it('an unreachable SLS: retries with backoff, a clear error, exit 1, nothing reported as finished', async () => {
     const target = await startTarget();
     try {
-      const port = await closedPort();
+      const port = await freePort();
       const job = slsJob(`http://localhost:${port}`, target.url, 'sls-down', 'retries = 3');
       const res = await runHavok(['local', '--config', job.config], { ALIYUN_ACCESS_KEY_SECRET: SECRET, HAVOK_LOG_LEVEL: 'warn' });
       assert.equal(res.code, 1, res.stderr + res.stdout);
