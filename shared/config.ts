@@ -116,6 +116,13 @@ const schema = z.strictObject({
       headers: headerMap.default({}),
       remove_headers: z.array(z.string()).default([]),
       heartbeat_ms: z.number().int().positive().default(1000),
+      /**
+       * A replayer that has had no answer from NATS (or has seen the router report it silent)
+       * for this long stops sending what it holds (`fenced`) and later rejoins as a new life;
+       * the router hands its records due from then on to live replayers. Must stay below the
+       * eviction time (heartbeat_ms × missed_heartbeats) minus one heartbeat period.
+       */
+      fence_ms: z.number().int().positive().default(1000),
       /** A record more than this late is dropped as `late` instead of sent. 0 = never. */
       max_lateness_ms: z.number().int().nonnegative().default(0),
       /**

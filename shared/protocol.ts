@@ -188,6 +188,12 @@ export type RouterInMsg = DispatchMsg | DispatchEndMsg;
 
 /** router → replayer. */
 export interface AssignMsg extends Envelope<'assign'> {
+  /**
+   * The replayer life the records are for (its heartbeat's `boot`). A process that is a newer
+   * life of the id ignores records meant for an older one: the router hands those over itself.
+   * Absent from routers that predate it.
+   */
+  boot?: string;
   records: DueRecord[];
 }
 
@@ -243,6 +249,16 @@ export interface RouterMsg extends Envelope<'router'> {
   duplicates: number;
   /** True once the dispatch end was seen and every record before it routed. */
   done: boolean;
+  /**
+   * Records of lost lives routed again to live replayers (cumulative; they count in the new
+   * life's `routed` and no longer in the lost one's). Absent from routers that predate it.
+   */
+  rerouted?: number;
+  /**
+   * For each life handed over (`lifeKey`), the cutoff: its records due at or after it (epoch ms)
+   * went to live replayers. A fenced replayer splits what it held by the same cutoff.
+   */
+  handovers?: Record<string, number>;
 }
 
 /** Accumulated by a replayer; counters are cumulative, histograms cover one interval. */
@@ -484,7 +500,7 @@ export const KINDS = {
     shape: (m) => isNum(m.n) && isNum(m.upto) && Array.isArray(m.records) && m.records.every(isDueRecord),
   },
   dispatch_end: { v: 1, accepts: [1], shape: (m) => isNum(m.n) && isNum(m.copies) },
-  assign: { v: 1, accepts: [1], shape: (m) => Array.isArray(m.records) && m.records.every(isDueRecord) },
+  assign: { v: 1, accepts: [1], shape: (m) => optToken(m.boot) && Array.isArray(m.records) && m.records.every(isDueRecord) },
   heartbeat: {
     v: 1,
     accepts: [1],
@@ -494,7 +510,14 @@ export const KINDS = {
     v: 1,
     accepts: [1],
     shape: (m) =>
-      Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean',
+      Array.isArray(m.members) &&
+      Array.isArray(m.replayers) &&
+      isNum(m.backlog) &&
+      isObj(m.routed) &&
+      isObj(m.dropped_by_reason) &&
+      typeof m.done === 'boolean' &&
+      optNum(m.rerouted) &&
+      (m.handovers === undefined || isObj(m.handovers)),
   },
   stats: {
     v: 1,

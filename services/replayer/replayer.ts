@@ -18,6 +18,8 @@ import { ReplayerStats } from './stats.js';
 import { TargetConnections } from './connections.js';
 import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
+import { splitHeld, type FenceReason } from './fence.js';
+import { FenceWatch } from './fence-watch.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -49,9 +51,18 @@ export class Replayer extends Actor implements ExchangeOwner {
   private sentAtLastStats = 0;
   /**
    * This life of the replayer: a restart under the same id is a new life whose counters start at
-   * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol).
+   * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol). A
+   * replayer that fenced itself rejoins as a new life too.
    */
-  readonly boot = randomBytes(6).toString('hex');
+  boot = newBoot();
+  /** Set while fenced (fence.ts): what it held, kept until the router says which were handed over. */
+  private fence?: { reason: FenceReason; held: DueRecord[]; at: number };
+  private rejoining = false;
+  private watch?: FenceWatch;
+  /** Records routed to an earlier life of this id (the router accounts for them). */
+  private foreign = 0;
+  /** The connections' byte counts when this life began (they count for the whole process). */
+  private wireBase = { sent: 0, received: 0 };
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -105,7 +116,8 @@ export class Replayer extends Actor implements ExchangeOwner {
     const sub = this.nc.subscribe(subjects.replayer(job, this.id), {
       callback: (_err, msg) => {
         try {
-          this.accept(decodeOn('replayer', msg.data).records);
+          const m = decodeOn('replayer', msg.data);
+          this.accept(m.records, m.boot);
         } catch (err) {
           if (!(err instanceof ProtocolError)) throw err;
           this.log.warn({ err: err.message }, 'malformed message dropped');
@@ -141,6 +153,19 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.onClose('progress timer', () => clearInterval(progress));
     const st = setInterval(() => this.publishStats(false), this.cfg.reporter.interval_ms);
     this.onClose('timers', () => (clearInterval(hb), clearInterval(st), clearTimeout(this.idleStats)));
+    this.watch = new FenceWatch({
+      nc: this.nc,
+      job,
+      id: this.id,
+      boot: () => this.boot,
+      fenceMs: r.fence_ms,
+      heartbeatMs: r.heartbeat_ms,
+      now: () => Date.now(),
+      onFence: (reason) => this.fenceOff(reason),
+      onHandover: (cutoff) => void this.rejoin(cutoff),
+    });
+    this.watch.start();
+    this.onClose('fence watch', () => this.watch?.stop());
     this.heartbeat();
     this.log.info({ id: this.id, target: r.target, subject: subjects.replayer(job, this.id) }, 'replayer ready');
   }
@@ -228,6 +253,11 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (!this.nc) return;
     this.state = REPLAYER_STATES.leaving;
     this.heartbeat();
+    if (this.fence?.held.length) {
+      // Stopping before the router said which of them it handed over: none sent by this life.
+      this.stats.drop('fenced', this.fence.held.length);
+      this.fence.held = [];
+    }
     const rest = this.queue.takeAll();
     if (rest.length) {
       this.stats.drop('stopped', rest.length);
@@ -245,12 +275,22 @@ export class Replayer extends Actor implements ExchangeOwner {
       clearTimeout(timer);
       if (this.inflight > 0) this.log.warn({ inflight: this.inflight }, 'in-flight requests unanswered at exit (counted as sent, not completed)');
     }
+    if (this.foreign) this.log.info({ records: this.foreign }, 'records routed to an earlier life of this replayer were left to the router');
     this.publishStats(true);
     await this.nc.flush().catch(() => undefined);
   }
 
-  private accept(records: DueRecord[]): void {
+  private accept(records: DueRecord[], boot?: string): void {
+    if (boot !== undefined && boot !== this.boot) {
+      // Routed to an earlier life of this id, before it was gone: the router hands them over.
+      this.foreign += records.length;
+      return;
+    }
     this.stats.received += records.length;
+    if (this.fence) {
+      for (const r of records) this.fence.held.push(r);
+      return;
+    }
     if (this.state !== REPLAYER_STATES.up) {
       this.stats.drop('stopped', records.length);
       return;
@@ -327,8 +367,48 @@ export class Replayer extends Actor implements ExchangeOwner {
     }
   }
 
+  /**
+   * Cut off (fence.ts): nothing more goes out; what is queued is held, and this life stops
+   * heartbeating so the router hands its records over. In-flight requests finish.
+   */
+  private fenceOff(reason: FenceReason): void {
+    if (this.fence || this.state !== REPLAYER_STATES.up || this.warming) return;
+    this.fence = { reason, held: this.queue.takeAll(), at: Date.now() };
+    this.log.warn({ reason, held: this.fence.held.length, fence_ms: this.cfg.replayer.fence_ms }, 'cut off from the job: fenced, sending nothing until the router hands this life over');
+    // The router never published a cutoff (no router left?): all held count as fenced.
+    const r = this.cfg.replayer;
+    const giveUp = setTimeout(() => void this.rejoin(undefined), r.heartbeat_ms * this.cfg.router.missed_heartbeats + 10_000);
+    this.onClose('fence give-up timer', () => clearTimeout(giveUp));
+  }
+
+  /**
+   * The router handed this fenced life over at `cutoff`: its final counts go out (held records
+   * due from the cutoff on are the new owners'; the rest `fenced`), and it joins as a new life.
+   */
+  private async rejoin(cutoff: number | undefined): Promise<void> {
+    if (!this.fence || this.rejoining || this.state !== REPLAYER_STATES.up) return;
+    this.rejoining = true;
+    // In-flight requests belong to this life's counts: let them settle first (bounded).
+    const deadline = Date.now() + this.cfg.replayer.timeout_ms + 1000;
+    while (this.inflight > 0 && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 10));
+    if (this.signal.aborted) return;
+    const { handedOver, fenced } = splitHeld(this.fence.held, cutoff);
+    this.stats.received -= handedOver;
+    if (fenced > 0) this.stats.drop('fenced', fenced);
+    this.publishStats(true);
+    const old = this.boot;
+    this.wireBase = this.connections?.bytes() ?? this.wireBase;
+    this.stats = new ReplayerStats();
+    this.boot = newBoot();
+    this.log.warn({ old_life: old, life: this.boot, handed_over: handedOver, fenced, cutoff, was_fenced_for_ms: Date.now() - this.fence.at }, 'rejoining as a new life');
+    this.fence = undefined;
+    this.rejoining = false;
+    this.watch?.rejoined();
+    this.heartbeat();
+  }
+
   private heartbeat(): void {
-    if (this.nc.isClosed() || this.warming) return;
+    if (this.nc.isClosed() || this.warming || this.fence) return;
     const r = this.cfg.replayer;
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),
@@ -341,7 +421,12 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
-    const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    const all = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    const wire = { sent: all.sent - this.wireBase.sent, received: all.received - this.wireBase.received };
     this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
   }
+}
+
+function newBoot(): string {
+  return randomBytes(6).toString('hex');
 }

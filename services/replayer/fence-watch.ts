@@ -1,0 +1,104 @@
+/**
+ * The shell around fence.ts: probes NATS with round trips, listens to the router's view of this
+ * replayer, and asks `fenceVerdict` every tick. It only tells the replayer; the replayer acts.
+ */
+import type { NatsConnection } from '../../shared/bus.js';
+import { ProtocolError } from '../../shared/errors.js';
+import { decodeOn, lifeKey, subjects } from '../../shared/protocol.js';
+import { fenceVerdict, type FenceReason } from './fence.js';
+
+/** How often NATS is asked for a round trip, and the fence check runs. */
+const PROBE_MS = 250;
+const TICK_MS = 100;
+/** A tick this late means our own event loop stalled: silence it measured may be ours, not NATS's. */
+const MAX_TICK_LAG_MS = 100;
+
+export interface FenceWatchOptions {
+  nc: NatsConnection;
+  job: string;
+  id: string;
+  /** The life being watched (changes when the replayer rejoins as a new one). */
+  boot: () => string;
+  fenceMs: number;
+  heartbeatMs: number;
+  now: () => number;
+  /** The replayer must stop sending. Called once per life. */
+  onFence: (reason: FenceReason) => void;
+  /** The router published the cutoff it handed this (fenced) life's records over at. */
+  onHandover: (cutoff: number) => void;
+}
+
+export class FenceWatch {
+  private lastAnswerAt: number;
+  private router?: { at: number; silentMs: number; gone: boolean };
+  private wasMember = false;
+  private fenced = false;
+  private probing = false;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private lastTick: number;
+
+  constructor(private readonly o: FenceWatchOptions) {
+    this.lastAnswerAt = o.now();
+    this.lastTick = o.now();
+  }
+
+  start(): void {
+    const sub = this.o.nc.subscribe(subjects.router(this.o.job), {
+      callback: (_err, msg) => {
+        try {
+          this.onRouterView(decodeOn('router', msg.data));
+        } catch (err) {
+          if (!(err instanceof ProtocolError)) throw err;
+        }
+      },
+    });
+    this.timers.push(setInterval(() => this.probe(), PROBE_MS), setInterval(() => this.tick(), TICK_MS));
+    this.stop = () => {
+      sub.unsubscribe();
+      for (const t of this.timers) clearInterval(t);
+    };
+  }
+
+  stop: () => void = () => undefined;
+
+  /** The replayer joined again as a new life: watch that one from a clean slate. */
+  rejoined(): void {
+    this.fenced = false;
+    this.wasMember = false;
+    this.router = undefined;
+    this.lastAnswerAt = this.o.now();
+  }
+
+  private probe(): void {
+    if (this.probing || this.o.nc.isClosed()) return;
+    this.probing = true;
+    const sentAt = this.o.now();
+    this.o.nc
+      .flush()
+      .then(() => (this.lastAnswerAt = Math.max(this.lastAnswerAt, sentAt)))
+      .catch(() => undefined)
+      .finally(() => (this.probing = false));
+  }
+
+  private onRouterView(v: { members: string[]; replayers: Array<{ id: string; boot?: string; last_heartbeat_ms: number }>; handovers?: Record<string, number> }): void {
+    const life = lifeKey(this.o.id, this.o.boot());
+    const member = v.members.includes(life);
+    const cutoff = v.handovers?.[life];
+    if (member) this.wasMember = true;
+    const me = v.replayers.find((r) => r.id === this.o.id && r.boot === this.o.boot());
+    this.router = { at: this.o.now(), silentMs: me?.last_heartbeat_ms ?? 0, gone: cutoff !== undefined || (this.wasMember && !member) };
+    if (this.fenced && cutoff !== undefined) this.o.onHandover(cutoff);
+  }
+
+  private tick(): void {
+    const now = this.o.now();
+    const lag = now - this.lastTick - TICK_MS;
+    this.lastTick = now;
+    if (this.fenced) return;
+    const reason = fenceVerdict({ now, lastAnswerAt: this.lastAnswerAt, router: this.router, fenceMs: this.o.fenceMs, heartbeatMs: this.o.heartbeatMs });
+    // After a stall of our own, the silence may be ours: decide on the next, punctual tick.
+    if (reason === undefined || (reason !== 'evicted' && lag > MAX_TICK_LAG_MS)) return;
+    this.fenced = true;
+    this.o.onFence(reason);
+  }
+}
