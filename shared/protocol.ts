@@ -197,6 +197,14 @@ export interface AssignMsg extends Envelope<'assign'> {
   records: DueRecord[];
 }
 
+/**
+ * A replayer with work (records queued or requests in flight) heartbeats at least this often,
+ * besides its `heartbeat_ms` beat: the router's flow control lags by no more than this, and a
+ * replayer whose beats stop while it has work was cut off within this much of its last beat
+ * (services/router/handover.ts relies on it).
+ */
+export const BUSY_BEAT_MS = 50;
+
 export const REPLAYER_STATES = { up: 'up', leaving: 'leaving' } as const;
 export type ReplayerState = (typeof REPLAYER_STATES)[keyof typeof REPLAYER_STATES];
 
@@ -249,6 +257,11 @@ export interface RouterMsg extends Envelope<'router'> {
   duplicates: number;
   /** True once the dispatch end was seen and every record before it routed. */
   done: boolean;
+  /**
+   * When the router published this view (epoch ms, its clock): a view that waited on a broken
+   * link arrives late and must be read as old. Absent from routers that predate it.
+   */
+  at?: number;
   /**
    * Records of lost lives routed again to live replayers (cumulative; they count in the new
    * life's `routed` and no longer in the lost one's). Absent from routers that predate it.
@@ -517,6 +530,7 @@ export const KINDS = {
       isObj(m.dropped_by_reason) &&
       typeof m.done === 'boolean' &&
       optNum(m.rerouted) &&
+      optNum(m.at) &&
       (m.handovers === undefined || isObj(m.handovers)),
   },
   stats: {

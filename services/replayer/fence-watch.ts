@@ -5,11 +5,13 @@
 import type { NatsConnection } from '../../shared/bus.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { decodeOn, lifeKey, subjects } from '../../shared/protocol.js';
-import { fenceVerdict, type FenceReason } from './fence.js';
+import { fenceVerdict, type FenceReason, type RouterView } from './fence.js';
 
-/** How often NATS is asked for a round trip, and the fence check runs. */
-const PROBE_MS = 250;
-const TICK_MS = 100;
+/** How often NATS is asked for a round trip, and the fence check runs (within the cutoff margin). */
+const PROBE_MS = 50;
+const TICK_MS = 25;
+/** Beats remembered: a few seconds' worth at the busy beat rate. */
+const MAX_BEATS = 64;
 /** A tick this late means our own event loop stalled: silence it measured may be ours, not NATS's. */
 const MAX_TICK_LAG_MS = 100;
 
@@ -20,19 +22,25 @@ export interface FenceWatchOptions {
   /** The life being watched (changes when the replayer rejoins as a new one). */
   boot: () => string;
   fenceMs: number;
-  heartbeatMs: number;
   now: () => number;
   /** The replayer must stop sending. Called once per life. */
   onFence: (reason: FenceReason) => void;
   /** The router published the cutoff it handed this (fenced) life's records over at. */
   onHandover: (cutoff: number) => void;
+  /**
+   * The router heard a beat this life sent after it fenced, and still lists it: it was never
+   * evicted, so nothing was handed over, and what it holds is still its own (a NATS restart).
+   */
+  onResume: () => void;
 }
 
 export class FenceWatch {
   private lastAnswerAt: number;
-  private router?: { at: number; silentMs: number; gone: boolean };
+  private router?: RouterView;
+  private beats: number[] = [];
   private wasMember = false;
   private fenced = false;
+  private fencedAt = Infinity;
   private probing = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private lastTick: number;
@@ -61,11 +69,19 @@ export class FenceWatch {
 
   stop: () => void = () => undefined;
 
+  /** The replayer sent a beat of the watched life (at `t`). */
+  beatSent(t: number): void {
+    this.beats.push(t);
+    if (this.beats.length > MAX_BEATS) this.beats.shift();
+  }
+
   /** The replayer joined again as a new life: watch that one from a clean slate. */
   rejoined(): void {
     this.fenced = false;
+    this.fencedAt = Infinity;
     this.wasMember = false;
     this.router = undefined;
+    this.beats = [];
     this.lastAnswerAt = this.o.now();
   }
 
@@ -80,14 +96,24 @@ export class FenceWatch {
       .finally(() => (this.probing = false));
   }
 
-  private onRouterView(v: { members: string[]; replayers: Array<{ id: string; boot?: string; last_heartbeat_ms: number }>; handovers?: Record<string, number> }): void {
+  private onRouterView(v: { at?: number; members: string[]; replayers: Array<{ id: string; boot?: string; last_heartbeat_ms: number }>; handovers?: Record<string, number> }): void {
     const life = lifeKey(this.o.id, this.o.boot());
     const member = v.members.includes(life);
     const cutoff = v.handovers?.[life];
     if (member) this.wasMember = true;
     const me = v.replayers.find((r) => r.id === this.o.id && r.boot === this.o.boot());
-    this.router = { at: this.o.now(), silentMs: me?.last_heartbeat_ms ?? 0, gone: cutoff !== undefined || (this.wasMember && !member) };
+    // The router's own publish time: a view held up on a broken link is as old as it says.
+    const at = v.at ?? this.o.now();
+    const gone = cutoff !== undefined || (this.wasMember && !member);
+    // Not listed yet (the first beat is on its way): nothing to judge the beats by.
+    this.router = me ? { at, lastSeen: at - me.last_heartbeat_ms, gone } : gone ? { at, lastSeen: -Infinity, gone } : undefined;
+    // Beats the router has seen need no more watching.
+    if (me) while (this.beats.length && this.beats[0]! <= this.router!.lastSeen) this.beats.shift();
     if (this.fenced && cutoff !== undefined) this.o.onHandover(cutoff);
+    else if (this.fenced && member && me && this.router!.lastSeen >= this.fencedAt) {
+      this.fenced = false;
+      this.o.onResume();
+    }
   }
 
   private tick(): void {
@@ -95,10 +121,11 @@ export class FenceWatch {
     const lag = now - this.lastTick - TICK_MS;
     this.lastTick = now;
     if (this.fenced) return;
-    const reason = fenceVerdict({ now, lastAnswerAt: this.lastAnswerAt, router: this.router, fenceMs: this.o.fenceMs, heartbeatMs: this.o.heartbeatMs });
+    const reason = fenceVerdict({ now, lastAnswerAt: this.lastAnswerAt, beats: this.beats, router: this.router, fenceMs: this.o.fenceMs });
     // After a stall of our own, the silence may be ours: decide on the next, punctual tick.
     if (reason === undefined || (reason !== 'evicted' && lag > MAX_TICK_LAG_MS)) return;
     this.fenced = true;
+    this.fencedAt = now;
     this.o.onFence(reason);
   }
 }

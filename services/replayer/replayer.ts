@@ -11,7 +11,7 @@ import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
+import { BUSY_BEAT_MS, decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
@@ -21,8 +21,6 @@ import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmu
 import { splitHeld, type FenceReason } from './fence.js';
 import { FenceWatch } from './fence-watch.js';
 
-/** Period of progress heartbeats while requests are going out. */
-const PROGRESS_MS = 100;
 /** Longest wait for in-flight requests when stopping. */
 const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
@@ -48,6 +46,8 @@ export class Replayer extends Actor implements ExchangeOwner {
   private idleStats?: NodeJS.Timeout;
   /** While the code warm-up runs: its requests and counts are not the job's. */
   private warming = false;
+  /** Set as the warm-up ends: its requests still queued in the Pool are aborted (exchange.ts). */
+  private warmupEnded = false;
   private sentAtLastStats = 0;
   /**
    * This life of the replayer: a restart under the same id is a new life whose counters start at
@@ -56,7 +56,7 @@ export class Replayer extends Actor implements ExchangeOwner {
    */
   boot = newBoot();
   /** Set while fenced (fence.ts): what it held, kept until the router says which were handed over. */
-  private fence?: { reason: FenceReason; held: DueRecord[]; at: number };
+  private fence?: { reason: FenceReason; held: DueRecord[]; at: number; giveUp: NodeJS.Timeout };
   private rejoining = false;
   private watch?: FenceWatch;
   /** Records routed to an earlier life of this id (the router accounts for them). */
@@ -140,16 +140,17 @@ export class Replayer extends Actor implements ExchangeOwner {
       },
     });
     const hb = setInterval(() => this.heartbeat(), r.heartbeat_ms);
-    // Between heartbeats, a short progress beat whenever something was sent: the router's backlog
-    // (the time wheel's flow control) then lags by 100 ms, not a whole heartbeat period.
+    // Between heartbeats, a short beat while there is work: the router's backlog (the time
+    // wheel's flow control) then lags by BUSY_BEAT_MS, not a whole heartbeat period, and a
+    // busy replayer whose beats stop was cut off within BUSY_BEAT_MS (router/handover.ts).
     let lastBeat = 0;
     const progress = setInterval(() => {
       const done = this.stats.sent + this.stats.droppedTotal();
-      if (done !== lastBeat) {
+      if (done !== lastBeat || this.inflight > 0 || this.queue.length > 0) {
         lastBeat = done;
         this.heartbeat();
       }
-    }, PROGRESS_MS);
+    }, BUSY_BEAT_MS);
     this.onClose('progress timer', () => clearInterval(progress));
     const st = setInterval(() => this.publishStats(false), this.cfg.reporter.interval_ms);
     this.onClose('timers', () => (clearInterval(hb), clearInterval(st), clearTimeout(this.idleStats)));
@@ -159,10 +160,10 @@ export class Replayer extends Actor implements ExchangeOwner {
       id: this.id,
       boot: () => this.boot,
       fenceMs: r.fence_ms,
-      heartbeatMs: r.heartbeat_ms,
       now: () => Date.now(),
       onFence: (reason) => this.fenceOff(reason),
       onHandover: (cutoff) => void this.rejoin(cutoff),
+      onResume: () => this.resume(),
     });
     this.watch.start();
     this.onClose('fence watch', () => this.watch?.stop());
@@ -191,6 +192,7 @@ export class Replayer extends Actor implements ExchangeOwner {
       const deadline = Date.now() + 5000;
       while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 2));
     } finally {
+      this.warmupEnded = true;
       this.queue.takeAll();
       // Closed mid-warm-up: warm-up requests still in the Pool must never reach the target, so
       // the connector keeps pointing at the (closing) sink.
@@ -253,9 +255,10 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (!this.nc) return;
     this.state = REPLAYER_STATES.leaving;
     this.heartbeat();
-    if (this.fence?.held.length) {
+    if (this.fence) {
+      clearTimeout(this.fence.giveUp);
       // Stopping before the router said which of them it handed over: none sent by this life.
-      this.stats.drop('fenced', this.fence.held.length);
+      if (this.fence.held.length) this.stats.drop('fenced', this.fence.held.length);
       this.fence.held = [];
     }
     const rest = this.queue.takeAll();
@@ -330,6 +333,10 @@ export class Replayer extends Actor implements ExchangeOwner {
     }
   }
 
+  warmupOver(): boolean {
+    return this.warmupEnded;
+  }
+
   /** The request is on the wire: lateness and latency count from now. */
   written(ex: Exchange): void {
     const now = systemClock.now();
@@ -368,17 +375,25 @@ export class Replayer extends Actor implements ExchangeOwner {
   }
 
   /**
-   * Cut off (fence.ts): nothing more goes out; what is queued is held, and this life stops
-   * heartbeating so the router hands its records over. In-flight requests finish.
+   * Cut off (fence.ts): nothing more goes out; what is queued is held until the router either
+   * hears this life again (resume) or hands it over (rejoin). In-flight requests finish.
    */
   private fenceOff(reason: FenceReason): void {
     if (this.fence || this.state !== REPLAYER_STATES.up || this.warming) return;
-    this.fence = { reason, held: this.queue.takeAll(), at: Date.now() };
-    this.log.warn({ reason, held: this.fence.held.length, fence_ms: this.cfg.replayer.fence_ms }, 'cut off from the job: fenced, sending nothing until the router hands this life over');
-    // The router never published a cutoff (no router left?): all held count as fenced.
-    const r = this.cfg.replayer;
-    const giveUp = setTimeout(() => void this.rejoin(undefined), r.heartbeat_ms * this.cfg.router.missed_heartbeats + 10_000);
-    this.onClose('fence give-up timer', () => clearTimeout(giveUp));
+    // The router never published a cutoff nor heard us again (no router left?): all held count as fenced.
+    const giveUpMs = this.cfg.replayer.heartbeat_ms * this.cfg.router.missed_heartbeats + 10_000;
+    this.fence = { reason, held: this.queue.takeAll(), at: Date.now(), giveUp: setTimeout(() => void this.rejoin(undefined), giveUpMs) };
+    this.log.warn({ reason, held: this.fence.held.length, fence_ms: this.cfg.replayer.fence_ms }, 'cut off from the job: fenced, sending nothing until the router hears this replayer again or hands it over');
+  }
+
+  /** Never evicted after all (fence-watch.ts onResume): what it held goes out, late. */
+  private resume(): void {
+    if (!this.fence || this.rejoining) return;
+    const { held, at, giveUp } = this.fence;
+    clearTimeout(giveUp);
+    this.fence = undefined;
+    this.log.warn({ held: held.length, fenced_for_ms: Date.now() - at }, 'the router hears this replayer again and never handed it over: sending what it held');
+    this.queue.push(held);
   }
 
   /**
@@ -392,6 +407,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     const deadline = Date.now() + this.cfg.replayer.timeout_ms + 1000;
     while (this.inflight > 0 && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 10));
     if (this.signal.aborted) return;
+    clearTimeout(this.fence.giveUp);
     const { handedOver, fenced } = splitHeld(this.fence.held, cutoff);
     this.stats.received -= handedOver;
     if (fenced > 0) this.stats.drop('fenced', fenced);
@@ -408,7 +424,9 @@ export class Replayer extends Actor implements ExchangeOwner {
   }
 
   private heartbeat(): void {
-    if (this.nc.isClosed() || this.warming || this.fence) return;
+    // Fenced, it still beats: a router that hears it does not evict it (fence-watch.ts onResume).
+    if (this.nc.isClosed() || this.warming) return;
+    this.watch?.beatSent(Date.now());
     const r = this.cfg.replayer;
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),

@@ -9,22 +9,24 @@
  *
  * Why a cutoff and not "everything it had not reported as sent": a replayer cut off from NATS may
  * still be alive and sending. It fences itself (services/replayer/fence.ts): it sends nothing
- * once it has heard no answer from NATS, or has seen the router report it silent, for `fence_ms`.
- * Its last heartbeat reached the router at `lastSeen`; it was cut off at most one heartbeat period
- * later (it beats every `heartbeat_ms` when idle, every 100 ms while sending), so it has stopped
- * sending by `lastSeen + heartbeat_ms + fence_ms` (+ a margin for the router's state period and
- * transit). Whatever is due from then on was certainly never sent by it: sending it elsewhere
- * cannot duplicate a request. The replayer applies the same cutoff (published by the router) to
- * what it held when it fenced, so both sides agree which records moved.
+ * once NATS has not answered it for `fence_ms`, or once a beat of its own has gone unseen by the
+ * router for `fence_ms`. When was it cut off? A replayer with work beats every BUSY_BEAT_MS; an
+ * idle one has nothing to send until records reach it. So if its last beat reached the router at
+ * `lastSeen`, it was cut off by `since + BUSY_BEAT_MS` (+ transit), where `since` is `lastSeen`,
+ * or later when the router first routed records to it after that beat: had it still been
+ * connected then, it would have beaten again. It has stopped sending `fence_ms` (+ its check
+ * period) after that. Whatever is due from then on was certainly never sent by it: sending it
+ * elsewhere cannot duplicate a request. The replayer applies the same cutoff (published by the
+ * router) to what it held when it fenced, so both sides agree which records moved.
  */
-import type { DueRecord } from '../../shared/protocol.js';
+import { BUSY_BEAT_MS, type DueRecord } from '../../shared/protocol.js';
 
-/** Router state period plus transit: the replayer hears the router's view this much late. */
+/** Transit both ways, the router's state period and the replayer's fence check period. */
 export const CUTOFF_MARGIN_MS = 150;
 
-/** Due time from which a life seen last at `lastSeen` is certain to send nothing more. */
-export function handoverCutoff(lastSeen: number, heartbeatMs: number, fenceMs: number): number {
-  return lastSeen + heartbeatMs + fenceMs + CUTOFF_MARGIN_MS;
+/** Due time from which a life is certain to send nothing more (see above). */
+export function handoverCutoff(m: { lastSeen: number; routedSince?: number }, fenceMs: number): number {
+  return Math.max(m.lastSeen, m.routedSince ?? m.lastSeen) + BUSY_BEAT_MS + fenceMs + CUTOFF_MARGIN_MS;
 }
 
 /**

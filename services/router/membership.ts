@@ -21,6 +21,8 @@ export interface Member {
   dropped: number;
   /** Requests per second between its last two heartbeats. */
   rps: number;
+  /** When the router first routed records to it after this heartbeat (undefined: not since). */
+  routedSince?: number;
 }
 
 /** Why a life left the membership without saying goodbye. */

@@ -186,6 +186,7 @@ export class Router extends Actor {
       if (this.active) this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), ...(member.boot ? { boot: member.boot } : {}), records: group }));
       // Counted per life: a replayer restarted under this id starts its counts again at 0.
       this.routed[member.life] = (this.routed[member.life] ?? 0) + group.length;
+      member.routedSince ??= Date.now();
       if (member.boot) this.retained.add(member.life, group);
     }
   }
@@ -198,7 +199,7 @@ export class Router extends Actor {
     const records = this.retained.take(m.life);
     if (!m.boot) return;
     const r = this.cfg.replayer;
-    const cutoff = Math.max(handoverCutoff(m.lastSeen, r.heartbeat_ms, r.fence_ms), this.retained.floor);
+    const cutoff = Math.max(handoverCutoff(m, r.fence_ms), this.retained.floor);
     this.handovers[m.life] = cutoff;
     const { reroute } = splitAtCutoff(records, cutoff);
     if (reroute.length === 0 || this.members.ids().length === 0) return;
@@ -240,6 +241,7 @@ export class Router extends Actor {
       done: this.done,
       rerouted: this.rerouted,
       handovers: this.handovers,
+      at: Date.now(),
     };
     this.nc.publish(subjects.router(this.cfg.job.id), encode(msg));
   }

@@ -3,6 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { CUTOFF_MARGIN_MS, handoverCutoff, Retained, splitAtCutoff } from '../../services/router/handover.js';
 import { fenceVerdict, splitHeld, type FenceInput } from '../../services/replayer/fence.js';
+import { BUSY_BEAT_MS } from '../../shared/protocol.js';
 import { lostWith } from '../../services/reporter/accounting.js';
 import { Membership, type GoneWhy, type Member } from '../../services/router/membership.js';
 import type { DueRecord } from '../../shared/protocol.js';
@@ -10,8 +11,9 @@ import type { DueRecord } from '../../shared/protocol.js';
 const rec = (due: number, seq = due): DueRecord => ({ ts: due, method: 'GET', url: `/r/${seq}`, src: 0, seq, due, copy: 0 });
 
 describe('handover (router side)', () => {
-  test('the cutoff is one heartbeat period, the fence time and a margin after the life was last seen', () => {
-    assert.equal(handoverCutoff(10_000, 1000, 1000), 12_000 + CUTOFF_MARGIN_MS);
+  test('the cutoff counts from the last beat, or from the first routing after it, plus a busy beat, the fence time and a margin', () => {
+    assert.equal(handoverCutoff({ lastSeen: 10_000 }, 250), 10_000 + BUSY_BEAT_MS + 250 + CUTOFF_MARGIN_MS);
+    assert.equal(handoverCutoff({ lastSeen: 10_000, routedSince: 10_400 }, 250), 10_400 + BUSY_BEAT_MS + 250 + CUTOFF_MARGIN_MS);
   });
 
   test('splitAtCutoff keeps what is due before the cutoff and re-routes the rest, in order', () => {
@@ -43,35 +45,39 @@ describe('handover (router side)', () => {
 });
 
 describe('fenceVerdict (replayer side)', () => {
-  const base: FenceInput = { now: 10_000, lastAnswerAt: 9_900, fenceMs: 1000, heartbeatMs: 1000 };
+  const base: FenceInput = { now: 10_000, lastAnswerAt: 9_900, beats: [], fenceMs: 250 };
+  const view = (at: number, lastSeen: number, gone = false) => ({ at, lastSeen, gone });
   const rows: Array<{ why: string; input: FenceInput; verdict: ReturnType<typeof fenceVerdict> }> = [
     // NATS answered 100 ms ago, no router view yet: keep sending
     { why: 'all well', input: base, verdict: undefined },
     // exactly fence_ms without an answer is still within the limit
-    { why: 'NATS silent exactly fence_ms', input: { ...base, lastAnswerAt: 9_000 }, verdict: undefined },
-    { why: 'NATS silent over fence_ms', input: { ...base, lastAnswerAt: 8_999 }, verdict: 'nats_silent' },
-    // an idle replayer beats once a second: the router seeing it silent for 1.9 s is normal
-    { why: 'router saw us 1.9 s ago', input: { ...base, router: { at: 10_000, silentMs: 1900, gone: false } }, verdict: undefined },
-    // the router's view ages while it travels to us
-    { why: 'router view 1.9 s + 0.2 s old', input: { ...base, router: { at: 9_800, silentMs: 1900, gone: false } }, verdict: 'router_silent' },
-    { why: 'router says this life is gone', input: { ...base, router: { at: 10_000, silentMs: 0, gone: true } }, verdict: 'evicted' },
+    { why: 'NATS silent exactly fence_ms', input: { ...base, lastAnswerAt: 9_750 }, verdict: undefined },
+    { why: 'NATS silent over fence_ms', input: { ...base, lastAnswerAt: 9_749 }, verdict: 'nats_silent' },
+    // the router saw the beat of 9,950 (its view: last seen 9,960): nothing unseen
+    { why: 'every beat seen', input: { ...base, beats: [9_900, 9_950], router: view(10_000, 9_960) }, verdict: undefined },
+    // a beat of 9,700 unseen, but the view is only 200 ms newer than it
+    { why: 'a beat unseen for less than fence_ms', input: { ...base, beats: [9_700], router: view(9_900, 9_600) }, verdict: undefined },
+    { why: 'a beat unseen for over fence_ms', input: { ...base, beats: [9_700], router: view(9_990, 9_600) }, verdict: 'router_silent' },
+    // a router takeover: no view for a long while fences nobody
+    { why: 'no router view for 3 s', input: { ...base, beats: [7_000, 8_000, 9_000], router: view(7_000, 6_990) }, verdict: undefined },
+    { why: 'router says this life is gone', input: { ...base, router: view(10_000, 0, true) }, verdict: 'evicted' },
   ];
   for (const { why, input, verdict } of rows) {
     test(`${why} → ${verdict ?? 'keep sending'}`, () => assert.equal(fenceVerdict(input), verdict, JSON.stringify(input)));
   }
 
   test('a replayer cut off fences before the cutoff the router hands its records over at', () => {
-    // Cut at T; its last heartbeat reached the router at most one period before; its last
-    // answered round trip was sent at most at T.
+    // Cut at T, at most one busy beat after `since` (its last seen beat, or the first routing to
+    // it after that beat); its last answered round trip was sent at most one probe (50 ms)
+    // before T; the fence check runs every 25 ms.
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 1000 }), fc.integer({ min: 0, max: 250 }), fc.integer({ min: 200, max: 3000 }), (hbBefore, probeBefore, fenceMs) => {
-        const T = 100_000;
-        const lastSeen = T - hbBefore;
+      fc.property(fc.integer({ min: 0, max: BUSY_BEAT_MS }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 25 }), fc.integer({ min: 50, max: 3000 }), (afterSince, probeBefore, tickPhase, fenceMs) => {
+        const since = 100_000;
+        const T = since + afterSince;
         const lastAnswerAt = T - probeBefore;
-        // First instant the verdict says fence (time steps of 1 ms).
-        let t = T;
-        while (!fenceVerdict({ now: t, lastAnswerAt, fenceMs, heartbeatMs: 1000 })) t++;
-        return t <= handoverCutoff(lastSeen, 1000, fenceMs);
+        let t = T + tickPhase;
+        while (!fenceVerdict({ now: t, lastAnswerAt, beats: [], fenceMs })) t += 25;
+        return t <= handoverCutoff({ lastSeen: since }, fenceMs);
       }),
     );
   });
