@@ -3,7 +3,6 @@
  * replayer, and asks `fenceVerdict` every tick. It only tells the replayer; the replayer acts.
  */
 import type { NatsConnection } from '../../shared/bus.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { decodeOn, lifeKey, subjects } from '../../shared/protocol.js';
 import { fenceVerdict, type FenceReason, type RouterView } from './fence.js';
 
@@ -32,6 +31,8 @@ export interface FenceWatchOptions {
    * evicted, so nothing was handed over, and what it holds is still its own (a NATS restart).
    */
   onResume: () => void;
+  /** A router message that does not decode (the replayer counts it). */
+  onMalformed: (err: unknown) => void;
 }
 
 export class FenceWatch {
@@ -53,11 +54,14 @@ export class FenceWatch {
   start(): void {
     const sub = this.o.nc.subscribe(subjects.router(this.o.job), {
       callback: (_err, msg) => {
+        let view;
         try {
-          this.onRouterView(decodeOn('router', msg.data));
+          view = decodeOn('router', msg.data);
         } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
+          this.o.onMalformed(err);
+          return;
         }
+        this.onRouterView(view);
       },
     });
     this.timers.push(setInterval(() => this.probe(), PROBE_MS), setInterval(() => this.tick(), TICK_MS));

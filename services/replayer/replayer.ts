@@ -115,17 +115,14 @@ export class Replayer extends Actor implements ExchangeOwner {
     });
     const sub = this.nc.subscribe(subjects.replayer(job, this.id), {
       callback: (_err, msg) => {
-        try {
+        this.guard(() => {
           const m = decodeOn('replayer', msg.data);
           this.accept(m.records, m.boot);
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-          this.log.warn({ err: err.message }, 'malformed message dropped');
-        }
+        });
       },
     });
     this.onClose('assign subscription', () => sub.unsubscribe());
-    this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    this.nc.subscribe(subjects.ended(job), { callback: (_err, msg) => this.guard(() => decodeOn('ended', msg.data).job === job && this.finish(0, 'job ended')) });
     const statusSub = this.nc.subscribe(subjects.status(job), {
       callback: (_err, msg) => {
         try {
@@ -134,7 +131,7 @@ export class Replayer extends Actor implements ExchangeOwner {
             if (this.stats.sent === 0) void this.openConnections('job running');
           }
         } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
+          this.dropMalformed(err);
         }
         if (this.warmedForRun) statusSub.unsubscribe();
       },
@@ -164,6 +161,7 @@ export class Replayer extends Actor implements ExchangeOwner {
       onFence: (reason) => this.fenceOff(reason),
       onHandover: (cutoff) => void this.rejoin(cutoff),
       onResume: () => this.resume(),
+      onMalformed: (err) => this.dropMalformed(err),
     });
     this.watch.start();
     this.onClose('fence watch', () => this.watch?.stop());

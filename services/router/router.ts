@@ -11,7 +11,6 @@
  */
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import { Lease } from '../../shared/lease/lease.js';
 import type { Logger } from '../../shared/log.js';
@@ -92,7 +91,7 @@ export class Router extends Actor {
         else this.end(m.copies);
       }),
     });
-    this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    this.nc.subscribe(subjects.ended(job), { callback: (_err, msg) => this.guard(() => decodeOn('ended', msg.data).job === job && this.finish(0, 'job ended')) });
     void this.watchConnection();
     const tick = setInterval(() => {
       // While our own connection is down, missing heartbeats are our problem, not theirs.
@@ -244,15 +243,5 @@ export class Router extends Actor {
       at: Date.now(),
     };
     this.nc.publish(subjects.router(this.cfg.job.id), encode(msg));
-  }
-
-  /** A malformed message is logged and dropped; it never takes the router down. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.log.warn({ err: err.message }, 'malformed message dropped');
-    }
   }
 }

@@ -10,8 +10,9 @@ import { describe, test } from 'node:test';
 import { decode, lifeId, subjects } from '../../shared/protocol.js';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
-import { pacedJsonl, readReport } from '../support/havok-cli.js';
+import { pacedJsonl, readReport, type Running } from '../support/havok-cli.js';
 import { netnsUnavailable, testNet } from '../support/hosts.js';
+import { startNatsCluster } from '../support/nats-cluster.js';
 
 const why = await netnsUnavailable();
 
@@ -79,5 +80,78 @@ describe('network partitions', { timeout: 180_000, skip: why }, () => {
     assert.ok(evictedAfter <= 3500, `r1 evicted ${evictedAfter} ms after the cut`);
     assert.ok(r1Lives.size >= 2, `r1 came back as a new life (lives seen: ${[...r1Lives].join(', ')})`);
     process.stdout.write(`# r1 evicted ${evictedAfter} ms after the cut; rerouted ${q.rerouted}; dropped ${JSON.stringify(q.dropped_by_reason)}; failed ${q.failed}\n`);
+  });
+
+  test("the active time wheel's host cut off: the standby on another host takes over within 5 s; healed, the old one stays fenced", async () => {
+    await using net = await testNet(['tw1']);
+    await using fx = await havokFixture({ target: { host: net.hubIp }, nats: { args: ['-a', '0.0.0.0'] } });
+    const { target, nats } = fx;
+    const n = 6000;
+    // 12 s of log at 500 req/s.
+    const job = fx.job({ job: 'twcut', nats: `nats://${net.hubIp}:${nats.port}`, job_toml: 'speed = 1', format: 'jsonl', lines: pacedJsonl(n, 2, '/t/') });
+    const args = ['--config', job.config];
+    const info = { HAVOK_LOG_LEVEL: 'info' };
+    const reporter = fx.havok(['reporter', ...args]);
+    fx.havok(['router', ...args]);
+    fx.havok(['replayer', '--id', 'r1', ...args]);
+    const first = fx.havok(['timewheel', ...args], info, { netns: net.host('tw1').ns });
+    await check(() => first.stderr().includes('holding the timewheel lease'), 20_000, 'the time wheel on tw1 to hold the lease');
+    const second = fx.havok(['timewheel', ...args], info);
+    fx.havok(['fetcher', ...args]);
+    await check(() => second.stderr().includes('standing by'), 20_000, 'the second time wheel to stand by');
+    await check(() => target.count() >= 1500, 60_000, '1500 requests');
+    await net.host('tw1').cut();
+    const cutAt = Date.now();
+    await check(() => second.stderr().includes('holding the timewheel lease'), 10_000, 'the standby to take over');
+    const takeoverMs = Date.now() - cutAt;
+    await new Promise((r) => setTimeout(r, Math.max(0, cutAt + 8000 - Date.now())));
+    await net.host('tw1').heal();
+    const res = await reporter.done;
+    assert.equal(res.code, 0, `reporter exited ${res.code}\n${res.stderr}`);
+    const firstEnd = await first.done;
+    assert.notEqual(firstEnd.code, 0, 'the old time wheel, healed, does not carry on as the owner');
+    const seen = new Set<string>();
+    const twice = target.requests.map((r) => r.url).filter((u) => seen.has(u) || (seen.add(u), false));
+    assert.equal(twice.length, 0, `no record released twice (${twice.length} were, e.g. ${twice.slice(0, 3).join(' ')})`);
+    const report = readReport(job.report);
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true }, JSON.stringify(report.requests));
+    assert.equal(seen.size + report.requests.dropped, n, JSON.stringify(report.requests));
+    assert.ok(takeoverMs <= 5000, `takeover ${takeoverMs} ms after the cut`);
+    process.stdout.write(`# time wheel takeover ${takeoverMs} ms after the cut; dropped ${JSON.stringify(report.requests.dropped_by_reason)}\n`);
+  });
+});
+
+describe('network partitions: NATS cluster', { timeout: 180_000, skip: why }, () => {
+  test("the fetcher's node of a 3-node NATS cluster cut off mid-run: the job completes, accounting closes", async () => {
+    await using net = await testNet(['n0', 'n1', 'n2']);
+    await using fx = await havokFixture({ nats: false, target: { host: net.hubIp } });
+    const target = fx.target;
+    const cluster = await startNatsCluster(3, ['n0', 'n1', 'n2'].map((h) => net.host(h)));
+    fx.defer(() => cluster.stop());
+    const [a, b, c] = cluster.nodes;
+    const n = 3000;
+    // Small batches and buffers: the fetcher reads only ~1 s ahead, so it is still publishing
+    // through its node when that node is cut off.
+    const job = fx.job({ job: 'ncut', nats: cluster.urls, job_toml: 'speed = 1\nreorder_window_ms = 100\nmax_buffer = 100', fetcher_toml: 'batch_size = 20\nmax_pending_batches = 2', format: 'jsonl', lines: pacedJsonl(n, 4, '/n/') });
+    const on = (node: { url: string }, ...args: string[]): Running => fx.havok([...args, '--config', job.config, '--nats', node.url, '--set', 'nats.stream_replicas=3']);
+    const reporter = on(b, 'reporter');
+    on(c, 'router');
+    on(b, 'replayer', '--id', 'r1');
+    on(c, 'replayer', '--id', 'r2');
+    on(b, 'timewheel');
+    // The fetcher knows only node a; it learns the others from the cluster.
+    const fetcher = on(a, 'fetcher');
+    await check(() => target.count() >= 500, 60_000, '500 requests');
+    assert.equal(fetcher.proc.exitCode, null, 'the fetcher is still reading when its node is cut off');
+    await net.host('n0').cut();
+    const res = await reporter.done;
+    assert.equal(res.code, 0, `reporter: ${res.stderr.slice(-3000)}`);
+    const report = readReport(job.report);
+    const q = report.requests;
+    assert.equal(report.records.read, n);
+    assert.equal(q.sent + q.dropped, n, JSON.stringify(q));
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+    assert.equal(new Set(target.requests.map((r) => r.url)).size, target.count(), 'no request twice');
+    process.stdout.write(`# with the fetcher's node cut off: sent ${q.sent}, dropped ${JSON.stringify(q.dropped_by_reason)}\n`);
   });
 });
