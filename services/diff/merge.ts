@@ -42,7 +42,8 @@ export class DiffMerger {
   /** Examples by endpoint, path and kind, the first `perField` of each. */
   private readonly examples = new Map<string, DiffExample[]>();
 
-  constructor(private readonly perField: number) {}
+  /** `perField`: examples kept per endpoint, path and kind (the report shows `[diff] examples` of them). */
+  constructor(private readonly perField = 100) {}
 
   /** `life`: the sender's lifeKey; the message is the newest of that life (the caller checks). */
   add(life: string, d: DiffStats): void {

@@ -18,6 +18,7 @@ import { ReplayerStats } from './stats.js';
 import { TargetConnections } from './connections.js';
 import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
+import { DiffSender } from '../diff/sender.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -42,6 +43,8 @@ export class Replayer extends Actor implements ExchangeOwner {
   /** True while pool.dispatch runs: an error it reports synchronously is settled after it. */
   private dispatching = false;
   private connections?: TargetConnections;
+  /** Under `[diff]`: sends each record to the diff targets instead of the Pool (after the warm-up). */
+  private diff?: DiffSender;
   private warmedForRun = false;
   private idleStats?: NodeJS.Timeout;
   /** While the code warm-up runs: its requests and counts are not the job's. */
@@ -69,6 +72,8 @@ export class Replayer extends Actor implements ExchangeOwner {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
+    // Under [diff] the Pool to the primary serves the code warm-up only; records go to DiffSender.
+    if (this.cfg.diff) this.cfg.replayer.target ??= this.cfg.diff.primary;
     if (!this.cfg.replayer.target) await this.adoptJobSettings();
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);
     const r = this.cfg.replayer;
@@ -92,6 +97,10 @@ export class Replayer extends Actor implements ExchangeOwner {
     await this.warmUpCode();
     // Closed during the warm-up: do not join the job.
     if (this.signal.aborted) return;
+    if (this.cfg.diff) {
+      const diff = (this.diff = new DiffSender(this.cfg.diff, { timeoutMs: r.timeout_ms, connections: r.connections, clock: systemClock }));
+      this.onClose('diff targets', () => diff.close());
+    }
     // Connections open now, before the first due time (the job's warmup_ms), not on the first
     // requests; again when the job starts, replacing any that waited too long.
     void this.openConnections('start');
@@ -183,7 +192,7 @@ export class Replayer extends Actor implements ExchangeOwner {
 
   /** Opens `connections` keep-alive connections to the target (no request is sent). */
   private async openConnections(why: string): Promise<void> {
-    if (!this.connections) return;
+    if (!this.connections || this.diff) return;
     const t0 = performance.now();
     const { idle, errors } = await this.connections.open(this.cfg.replayer.connections);
     const ms = Math.round(performance.now() - t0);
@@ -284,7 +293,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     ex.warmup = this.warming;
     this.dispatching = true;
     try {
-      this.pool.dispatch(buildRequest(rec, this.rules), ex);
+      (this.diff ?? this.pool).dispatch(buildRequest(rec, this.rules), ex);
     } finally {
       this.dispatching = false;
     }
@@ -342,6 +351,6 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
     const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) }));
   }
 }
