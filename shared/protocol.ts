@@ -344,6 +344,8 @@ export interface DiffStats {
   bodies: Record<string, Record<string, number>>;
   /** Examples taken since the previous stats message. */
   examples: DiffExample[];
+  /** CPU time spent lifting and comparing responses, ms (cumulative; the bench reports its share of the replayer's). */
+  compare_ms?: number;
 }
 
 export const JOB_STATES = {

@@ -3,6 +3,7 @@
  * then JSON (compared field by field), text (an array of lines) or bytes (one summary string).
  * Never throws: whatever is odd about a body is named in `flags` and counted by the caller.
  */
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { brotliDecompressSync, constants, gunzipSync, inflateRawSync, inflateSync } from 'node:zlib';
 import type { Json } from './tree.js';
@@ -20,7 +21,6 @@ export interface DecodedBody {
   flags: BodyFlag[];
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * `raw`: the body bytes as received (at most max_body_bytes of them: `cut` says the response had
@@ -38,13 +38,13 @@ export function decodeBody(raw: Uint8Array, contentType: string | undefined, con
   const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
   const json = type === 'application/json' || type.endsWith('+json');
   if (!json && !isText(type)) return { body: bytesSummary(bytes), kind: 'bytes', flags };
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
+  // A text cut at max_body_bytes may end inside a character: checked without its last 3 bytes.
+  const checked = flags.includes('truncated') ? bytes.subarray(0, Math.max(0, bytes.length - 3)) : bytes;
+  if (!isUtf8(checked)) {
     flags.push('non_utf8');
     return { body: bytesSummary(bytes), kind: 'bytes', flags };
   }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   // A JSON body cut short is not JSON any more: compared as text (it is counted as truncated).
   if (json && !flags.includes('truncated')) {
     try {

@@ -30,60 +30,82 @@ export const STRICT: CompareOptions = { arrayOrder: 'strict', numberTolerance: 0
 /** Every difference between `left` and `right`, in a stable order (left's keys first). */
 export function diffTrees(left: Json, right: Json, opts: CompareOptions = STRICT): Difference[] {
   const out: Difference[] = [];
-  walk(left, right, '', '', opts, out);
+  walk(left, right, [], opts, out);
   return out;
 }
 
-function walk(a: Json, b: Json, path: string, at: string, opts: CompareOptions, out: Difference[]): void {
-  if (a === b) return;
-  const ta = typeOf(a);
-  if (ta !== typeOf(b)) {
-    out.push({ path, at, kind: 'type' });
-    return;
-  }
-  if (ta === 'number') {
-    if (!numbersEqual(a as number, b as number, opts.numberTolerance)) out.push({ path, at, kind: 'primitive' });
-    return;
-  }
-  if (ta === 'array') return walkArray(a as Json[], b as Json[], path, at, opts, out);
-  if (ta !== 'object') {
-    out.push({ path, at, kind: 'primitive' });
-    return;
-  }
-  const ao = a as Record<string, Json>;
-  const bo = b as Record<string, Json>;
-  for (const k of Object.keys(ao)) {
-    const p = childPath(path, k);
-    const q = childPath(at, k);
-    if (!Object.hasOwn(bo, k)) out.push({ path: p, at: q, kind: 'missing' });
-    else walk(ao[k], bo[k], p, q, opts, out);
-  }
-  for (const k of Object.keys(bo)) if (!Object.hasOwn(ao, k)) out.push({ path: childPath(path, k), at: childPath(at, k), kind: 'extra' });
-}
+/**
+ * The walk keeps the keys and indices from the root in `trail` and builds path strings only for
+ * a difference: equal subtrees (most of a response) cost no string work.
+ */
+type Trail = Array<string | number>;
 
-function walkArray(a: Json[], b: Json[], path: string, at: string, opts: CompareOptions, out: Difference[]): void {
-  if (a.length !== b.length) {
-    out.push({ path, at, kind: 'size' });
-    return;
-  }
-  let left = a;
-  let right = b;
-  if (opts.arrayOrder === 'ignore') {
-    // As multisets: each side in one canonical order, so equal multisets compare equal and
-    // unequal ones pair their elements deterministically.
-    left = sortCanonical(a);
-    right = sortCanonical(b);
-  } else if (opts.numberTolerance === 0) {
-    const ca = a.map(canonical);
-    const cb = b.map(canonical);
-    if (ca.every((c, i) => c === cb[i])) return;
-    if ([...ca].sort().join('\n') === [...cb].sort().join('\n')) {
-      out.push({ path, at, kind: 'order' });
-      return;
+function emit(out: Difference[], trail: Trail, kind: DiffKind): void {
+  let path = '';
+  let at = '';
+  for (const k of trail) {
+    if (typeof k === 'number') {
+      path += '[*]';
+      at += `[${k}]`;
+    } else {
+      path = childPath(path, k);
+      at = childPath(at, k);
     }
   }
-  const p = `${path}[*]`;
-  for (let i = 0; i < left.length; i++) walk(left[i], right[i], p, `${at}[${i}]`, opts, out);
+  out.push({ path, at, kind });
+}
+
+function walk(a: Json, b: Json, trail: Trail, opts: CompareOptions, out: Difference[]): void {
+  if (a === b) return;
+  const ta = typeOf(a);
+  if (ta !== typeOf(b)) return emit(out, trail, 'type');
+  if (ta === 'number') {
+    if (!numbersEqual(a as number, b as number, opts.numberTolerance)) emit(out, trail, 'primitive');
+    return;
+  }
+  if (ta === 'array') return walkArray(a as Json[], b as Json[], trail, opts, out);
+  if (ta !== 'object') return emit(out, trail, 'primitive');
+  const ao = a as Record<string, Json>;
+  const bo = b as Record<string, Json>;
+  for (const k in ao) {
+    trail.push(k);
+    if (!Object.hasOwn(bo, k)) emit(out, trail, 'missing');
+    else walk(ao[k], bo[k], trail, opts, out);
+    trail.pop();
+  }
+  for (const k in bo) {
+    if (Object.hasOwn(ao, k)) continue;
+    trail.push(k);
+    emit(out, trail, 'extra');
+    trail.pop();
+  }
+}
+
+function walkArray(a: Json[], b: Json[], trail: Trail, opts: CompareOptions, out: Difference[]): void {
+  if (a.length !== b.length) return emit(out, trail, 'size');
+  // As multisets: each side in one canonical order, so equal multisets compare equal and
+  // unequal ones pair their elements deterministically.
+  const ignore = opts.arrayOrder === 'ignore';
+  const left = ignore ? sortCanonical(a) : a;
+  const right = ignore ? sortCanonical(b) : b;
+  const before = out.length;
+  for (let i = 0; i < left.length; i++) {
+    trail.push(i);
+    walk(left[i], right[i], trail, opts, out);
+    trail.pop();
+  }
+  // Elements that differ only by position: one `order` difference instead of theirs (computed
+  // only when some element differed, so equal arrays cost one walk).
+  if (!ignore && out.length > before && opts.numberTolerance === 0 && sameMultiset(a, b)) {
+    out.length = before;
+    emit(out, trail, 'order');
+  }
+}
+
+function sameMultiset(a: Json[], b: Json[]): boolean {
+  const ca = a.map(canonical).sort();
+  const cb = b.map(canonical).sort();
+  return ca.every((c, i) => c === cb[i]);
 }
 
 function sortCanonical(xs: Json[]): Json[] {

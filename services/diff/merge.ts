@@ -34,6 +34,8 @@ export interface DiffTotals {
   endpoints: Record<string, DiffEndpointStats>;
   bodies: Record<string, Record<string, number>>;
   targets: Record<string, TargetTotals>;
+  /** Time the replayers spent comparing, ms. */
+  compare_ms: number;
 }
 
 export class DiffMerger {
@@ -71,8 +73,9 @@ export class DiffMerger {
   }
 
   totals(): DiffTotals {
-    const out: DiffTotals = { endpoints: {}, bodies: {}, targets: {} };
+    const out: DiffTotals = { endpoints: {}, bodies: {}, targets: {}, compare_ms: 0 };
     for (const d of this.latest.values()) {
+      out.compare_ms += d.compare_ms ?? 0;
       addEndpoints(out.endpoints, d.endpoints);
       for (const [target, flags] of Object.entries(d.bodies)) addCounts((out.bodies[target] ??= {}), flags);
       for (const [name, t] of Object.entries(d.targets)) {

@@ -23,6 +23,8 @@ export interface DiffReport {
   targets: Record<string, DiffTargetReport>;
   /** Bodies not compared whole or not as their content type says, by target then reason. */
   bodies: Record<string, Record<string, number>>;
+  /** CPU seconds the replayers spent lifting and comparing responses. */
+  compare_cpu_s: number;
 }
 
 export function buildDiffReport(merger: DiffMerger, settings: DiffSettings): DiffReport {
@@ -39,7 +41,7 @@ export function buildDiffReport(merger: DiffMerger, settings: DiffSettings): Dif
     const url = settings[name as 'primary' | 'candidate' | 'secondary'] ?? '';
     targets[name] = { url, sent: x.sent, ok: x.ok, failed: x.failed, by_status: x.by_status, by_error: x.by_error, latency_ms: percentilesMs(x.latency), lateness_ms: percentilesMs(x.lateness) };
   }
-  return { critical, compared, skipped, relative_threshold: settings.relative_threshold, absolute_threshold: settings.absolute_threshold, endpoints, targets, bodies: t.bodies };
+  return { critical, compared, skipped, relative_threshold: settings.relative_threshold, absolute_threshold: settings.absolute_threshold, endpoints, targets, bodies: t.bodies, compare_cpu_s: Math.round(t.compare_ms) / 1000 };
 }
 
 /** The exit code a finished job gets from its diff: 3 when a field differs and the job fails on it. */

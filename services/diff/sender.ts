@@ -143,7 +143,7 @@ export class DiffSender {
   }
 
   snapshot(): DiffStats {
-    return { ...this.counters.snapshot(), targets: this.targets.snapshot() };
+    return { ...this.counters.snapshot(), targets: this.targets.snapshot(), compare_ms: Math.round(this.compareMs) };
   }
 
   /** Closes the pools; a request stuck past CLOSE_WAIT_MS is cut (the drain already waited for answers). */
