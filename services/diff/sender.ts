@@ -6,11 +6,11 @@
  * replayer's own counts and accounting are those of the primary. Lateness, latency and status
  * are also counted per target (targets.ts).
  */
-import { performance } from 'node:perf_hooks';
 import { Pool, type Dispatcher } from 'undici';
 import type { DiffStats } from '../../shared/protocol.js';
 import type { OutgoingRequest } from '../replayer/request.js';
 import type { Clock } from '../replayer/scheduler.js';
+import { TargetConnections } from '../replayer/connections.js';
 import { errorKind, type Exchange } from '../replayer/exchange.js';
 import { DiffCounters } from './counters.js';
 import { compareRecord, comparerOptions, type ComparerOptions, type TargetOutcome } from './record.js';
@@ -92,6 +92,8 @@ class TargetCall implements Dispatcher.DispatchHandler {
 
 export class DiffSender {
   private readonly pools = new Map<TargetName, Pool>();
+  /** Each target's connections: opened ahead of the first due time, and their bytes counted. */
+  private readonly connections: TargetConnections[] = [];
   readonly counters: DiffCounters;
   readonly targets: TargetCounters;
   readonly maxBodyBytes: number;
@@ -106,7 +108,10 @@ export class DiffSender {
     for (const t of TARGETS) {
       const url = settings[t];
       if (url === undefined) continue;
-      this.pools.set(t, new Pool(new URL(url).origin, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs }));
+      const origin = new URL(new URL(url).origin);
+      const conns = new TargetConnections(origin);
+      this.connections.push(conns);
+      this.pools.set(t, new Pool(origin, { connections: opts.connections, pipelining: 1, keepAliveTimeout: 30_000, headersTimeout: opts.timeoutMs, bodyTimeout: opts.timeoutMs, connect: conns.connect }));
     }
     this.targets = new TargetCounters([...this.pools.keys()]);
     this.counters = new DiffCounters(settings.examples);
@@ -130,9 +135,11 @@ export class DiffSender {
   ended(trio: Trio, target: TargetName, outcome: TargetOutcome): void {
     trio.outcomes[target] = outcome;
     if (--trio.pending > 0) return;
-    const t0 = performance.now();
+    // CPU time, not wall time: on a busy machine the process may be descheduled meanwhile.
+    const t0 = process.cpuUsage();
     compareRecord(trio.ex.rec, trio.outcomes, this.compareOpts, this.counters);
-    this.compareMs += performance.now() - t0;
+    const used = process.cpuUsage(t0);
+    this.compareMs += (used.user + used.system) / 1000;
     const primary = trio.outcomes.primary!;
     if ('error' in primary) {
       trio.ex.onError(trio.primaryError ?? new Error(primary.error));
@@ -142,12 +149,31 @@ export class DiffSender {
     trio.ex.onComplete();
   }
 
+  /** Opens `n` keep-alive connections to each target ahead of time (no request is sent). */
+  async open(n: number): Promise<{ idle: number; errors: string[] }> {
+    const all = await Promise.all(this.connections.map((c) => c.open(n)));
+    return { idle: all.reduce((s, x) => s + x.idle, 0), errors: [...new Set(all.flatMap((x) => x.errors))] };
+  }
+
+  /** Bytes written to and read from every target's connections so far. */
+  bytes(): { sent: number; received: number } {
+    let sent = 0;
+    let received = 0;
+    for (const c of this.connections) {
+      const b = c.bytes();
+      sent += b.sent;
+      received += b.received;
+    }
+    return { sent, received };
+  }
+
   snapshot(): DiffStats {
     return { ...this.counters.snapshot(), targets: this.targets.snapshot(), compare_ms: Math.round(this.compareMs) };
   }
 
   /** Closes the pools; a request stuck past CLOSE_WAIT_MS is cut (the drain already waited for answers). */
   async close(): Promise<void> {
+    for (const c of this.connections) c.close();
     await Promise.all(
       [...this.pools.values()].map(async (p) => {
         let timer: NodeJS.Timeout | undefined;

@@ -178,7 +178,9 @@ export class Replayer extends Actor implements ExchangeOwner {
       this.queue.takeAll();
       // Closed mid-warm-up: warm-up requests still in the Pool must never reach the target, so
       // the connector keeps pointing at the (closing) sink.
-      if (!this.signal.aborted) this.connections!.redirectTo(undefined);
+      // Under [diff] the Pool never sends a record: it stays on the sink, so a warm-up request
+      // still queued after the deadline (a loaded machine) can never reach the primary.
+      if (!this.signal.aborted && !this.cfg.diff) this.connections!.redirectTo(undefined);
       // The Pool's clients see their sink connections close and connect to the target on their
       // next request (through the connections opened ahead).
       sink.close();
@@ -192,9 +194,10 @@ export class Replayer extends Actor implements ExchangeOwner {
 
   /** Opens `connections` keep-alive connections to the target (no request is sent). */
   private async openConnections(why: string): Promise<void> {
-    if (!this.connections || this.diff) return;
+    const conns = this.diff ?? this.connections;
+    if (!conns) return;
     const t0 = performance.now();
-    const { idle, errors } = await this.connections.open(this.cfg.replayer.connections);
+    const { idle, errors } = await conns.open(this.cfg.replayer.connections);
     const ms = Math.round(performance.now() - t0);
     if (errors.length) this.log.warn({ idle, errors, ms, why }, 'could not open every connection to the target ahead of time; the rest open on demand');
     else this.log.debug({ idle, ms, why }, 'connections to the target open');
@@ -350,7 +353,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
-    const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    const wire = (this.diff ?? this.connections)?.bytes() ?? { sent: 0, received: 0 };
     this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) }));
   }
 }

@@ -127,6 +127,7 @@ describe('havok local with [diff]', { timeout: 120_000 }, () => {
       assert.equal(ex.responses.candidate.status, 200);
     }
     for (const t of ['primary', 'candidate', 'secondary']) assert.equal(d.targets[t].ok, ITEMS + USERS, `${t} answered every record`);
+    assert.ok(r.bytes_sent > 0 && r.bytes_received > 0, 'the three targets\' connections are counted');
     assert.match(res.stdout, /DIFFERENT \/items\/:id body\.price primitive: 20\/80 records/);
     assert.match(res.stdout, /DIFFERENT \/users\/:id headers\.x-api-version missing: 60\/60 records/);
   });
