@@ -327,7 +327,8 @@ export interface DiffExample {
   src: number;
   seq: number;
   trace_id?: string;
-  request: { method: string; url: string };
+  /** The record's request as the log has it (headers as recorded, before `[replayer]` rules). */
+  request: { method: string; url: string; headers?: Record<string, string> };
   /** By target (`primary`, `candidate`, `secondary`). */
   responses: Record<string, DiffExampleResponse>;
   /** The value at `at` in each target's response, as JSON text; absent where it has none. */

@@ -74,7 +74,7 @@ function example(rec: Pick<LogRecord, 'method' | 'url' | 'headers' | 'src' | 'se
     } else if (o && 'error' in o) responses[t] = { status: 0, headers: {}, body: '', error: o.error };
   }
   const trace = traceId(rec.headers);
-  return { endpoint: '', path: d.path, kind: d.kind, at: d.at, src: rec.src, seq: rec.seq, ...(trace ? { trace_id: trace } : {}), request: { method: rec.method, url: rec.url }, responses, values };
+  return { endpoint: '', path: d.path, kind: d.kind, at: d.at, src: rec.src, seq: rec.seq, ...(trace ? { trace_id: trace } : {}), request: { method: rec.method, url: rec.url, ...(rec.headers ? { headers: rec.headers } : {}) }, responses, values };
 }
 
 /** A lifted body as readable text: JSON indented, lines joined, cut at EXAMPLE_BODY_CHARS. */
