@@ -13,8 +13,15 @@ import type { Difference } from './compare.js';
 const ENDPOINT_CAP = 200;
 /** Distinct field paths per endpoint before the rest fold into `other`. */
 const FIELD_CAP = 256;
-/** Examples held for the next stats message at most (bounds memory and the message). */
+/**
+ * Distinct field paths over all endpoints before the rest fold into `other`: the counters go
+ * whole in every stats message, which must stay well under NATS's 1 MB payload limit.
+ */
+const TOTAL_FIELD_CAP = 4096;
+/** Examples held for the next stats messages at most (bounds memory). */
 const PENDING_EXAMPLES_CAP = 200;
+/** Characters of examples (their three bodies) per stats message; the rest wait for the next one. */
+export const EXAMPLE_CHARS_PER_MESSAGE = 256 * 1024;
 export const OTHER_FIELD = 'other';
 
 export class DiffCounters {
@@ -22,6 +29,8 @@ export class DiffCounters {
   readonly endpoints: Record<string, DiffEndpointStats> = {};
   readonly bodies: Record<string, Record<string, number>> = {};
   private examples: DiffExample[] = [];
+  /** Field paths counted, over every endpoint. */
+  private fields = 0;
   /** Examples taken so far, by endpoint, path and kind. */
   private readonly taken = new Map<string, number>();
 
@@ -72,10 +81,19 @@ export class DiffCounters {
     for (const f of flags) b[f] = (b[f] ?? 0) + 1;
   }
 
-  /** Cumulative counters (copies) and the examples taken since the last call. */
+  /**
+   * Cumulative counters (copies) and examples not sent yet, as many as fit in
+   * EXAMPLE_CHARS_PER_MESSAGE (at least one); the rest go with the next call.
+   */
   snapshot(): Pick<DiffStats, 'endpoints' | 'bodies' | 'examples'> {
-    const examples = this.examples;
-    this.examples = [];
+    let n = 0;
+    let chars = 0;
+    for (; n < this.examples.length; n++) {
+      chars += Object.values(this.examples[n].responses).reduce((s, r) => s + r.body.length, 0);
+      if (n > 0 && chars > EXAMPLE_CHARS_PER_MESSAGE) break;
+    }
+    const examples = this.examples.slice(0, n);
+    this.examples = this.examples.slice(n);
     return { endpoints: structuredClone(this.endpoints), bodies: structuredClone(this.bodies), examples };
   }
 
@@ -83,10 +101,12 @@ export class DiffCounters {
     return (this.endpoints[endpoint] ??= { total: 0, skipped: {}, fields: {} });
   }
 
-  /** The path counted: itself, or `other` once the endpoint has FIELD_CAP paths. */
+  /** The path counted: itself, or `other` once the endpoint has FIELD_CAP paths (or all TOTAL_FIELD_CAP). */
   private field(e: DiffEndpointStats, path: string): string {
-    if (Object.hasOwn(e.fields, path) || Object.keys(e.fields).length < FIELD_CAP) return path;
-    return OTHER_FIELD;
+    if (Object.hasOwn(e.fields, path)) return path;
+    if (Object.keys(e.fields).length >= FIELD_CAP || this.fields >= TOTAL_FIELD_CAP) return OTHER_FIELD;
+    this.fields++;
+    return path;
   }
 
   private maybeExample(endpoint: string, path: string, d: Difference, example: (d: Difference) => DiffExample): void {

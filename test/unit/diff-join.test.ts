@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Difference, DiffKind } from '../../services/diff/compare.js';
-import { DiffCounters } from '../../services/diff/counters.js';
+import { DiffCounters, EXAMPLE_CHARS_PER_MESSAGE, OTHER_FIELD } from '../../services/diff/counters.js';
+import { buildDiffReport, diffExitCode, formatDiffSummary } from '../../services/diff/report.js';
 import { joinDiff, underPrefix } from '../../services/diff/join.js';
 import { addEndpoints, DiffMerger } from '../../services/diff/merge.js';
 import { compareRecord, comparerOptions, type TargetOutcome } from '../../services/diff/record.js';
@@ -107,11 +108,55 @@ describe('DiffCounters and DiffMerger', () => {
     assert.equal(m.examplesOf('/a', 'status', 'primitive').length, 1);
   });
 
+  test('examples go out in messages of bounded size, none lost between them', () => {
+    const c = new DiffCounters(100);
+    const big = (d: Difference): DiffExample => ({ ...exampleOf(d), responses: { primary: { status: 200, headers: {}, body: 'x'.repeat(EXAMPLE_CHARS_PER_MESSAGE / 4) } } });
+    for (let i = 0; i < 10; i++) c.compared('/a', [{ path: `body.f${i}`, at: `body.f${i}`, kind: 'primitive' }], [], big);
+    const sizes = [c.snapshot(), c.snapshot(), c.snapshot(), c.snapshot()].map((s) => s.examples.length);
+    assert.deepEqual(sizes, [4, 4, 2, 0]);
+  });
+
+  test('field paths beyond the cap fold into "other"; the counts are kept', () => {
+    const c = new DiffCounters(0);
+    const diffs = Array.from({ length: 300 }, (_, i): Difference => ({ path: `body.k${i}`, at: `body.k${i}`, kind: 'extra' }));
+    c.compared('/a', diffs, [], exampleOf);
+    const fields = c.snapshot().endpoints['/a'].fields;
+    assert.equal(Object.keys(fields).length, 257);
+    assert.deepEqual(fields[OTHER_FIELD], { extra: { raw: 1, noise: 0 } }, 'counted once per record, as any field');
+  });
+
   test('addEndpoints sums skipped reasons', () => {
     const into: Record<string, DiffEndpointStats> = {};
     addEndpoints(into, { '/a': { total: 1, skipped: { x: 1 }, fields: {} } });
     addEndpoints(into, { '/a': { total: 2, skipped: { x: 2, y: 1 }, fields: {} } });
     assert.deepEqual(into['/a'], { total: 3, skipped: { x: 3, y: 1 }, fields: {} });
+  });
+});
+
+describe('buildDiffReport, summary and exit code', () => {
+  const merger = (): DiffMerger => {
+    const m = new DiffMerger();
+    const c = new DiffCounters(5);
+    for (let i = 0; i < 10; i++) c.compared('/a', i < 3 ? [{ path: 'body.x', at: 'body.x', kind: 'primitive' }] : [], [], exampleOf);
+    c.skipped('/a', 'candidate_error');
+    m.add('r@1', { ...c.snapshot(), targets: {}, compare_ms: 1500 });
+    return m;
+  };
+
+  test('the section: critical, compared, skipped, fields with examples; exit 3 only with fail_on_difference', () => {
+    const r = buildDiffReport(merger(), settings);
+    assert.deepEqual([r.critical, r.compared, r.skipped, r.compare_cpu_s], [1, 10, { candidate_error: 1 }, 1.5]);
+    assert.deepEqual(r.endpoints[0].fields.map((f) => [f.path, f.raw, f.absolute, f.examples.length]), [['body.x', 3, 0.3, 3]]);
+    assert.equal(diffExitCode(r, settings), 0);
+    assert.equal(diffExitCode(r, { ...settings, fail_on_difference: true }), 3);
+    assert.equal(diffExitCode({ ...r, critical: 0 }, { ...settings, fail_on_difference: true }), 0);
+    assert.equal(diffExitCode(undefined, undefined), 0);
+  });
+
+  test('the console lines name each different field with its counts', () => {
+    const text = formatDiffSummary(buildDiffReport(merger(), settings));
+    assert.match(text, /compared 10 {2}skipped 1 \(candidate_error:1\) {2}different fields 1/);
+    assert.match(text, /DIFFERENT \/a body\.x primitive: 3\/10 records \(noise 0, relative 100\.0%, absolute 30\.0%\)/);
   });
 });
 
