@@ -23,7 +23,7 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only parse,baseline,untimed,paced,memory,nginx-paced,nginx-untimed (a subset of the phases),
+ *        --only parse,baseline,untimed,paced,memory,nginx-paced,nginx-untimed,diff (a subset of the phases),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
@@ -52,6 +52,7 @@ import { LATE_MS, STEADY_AFTER_S, targetLateness } from './lateness.js';
 import { runAutocannon, type AutocannonResult } from './peers.js';
 import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
+import { runDiffPhase } from './diff-phase.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -138,9 +139,10 @@ const load = (): number => round(loadavg()[0], 2);
 // ---------------------------------------------------------------------------------------------
 // Target
 
-async function startTarget(): Promise<BenchTarget> {
+/** `args`: the target's flags (`--json BYTES`). */
+async function startTarget(args: string[] = []): Promise<BenchTarget> {
   // stdin stays a pipe we hold: the target exits when it closes, even if this process is killed.
-  const proc = track(spawn(process.execPath, [TARGET_JS], { stdio: ['pipe', 'pipe', 'inherit'] }));
+  const proc = track(spawn(process.execPath, [TARGET_JS, ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const lines = createInterface({ input: proc.stdout! });
   const first = await Promise.race([
     once(lines, 'line').then(([l]) => String(l)),
@@ -218,7 +220,7 @@ async function runHavok(dir: string, benchNatsUrl: string, target: BenchTarget, 
   const natsUrl = o.defaults ? `nats://127.0.0.1:${await freePort()}` : benchNatsUrl;
   const reportPath = join(dir, `${o.name}-report.json`);
   const configPath = join(dir, `${o.name}.toml`);
-  writeFileSync(configPath, benchJobToml({ jobId: `bench-${o.name}`, logPath: o.logPath, targetUrl: target.url, natsUrl, reportPath, speed: o.speed, maxIdleMs: o.maxIdleMs, tuned: !o.defaults }));
+  writeFileSync(configPath, benchJobToml({ jobId: `bench-${o.name}`, logPath: o.logPath, targetUrl: target.url, natsUrl, reportPath, speed: o.speed, maxIdleMs: o.maxIdleMs, tuned: !o.defaults }) + (o.extraToml ?? ''));
   await target.reset(o.recordArrivals);
   rmSync(reportPath, { force: true });
   const t0 = performance.now();
@@ -318,7 +320,7 @@ async function main(): Promise<number> {
     p.nginxRates = values['nginx-rates'].split(',').map(Number);
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
-  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed'];
+  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
@@ -519,6 +521,15 @@ async function main(): Promise<number> {
       };
       if (phases.has('nginx-paced')) add('nginx_paced', await runNginxPaced(ctx, p.nginxRates));
       if (phases.has('nginx-untimed')) add('nginx_untimed', await runNginxUntimed(ctx));
+    }
+
+    // f. response comparison (issue 18): three JSON targets, against a plain replay of the same log.
+    if (phases.has('diff')) {
+      const o = await runDiffPhase({ dir, lines: p.untimedLines / 4, log, startTarget, measured: async (phase, fn) => ({ value: await measured(phase, fn), cpu: cpu[phase] }), runHavok: (t, o) => runHavok(dir, nats!.url, t, o) });
+      rows.push(...o.rows);
+      failures.push(...o.failures);
+      notes.push(...o.notes);
+      results.diff = o.results;
     }
   } finally {
     await nginx?.stop().catch(() => undefined);

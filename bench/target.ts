@@ -11,6 +11,10 @@
  *                     (q: the `q` query parameter, the bench log's line number)
  * Those paths are not counted.
  *
+ * With `--json BYTES` it answers a JSON document of about BYTES bytes instead of "ok", whose
+ * `ts` field is its own request counter (it differs between any two targets: the diff phase's
+ * noise).
+ *
  * It exits on SIGTERM/SIGINT, and when its stdin closes: the bench holds the pipe, so the target
  * cannot outlive the bench even if the bench is killed hard.
  */
@@ -19,6 +23,19 @@ import type { AddressInfo } from 'node:net';
 
 const OK = Buffer.from('ok');
 const HEADERS = { 'content-type': 'text/plain', 'content-length': String(OK.length) };
+const jsonAt = process.argv.indexOf('--json');
+/** `--json BYTES`: the rest of the JSON body after its `ts` field, about BYTES bytes. */
+const JSON_REST = jsonAt > 0 ? jsonRest(Number(process.argv[jsonAt + 1])) : undefined;
+
+function jsonRest(bytes: number): string {
+  const items: Array<{ id: number; name: string; price: number; tags: string[] }> = [];
+  let rest = '';
+  for (let i = 0; rest.length < bytes - 20; i++) {
+    items.push({ id: i, name: `item ${i}`, price: i * 1.25, tags: ['a', 'b'] });
+    rest = `"status":"ok","items":${JSON.stringify(items)}}`;
+  }
+  return rest;
+}
 
 let count = 0;
 let firstAt = 0;
@@ -61,8 +78,13 @@ const server = createServer((req, res) => {
     if (q >= 0) arrivals.push(Number(url.slice(q + 2)), t);
   }
   // A request body (none in the bench) is drained by node:http itself before the socket is reused.
-  res.writeHead(200, HEADERS);
-  res.end(OK);
+  if (JSON_REST === undefined) {
+    res.writeHead(200, HEADERS);
+    res.end(OK);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.end(`{"ts":${count},${JSON_REST}`);
 });
 // Keep idle connections open across the bench's phases (node's default is 5 s).
 server.keepAliveTimeout = 120_000;

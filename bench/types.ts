@@ -36,6 +36,8 @@ export interface HavokRunOptions {
    * is given a URL where none answers), so start-up is what a first `havok local` pays.
    */
   defaults?: boolean;
+  /** TOML appended to the job config (e.g. a `[diff]` section). */
+  extraToml?: string;
 }
 
 export interface HavokRun {

@@ -1,6 +1,7 @@
 /**
  * `havok` command line. Each actor is a subcommand sharing the config options; exit codes are
- * 0 done, 1 job failed, 2 bad usage or config (docs/architecture.md, The user contract).
+ * 0 done, 1 job failed, 2 bad usage or config, 3 responses differ under `[diff]
+ * fail_on_difference` (docs/architecture.md, The user contract).
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ENV_WARNED, loadConfigWithWarnings, type HavokConfig } from '../shared/config.js';
@@ -70,7 +71,7 @@ export function buildProgram(): Command {
       'Replays recorded HTTP traffic (access logs) against a target at the log\'s own timing,\n' +
         'sped up or slowed down, from a cluster of processes talking over NATS.\n\n' +
         'Quick start:  havok local --config examples/demo.toml --demo-target\n' +
-        'Exit codes:   0 done, 1 job failed, 2 bad usage or config',
+        'Exit codes:   0 done, 1 job failed, 2 bad usage or config, 3 responses differ ([diff] fail_on_difference)',
     )
     .version('0.1.0')
     .showHelpAfterError()

@@ -19,6 +19,7 @@ import { ConfigError } from './errors.js';
 import { SAFE_TOKEN } from './protocol.js';
 import { SOURCE_ALIASES, SOURCES, type SourceType } from '../services/fetcher/sources/registry.js';
 import type { SourceKind } from '../services/fetcher/sources/types.js';
+import { diffSchema } from '../services/diff/settings.js';
 
 /** Log time bound: epoch ms, or an ISO 8601 date-time string. */
 const logTime = z.union([
@@ -176,6 +177,8 @@ const schema = z.strictObject({
       style: z.strictObject({ name: z.string() }).optional(),
     })
     .prefault({}),
+  /** Response comparison against primary, candidate and secondary targets (services/diff/settings.ts). */
+  diff: diffSchema.optional(),
   /** Original Havok key (service ports); kept for compatibility, has no effect. */
   service: z.record(z.string(), z.unknown()).optional(),
 });
@@ -183,7 +186,7 @@ const schema = z.strictObject({
 export type HavokConfig = z.output<typeof schema>;
 
 /** Sections an environment variable may address, nested ones first so `fetcher_file` wins. */
-const ENV_SECTIONS = ['reporter.influxdb', ...SOURCE_TYPES.map((t) => `fetcher.${t}`), 'job', 'fetcher', 'analyzer', 'replayer', 'router', 'nats', 'reporter'];
+const ENV_SECTIONS = ['reporter.influxdb', ...SOURCE_TYPES.map((t) => `fetcher.${t}`), 'job', 'fetcher', 'analyzer', 'replayer', 'router', 'nats', 'reporter', 'diff'];
 
 export interface LoadOptions {
   /** TOML file; absent = defaults only. */

@@ -305,6 +305,77 @@ export interface StatsMsg extends Envelope<'stats'> {
   lateness: HistogramWire;
   by_api: Record<string, ApiStats>;
   interval_sent: number;
+  /** Response comparison, when the job has `[diff]` (services/diff/). */
+  diff?: DiffStats;
+}
+
+/** One field path and difference kind at one endpoint: in how many records it was seen. */
+export interface DiffFieldCounts {
+  /** Between primary and candidate. */
+  raw: number;
+  /** Between primary and secondary (0 without a secondary). */
+  noise: number;
+}
+
+export interface DiffEndpointStats {
+  /** Records whose responses were compared (cumulative). */
+  total: number;
+  /** Records not compared, by reason (`candidate_error`, …; cumulative). */
+  skipped: Record<string, number>;
+  /** By field path (`body.items[*].price`), then kind (`primitive`, …). */
+  fields: Record<string, Record<string, DiffFieldCounts>>;
+}
+
+/** What one diff target did: counters cumulative, histograms (µs) for the interval. */
+export interface DiffTargetStats {
+  sent: number;
+  ok: number;
+  failed: number;
+  by_status: Record<string, number>;
+  by_error: Record<string, number>;
+  latency: HistogramWire;
+  lateness: HistogramWire;
+}
+
+/** One target's response in an example: its status, compared headers and body text (cut). */
+export interface DiffExampleResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The request to this target failed (then status is 0). */
+  error?: string;
+}
+
+/** A record that showed a difference: the request, each target's response and the values at the field. */
+export interface DiffExample {
+  endpoint: string;
+  path: string;
+  kind: string;
+  /** The field's concrete path in this record (`body.items[3].price`). */
+  at: string;
+  src: number;
+  seq: number;
+  trace_id?: string;
+  /** The record's request as the log has it (headers as recorded, before `[replayer]` rules). */
+  request: { method: string; url: string; headers?: Record<string, string> };
+  /** By target (`primary`, `candidate`, `secondary`). */
+  responses: Record<string, DiffExampleResponse>;
+  /** The value at `at` in each target's response, as JSON text; absent where it has none. */
+  values: Record<string, string>;
+}
+
+/** A replayer's response comparison (services/diff/): merged exactly by the reporter. */
+export interface DiffStats {
+  /** By endpoint (route template), cumulative. */
+  endpoints: Record<string, DiffEndpointStats>;
+  /** By target name. */
+  targets: Record<string, DiffTargetStats>;
+  /** Bodies not compared whole or not as their type says, by target then reason (`truncated`, `non_utf8`, …; cumulative). */
+  bodies: Record<string, Record<string, number>>;
+  /** Examples taken since the previous stats message. */
+  examples: DiffExample[];
+  /** CPU time spent lifting and comparing responses, ms (cumulative; the bench reports its share of the replayer's). */
+  compare_ms?: number;
 }
 
 export const JOB_STATES = {
@@ -548,7 +619,8 @@ export const KINDS = {
       Array.isArray(m.latency) &&
       Array.isArray(m.latency_from_due) &&
       Array.isArray(m.lateness) &&
-      isObj(m.by_api),
+      isObj(m.by_api) &&
+      (m.diff === undefined || (isObj(m.diff) && isObj(m.diff.endpoints) && isObj(m.diff.targets) && Array.isArray(m.diff.examples))),
   },
   status: { v: 1, accepts: [1], shape: (m) => isStr(m.state) && isObj(m.records) && isNum(m.copies) },
   control: { v: 1, accepts: [1], shape: (m) => isStr(m.op) && (m.value === undefined || isNum(m.value)) },

@@ -13,6 +13,7 @@ import type { SourceCounts } from '../../shared/protocol.js';
 import { buildChain, type Chain, type ChainOptions, type ChainRecord } from './analyzers/chain.js';
 import { loadAnalyzerModule } from './analyzers/module.js';
 import { SOURCES } from './sources/registry.js';
+import { methodAllowed } from '../diff/settings.js';
 import type { ChainOverride, Source, SourceKind, SourceScope } from './sources/types.js';
 
 export type { Source } from './sources/types.js';
@@ -63,8 +64,8 @@ export async function openSources(cfg: HavokConfig, opts: OpenOptions = {}): Pro
   if (issues.length) throw new ConfigError(issues);
   const log = opts.log ?? createLogger('fetcher', { job: cfg.job.id });
   const sources = await kind.open(section, { ...scope, log, chain: (over) => chainFor(cfg, over) });
-  const allowed = hostAllowed(cfg);
-  return sources.map((s) => ({ ...s, records: filterHosts(s.records, s.counts, allowed) }));
+  const reasonOf = filterReason(cfg);
+  return sources.map((s) => ({ ...s, records: filterRecords(s.records, s.counts, reasonOf) }));
 }
 
 /**
@@ -72,7 +73,8 @@ export async function openSources(cfg: HavokConfig, opts: OpenOptions = {}): Pro
  * Relative URLs (the usual access-log case) are always allowed.
  */
 export function hostAllowed(cfg: HavokConfig): (url: string) => boolean {
-  const list = cfg.replayer.allow_hosts ?? (cfg.replayer.target ? [new URL(cfg.replayer.target).host] : []);
+  const target = cfg.replayer.target ?? cfg.diff?.primary;
+  const list = cfg.replayer.allow_hosts ?? (target ? [new URL(target).host] : []);
   if (list.includes('*')) return () => true;
   const hosts = new Set(list.map((h) => h.toLowerCase()));
   return (url) => {
@@ -84,14 +86,22 @@ export function hostAllowed(cfg: HavokConfig): (url: string) => boolean {
   };
 }
 
-async function* filterHosts(records: AsyncGenerator<ChainRecord>, counts: SourceCounts, allowed: (url: string) => boolean): AsyncGenerator<ChainRecord> {
+/** Why a record is not replayed (`host_not_allowed`, `unsafe_method` under `[diff]`), or undefined. Pure. */
+export function filterReason(cfg: HavokConfig): (r: Pick<ChainRecord, 'url' | 'method'>) => string | undefined {
+  const allowed = hostAllowed(cfg);
+  const diff = cfg.diff;
+  return (r) => (!allowed(r.url) ? 'host_not_allowed' : diff && !methodAllowed(diff, r.method) ? 'unsafe_method' : undefined);
+}
+
+async function* filterRecords(records: AsyncGenerator<ChainRecord>, counts: SourceCounts, reasonOf: (r: ChainRecord) => string | undefined): AsyncGenerator<ChainRecord> {
   for await (const r of records) {
-    if (allowed(r.url)) {
+    const reason = reasonOf(r);
+    if (reason === undefined) {
       yield r;
       continue;
     }
     counts.filtered++;
     const by = (counts.filtered_by_reason ??= {});
-    by.host_not_allowed = (by.host_not_allowed ?? 0) + 1;
+    by[reason] = (by[reason] ?? 0) + 1;
   }
 }

@@ -47,7 +47,8 @@ interface Child {
 export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger): Promise<number> {
   requireKeys(cfg, [
     ['fetcher.file.path', cfg.fetcher.type === 'file' ? cfg.fetcher.file.path : 'n/a'],
-    ['replayer.target', cfg.replayer.target],
+    // Under [diff] the records go to its targets instead.
+    ['replayer.target', cfg.replayer.target ?? cfg.diff?.primary],
   ]);
   let natsUrl = cfg.nats.url;
   let server: NatsServerHandle | undefined;

@@ -20,6 +20,7 @@ import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
 import { splitHeld, type FenceReason } from './fence.js';
 import { FenceWatch } from './fence-watch.js';
+import { DiffSender } from '../diff/sender.js';
 
 /** Longest wait for in-flight requests when stopping. */
 const DRAIN_WAIT_MS = 6000;
@@ -42,6 +43,8 @@ export class Replayer extends Actor implements ExchangeOwner {
   /** True while pool.dispatch runs: an error it reports synchronously is settled after it. */
   private dispatching = false;
   private connections?: TargetConnections;
+  /** Under `[diff]`: sends each record to the diff targets instead of the Pool (after the warm-up). */
+  private diff?: DiffSender;
   private warmedForRun = false;
   private idleStats?: NodeJS.Timeout;
   /** While the code warm-up runs: its requests and counts are not the job's. */
@@ -80,6 +83,8 @@ export class Replayer extends Actor implements ExchangeOwner {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
+    // Under [diff] the Pool to the primary serves the code warm-up only; records go to DiffSender.
+    if (this.cfg.diff) this.cfg.replayer.target ??= this.cfg.diff.primary;
     if (!this.cfg.replayer.target) await this.adoptJobSettings();
     requireKeys(this.cfg, [['replayer.target', this.cfg.replayer.target]]);
     const r = this.cfg.replayer;
@@ -103,6 +108,10 @@ export class Replayer extends Actor implements ExchangeOwner {
     await this.warmUpCode();
     // Closed during the warm-up: do not join the job.
     if (this.signal.aborted) return;
+    if (this.cfg.diff) {
+      const diff = (this.diff = new DiffSender(this.cfg.diff, { timeoutMs: r.timeout_ms, connections: r.connections, clock: systemClock }));
+      this.onClose('diff targets', () => diff.close());
+    }
     // Connections open now, before the first due time (the job's warmup_ms), not on the first
     // requests; again when the job starts, replacing any that waited too long.
     void this.openConnections('start');
@@ -194,7 +203,9 @@ export class Replayer extends Actor implements ExchangeOwner {
       this.queue.takeAll();
       // Closed mid-warm-up: warm-up requests still in the Pool must never reach the target, so
       // the connector keeps pointing at the (closing) sink.
-      if (!this.signal.aborted) this.connections!.redirectTo(undefined);
+      // Under [diff] the Pool never sends a record: it stays on the sink, so a warm-up request
+      // still queued after the deadline (a loaded machine) can never reach the primary.
+      if (!this.signal.aborted && !this.cfg.diff) this.connections!.redirectTo(undefined);
       // The Pool's clients see their sink connections close and connect to the target on their
       // next request (through the connections opened ahead).
       sink.close();
@@ -208,9 +219,10 @@ export class Replayer extends Actor implements ExchangeOwner {
 
   /** Opens `connections` keep-alive connections to the target (no request is sent). */
   private async openConnections(why: string): Promise<void> {
-    if (!this.connections) return;
+    const conns = this.diff ?? this.connections;
+    if (!conns) return;
     const t0 = performance.now();
-    const { idle, errors } = await this.connections.open(this.cfg.replayer.connections);
+    const { idle, errors } = await conns.open(this.cfg.replayer.connections);
     const ms = Math.round(performance.now() - t0);
     if (errors.length) this.log.warn({ idle, errors, ms, why }, 'could not open every connection to the target ahead of time; the rest open on demand');
     else this.log.debug({ idle, ms, why }, 'connections to the target open');
@@ -325,7 +337,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     ex.warmup = this.warming;
     this.dispatching = true;
     try {
-      this.pool.dispatch(buildRequest(rec, this.rules), ex);
+      (this.diff ?? this.pool).dispatch(buildRequest(rec, this.rules), ex);
     } finally {
       this.dispatching = false;
     }
@@ -411,8 +423,9 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (fenced > 0) this.stats.drop('fenced', fenced);
     this.publishStats(true);
     const old = this.boot;
-    this.wireBase = this.connections?.bytes() ?? this.wireBase;
+    this.wireBase = (this.diff ?? this.connections)?.bytes() ?? this.wireBase;
     this.stats = new ReplayerStats();
+    this.diff?.newLife();
     this.boot = newBoot();
     this.log.warn({ old_life: old, life: this.boot, handed_over: handedOver, fenced, cutoff, was_fenced_for_ms: Date.now() - this.fence.at }, 'rejoining as a new life');
     this.fence = undefined;
@@ -437,9 +450,9 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
-    const all = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    const all = (this.diff ?? this.connections)?.bytes() ?? { sent: 0, received: 0 };
     const wire = { sent: all.sent - this.wireBase.sent, received: all.received - this.wireBase.received };
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) }));
   }
 }
 

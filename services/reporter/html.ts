@@ -10,6 +10,7 @@
 import type { EndReport } from './report.js';
 import { fmtBytes } from './format.js';
 import { barList, COLORS, lineChart, percentileChart, prepareTimeline, statusColor } from './html-charts.js';
+import { diffSection } from '../diff/html.js';
 import { cssWord, esc, escRaw, fmtDuration, fmtInt, fmtMs, fmtNum, num, pct, reasons } from './html-format.js';
 
 export { esc, prepareTimeline };
@@ -107,6 +108,7 @@ export function renderHtml(report: EndReport): string {
     ${barList('chart-errors', Object.entries(r.by_error), () => COLORS.failed, 'no errors')}
   </figure>
 </section>
+${diffSection(r.diff)}
 <section>
   <h2>Per API <span class="count">${fmtInt(r.by_api.length)}</span></h2>
   ${apiTable(r)}

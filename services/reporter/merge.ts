@@ -6,6 +6,7 @@
  */
 import { mergeWire, newHistogram, type Histogram } from '../../shared/histogram.js';
 import { lifeKey, type StatsMsg } from '../../shared/protocol.js';
+import { DiffMerger } from '../diff/merge.js';
 
 export interface ApiTotals {
   count: number;
@@ -56,6 +57,8 @@ export class StatsMerger {
   private readonly latest = new Map<string, StatsMsg>();
   /** Stats messages that arrived out of order or twice (within one life), ignored for counters. */
   stale = 0;
+  /** Replayers' response comparisons (`[diff]`). */
+  readonly diff = new DiffMerger();
 
   add(m: StatsMsg): void {
     // `n` counts from 0 in each life, so it orders messages within a life only.
@@ -66,6 +69,7 @@ export class StatsMerger {
       return;
     }
     this.latest.set(key, m);
+    if (m.diff) this.diff.add(key, m.diff);
     for (const [h, i] of [
       [m.latency, 'latency'],
       [m.latency_from_due, 'latencyFromDue'],

@@ -8,6 +8,7 @@ import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protoc
 import { account } from './accounting.js';
 import type { StatsMerger } from './merge.js';
 import { fmtBytes } from './format.js';
+import type { DiffReport } from '../diff/report.js';
 
 /**
  * One span of the job (one reporter interval, or several once a long job's timeline is bucketed,
@@ -70,6 +71,8 @@ export interface EndReport {
   duration_s: number;
   /** Figures over time (req/s and latency), at most MAX_TIMELINE_POINTS spans of equal length. */
   timeline?: TimelinePoint[];
+  /** Response comparison, when the job has `[diff]` (services/diff/report.ts). */
+  diff?: DiffReport;
   /** InfluxDB output counters, when `[reporter.influxdb]` is configured. */
   influxdb?: { points_written: number; write_errors: number; points_dropped: number; last_error?: string };
 }

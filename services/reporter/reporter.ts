@@ -21,6 +21,7 @@ import { createProgressView, type ProgressView } from './progress.js';
 import { account } from './accounting.js';
 import { buildReport, formatSummary, statusClasses, type EndReport } from './report.js';
 import { Timeline } from './timeline.js';
+import { buildDiffReport, diffExitCode, formatDiffSummary } from '../diff/report.js';
 
 export interface ReporterOptions {
   /** Where progress lines and the summary go (stdout by default). */
@@ -174,6 +175,7 @@ export class Reporter extends Actor {
 
   private async writeReport(settled = false): Promise<void> {
     const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now(), settled);
+    if (this.cfg.diff) report.diff = buildDiffReport(this.merger.diff, this.cfg.diff);
     this.report = report;
     // The last interval goes out before the report, so InfluxDB and the report agree.
     this.emitInterval();
@@ -197,9 +199,9 @@ export class Reporter extends Actor {
       htmlPath = undefined;
     }
     this.view.stop();
-    this.out.write(formatSummary(report, path, htmlPath) + '\n');
+    this.out.write(formatSummary(report, path, htmlPath) + (report.diff ? formatDiffSummary(report.diff) + '\n\n' : '\n'));
     const ok = report.accounting.records_close && report.accounting.requests_close;
-    const exitCode = ok ? 0 : 1;
+    const exitCode = ok ? diffExitCode(report.diff, this.cfg.diff) : 1;
     this.nc.publish(subjects.ended(this.cfg.job.id), encode({ ...envelope('ended', this.sender), job: this.cfg.job.id, exit_code: exitCode }));
     this.log.info({ path, exit_code: exitCode }, 'end report written');
     this.finish(exitCode, 'report written');

@@ -12,14 +12,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS, watchPage } from '../support/browser.js';
 import { esc, htmlPathFor, prepareTimeline, renderHtml } from '../../services/reporter/html.js';
 import type { EndReport, TimelinePoint } from '../../services/reporter/report.js';
 import { APACHE_LOG, readReport, runHavok, writeJob } from '../support/havok-cli.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
 
-const CHROMIUM = process.env.HAVOK_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const EVIL_API = 'GET /search/<script>window.__pwned=1</script>';
 const EVIL_SAMPLE = '<img src=x onerror="window.__pwned=2"> "GET /</textarea><b>bold</b> HTTP/1.1" 200 &amp;';
 
@@ -199,15 +198,7 @@ describe('HTML end report in headless Chromium', { timeout: 120_000 }, () => {
     const file = join(dir, 'report.html');
     writeFileSync(file, renderHtml(fixture()));
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    const problems: string[] = [];
-    const fetched: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('request', (req) => {
-      if (!req.url().startsWith('file:')) fetched.push(req.url());
-    });
+    const { problems, fetched } = watchPage(page);
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
 
     // Line charts: every series is a path with a real extent.

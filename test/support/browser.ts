@@ -1,0 +1,23 @@
+/**
+ * Headless Chromium for the HTML report tests: the system's /usr/bin/chromium (never a
+ * downloaded browser) with the flags that keep it off the network, and a watch on a page for
+ * console errors and for anything it fetches beyond its own file.
+ */
+import type { Page } from 'playwright-core';
+
+export const CHROMIUM = process.env.HAVOK_CHROMIUM ?? '/usr/bin/chromium';
+export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Collects a page's console errors and warnings, page errors, and requests that are not file: URLs. */
+export function watchPage(page: Page): { problems: string[]; fetched: string[] } {
+  const problems: string[] = [];
+  const fetched: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('request', (req) => {
+    if (!req.url().startsWith('file:')) fetched.push(req.url());
+  });
+  return { problems, fetched };
+}
