@@ -126,7 +126,7 @@ export class ConsoleServer extends Actor {
     const token = this.opts.token;
     app.addHook('onRequest', async (req, reply) => {
       // The page's code and uPlot hold no job data; everything else needs the token.
-      if (!token || req.method === 'GET' && ASSETS[req.url] !== undefined) return;
+      if (!token || (req.method === 'GET' && (ASSETS[req.url] !== undefined || req.url === '/favicon.ico'))) return;
       if (!tokenMatches(token, presentedToken(req.headers.authorization, req.query))) {
         await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a valid token is required (?token= or Authorization: Bearer)' });
       }
@@ -135,6 +135,7 @@ export class ConsoleServer extends Actor {
     for (const [path, asset] of Object.entries(ASSETS)) {
       app.get(path, async (_req, reply) => reply.type(asset.type).send(readFileSync(asset.file)));
     }
+    app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
     app.get('/api/view', async () => this.viewWithReports());
     app.get('/events', (_req, reply) => this.openStream(reply));
     app.post('/api/control', async (req, reply) => {
