@@ -6,19 +6,18 @@
  * nothing answers without it.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { decode, lifeId, subjects, type ControlReplyMsg } from '../../shared/protocol.js';
+import { launchChromium } from '../support/browser.js';
 import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
 import { pacedJsonl, readReport, REPO_ROOT } from '../support/havok-cli.js';
 import { freePort } from '../support/ports.js';
 import type { RecordedRequest } from '../support/target-server.js';
 
-const CHROMIUM = process.env.HAVOK_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 /** Screenshots are test artifacts: reports/ is ignored by git. */
 const ARTIFACTS = join(REPO_ROOT, 'reports');
 
@@ -76,8 +75,7 @@ async function press(page: Page, button: string, op: string): Promise<string> {
 describe('live web console', { timeout: 240_000 }, () => {
   let browser: Browser;
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/ensure-deps.sh installs it (apt-get install chromium)`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

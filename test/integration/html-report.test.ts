@@ -11,15 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../support/browser.js';
 import { esc, htmlPathFor, prepareTimeline, renderHtml } from '../../services/reporter/html.js';
 import type { EndReport, TimelinePoint } from '../../services/reporter/report.js';
 import { APACHE_LOG, readReport, runHavok, writeJob } from '../support/havok-cli.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
 
-const CHROMIUM = process.env.HAVOK_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const EVIL_API = 'GET /search/<script>window.__pwned=1</script>';
 const EVIL_SAMPLE = '<img src=x onerror="window.__pwned=2"> "GET /</textarea><b>bold</b> HTTP/1.1" 200 &amp;';
 
@@ -187,8 +186,7 @@ describe('HTML end report (pure)', () => {
 describe('HTML end report in headless Chromium', { timeout: 120_000 }, () => {
   let browser: Browser;
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/ensure-deps.sh installs it (apt-get install chromium)`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();
