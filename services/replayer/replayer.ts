@@ -10,8 +10,9 @@ import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { observeHeartbeat, observeStats } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
+import { decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState, type StatsMsg } from '../../shared/protocol.js';
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
@@ -330,6 +331,7 @@ export class Replayer extends Actor implements ExchangeOwner {
   private heartbeat(): void {
     if (this.nc.isClosed() || this.warming) return;
     const r = this.cfg.replayer;
+    observeHeartbeat(this.cfg.job.id, { inflight: this.inflight, capacity: r.max_inflight });
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),
       encode({ ...envelope('heartbeat', this.sender), id: this.id, boot: this.boot, state: this.state, capacity: r.max_inflight, inflight: this.inflight, received: this.stats.received, sent: this.stats.sent, dropped: this.stats.droppedTotal() }),
@@ -342,6 +344,8 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
     const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
+    const msg: StatsMsg = { ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot };
+    observeStats(this.cfg.job.id, msg);
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode(msg));
   }
 }

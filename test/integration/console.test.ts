@@ -154,11 +154,13 @@ describe('live web console', { timeout: 240_000 }, () => {
     const args = ['--config', job.config];
     const port = await freePort();
     const con = fx.havok(['console', ...args, '--listen', `127.0.0.1:${port}`]);
-    const reporter = fx.havok(['reporter', ...args]);
-    fx.havok(['router', ...args]);
+    // Every actor's health port also serves /metrics.
+    const health = { reporter: await freePort(), router: await freePort(), r2: await freePort(), timewheel: await freePort() };
+    const reporter = fx.havok(['reporter', ...args, '--health-port', String(health.reporter)]);
+    fx.havok(['router', ...args, '--health-port', String(health.router)]);
     const r1 = fx.havok(['replayer', '--id', 'r1', ...args]);
-    fx.havok(['replayer', '--id', 'r2', ...args]);
-    fx.havok(['timewheel', ...args]);
+    fx.havok(['replayer', '--id', 'r2', ...args, '--health-port', String(health.r2)]);
+    fx.havok(['timewheel', ...args, '--health-port', String(health.timewheel)]);
     fx.havok(['fetcher', ...args]);
     await listening(port);
     const { page, problems } = await openConsole(browser, `http://127.0.0.1:${port}/`);
@@ -174,6 +176,21 @@ describe('live web console', { timeout: 240_000 }, () => {
 
     fx.havok(['replayer', '--id', 'r3', ...args]);
     await check(async () => (await tableIds()).join() === 'r2,r3', 15_000, 'r3 to appear');
+
+    // Prometheus, mid-run: each actor shows what it knows.
+    const scrape = async (port: number): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const series = (text: string, name: string): number => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const sentSeries = 'havok_requests_total{havok_job="webel",result="sent"}';
+    await check(async () => series(await scrape(health.reporter), sentSeries) > 0 && series(await scrape(health.reporter), 'havok_replayers{havok_job="webel"}') === 2, 10_000, 'the reporter\'s metrics');
+    assert.ok(series(await scrape(health.r2), sentSeries) > 0);
+    assert.ok(series(await scrape(health.r2), 'havok_replayer_inflight{havok_job="webel"}') >= 0);
+    const tw = await scrape(health.timewheel);
+    const state = (st: string): number => series(tw, `havok_job_state{havok_job="webel",state="${st}"}`);
+    assert.equal(state('running') + state('finished'), 1, 'running, or finished releasing');
+    assert.equal(state('pending') + state('paused') + state('stopped'), 0);
+    assert.ok(series(tw, 'havok_records_total{havok_job="webel",stage="read"}') > 0);
+    assert.ok(series(await scrape(health.router), 'havok_backlog_records{havok_job="webel"}') >= 0);
+    assert.match(await scrape(health.reporter), /havok_latency_ms\{havok_job="webel",quantile="0.99"\} \d/);
 
     const res = await reporter.done;
     sub.unsubscribe();
