@@ -33,7 +33,7 @@ function withConfigOptions(cmd: Command): Command {
 
 /** The options of the five actors: config, plus a health endpoint for orchestrators. */
 function withActorOptions(cmd: Command): Command {
-  return withConfigOptions(cmd).option('--health-port <port>', 'serve GET /healthz on this port (200 ready, 503 starting or draining); also HAVOK_HEALTH_PORT', (v) => parsePositiveInt(v, '--health-port'));
+  return withConfigOptions(cmd).option('--health-port <port>', 'serve GET /healthz on this port (200 ready, 503 starting or draining) and GET /metrics (Prometheus); also HAVOK_HEALTH_PORT', (v) => parsePositiveInt(v, '--health-port'));
 }
 
 function configFrom(flags: ConfigFlags): HavokConfig {

@@ -20,7 +20,10 @@ import { CtlError, sendControl } from '../ctl/ctl.js';
 import { htmlPathFor } from '../reporter/html.js';
 import { presentedToken, tokenMatches, type Listen } from './access.js';
 import { pageHtml } from './page/html.js';
-import { newConsoleState, onEnded, onRouter, onStats, onStatus, tick, viewOf, type ConsoleState } from './view.js';
+import { newConsoleState, onEnded, onRouter, onStats, onStatus, tick, viewOf, type ConsoleState, type ConsoleView } from './view.js';
+
+/** What the page receives: the view model and the end reports' availability and paths. */
+export type PageView = ConsoleView & { reports: { json: boolean; html: boolean; json_path: string; html_path: string } };
 
 export interface ConsoleOptions {
   listen: Listen;
@@ -115,10 +118,12 @@ export class ConsoleServer extends Actor {
     for (const res of this.streams) res.write(frame);
   }
 
-  private viewWithReports(): ReturnType<typeof viewOf> & { reports: { json: boolean; html: boolean } } {
+  /** The model plus where the reports are: served here when this machine has them (the reporter's). */
+  private viewWithReports(): PageView {
     const ended = this.state.ended !== undefined;
     const json = this.cfg.reporter.json;
-    return { ...viewOf(this.state), reports: { json: ended && existsSync(json), html: ended && existsSync(htmlPathFor(json)) } };
+    const html = htmlPathFor(json);
+    return { ...viewOf(this.state), reports: { json: ended && existsSync(json), html: ended && existsSync(html), json_path: json, html_path: html } };
   }
 
   private buildApp(): FastifyInstance {

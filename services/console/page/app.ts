@@ -3,7 +3,7 @@
  * the event stream, draws each view the server pushes, and sends control requests. A token given
  * in the page's address (`?token=`) goes with every request.
  */
-import type { ConsoleView } from '../view.js';
+import type { PageView as View } from '../server.js';
 
 /** The slice of uPlot (loaded by its own script tag as a global) this page uses. */
 interface UPlotChart {
@@ -16,8 +16,6 @@ interface UPlotSeries {
   width?: number;
 }
 declare const uPlot: new (opts: { width: number; height: number; series: UPlotSeries[]; axes?: unknown[]; scales?: unknown }, data: Array<ArrayLike<number>>, target: HTMLElement) => UPlotChart;
-
-type View = ConsoleView & { reports: { json: boolean; html: boolean } };
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 const withToken = (path: string): string => (token ? `${path}${path.includes('?') ? '&' : '?'}token=${encodeURIComponent(token)}` : path);
@@ -102,7 +100,7 @@ function render(v: View): void {
     ($('report-html') as HTMLAnchorElement).href = withToken('/report.html');
     $('report-json').classList.toggle('hidden', !v.reports.json);
     $('report-html').classList.toggle('hidden', !v.reports.html);
-    text('exit', `exit code ${v.ended!.exit_code}${v.reports.json ? '' : ' (the report was written where the reporter runs)'}`);
+    text('exit', `exit code ${v.ended!.exit_code}; written to ${v.reports.json_path}${v.reports.json ? '' : ' where the reporter runs'}`);
   }
 }
 
@@ -134,7 +132,16 @@ for (const op of ['speed', 'rate'] as const) {
   $(`${op}-set`).addEventListener('click', () => void control(op, Number(($(`${op}-in`) as HTMLInputElement).value)));
 }
 
+let last: View | undefined;
 const events = new EventSource(withToken('/events'));
 events.onopen = () => text('conn', 'live');
-events.onerror = () => text('conn', 'reconnecting…');
-events.onmessage = (e: MessageEvent<string>) => render(JSON.parse(e.data) as View);
+events.onerror = () => {
+  // After the end the console may stop with the job (havok local): keep the last view, stop retrying.
+  if (last?.ended) {
+    events.close();
+    text('conn', 'job over; console closed');
+  } else {
+    text('conn', 'reconnecting…');
+  }
+};
+events.onmessage = (e: MessageEvent<string>) => render((last = JSON.parse(e.data) as View));
