@@ -46,6 +46,18 @@ export function requiredToken(listen: Listen, token: string | undefined, key = '
 }
 
 /**
+ * Without a token the console trusts loopback only, and a page elsewhere can still reach it
+ * through the operator's browser by DNS rebinding (a name that resolves to 127.0.0.1): such a
+ * request carries the foreign name in `Host`. Only loopback names and IP literals pass.
+ */
+export function hostAllowed(hostHeader: string | undefined): boolean {
+  if (!hostHeader) return false;
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::\d+)?$/.exec(hostHeader);
+  const host = m ? (m[1] ?? m[2]) : '';
+  return isLoopback(host) || isIP(host) !== 0;
+}
+
+/**
  * Constant-time check of a presented token. Both sides are hashed first, so the comparison
  * takes the same time whatever their lengths (timingSafeEqual needs equal lengths).
  */

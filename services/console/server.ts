@@ -18,7 +18,7 @@ import type { Logger } from '../../shared/log.js';
 import { CONTROL_OPS, decodeOn, subjects, type ControlOp, type KindOn, type MsgOf } from '../../shared/protocol.js';
 import { CtlError, sendControl } from '../ctl/ctl.js';
 import { htmlPathFor } from '../reporter/html.js';
-import { presentedToken, tokenMatches, type Listen } from './access.js';
+import { hostAllowed, presentedToken, tokenMatches, type Listen } from './access.js';
 import { pageHtml } from './page/html.js';
 import { newConsoleState, onEnded, onRouter, onStats, onStatus, tick, viewOf, type ConsoleState, type ConsoleView } from './view.js';
 
@@ -130,8 +130,12 @@ export class ConsoleServer extends Actor {
     const app = Fastify({ logger: false });
     const token = this.opts.token;
     app.addHook('onRequest', async (req, reply) => {
+      if (!token) {
+        if (!hostAllowed(req.headers.host)) await reply.code(403).send({ error: `Host ${JSON.stringify(req.headers.host)} is not this console's address` });
+        return;
+      }
       // The page's code and uPlot hold no job data; everything else needs the token.
-      if (!token || (req.method === 'GET' && (ASSETS[req.url] !== undefined || req.url === '/favicon.ico'))) return;
+      if (req.method === 'GET' && (ASSETS[req.url] !== undefined || req.url === '/favicon.ico')) return;
       if (!tokenMatches(token, presentedToken(req.headers.authorization, req.query))) {
         await reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'a valid token is required (?token= or Authorization: Bearer)' });
       }

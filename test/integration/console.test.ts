@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { get } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
@@ -116,15 +117,17 @@ describe('live web console', { timeout: 240_000 }, () => {
     const late = target.requests.filter((r) => r.at < resumeAt && logTs(r) > frozen + 2 * LEAD_MS);
     assert.deepEqual(late.map((r) => r.url), [], `requests after log time ${frozen + 2 * LEAD_MS} arrived while paused`);
 
-    assert.match(await press(page, '#resume', 'resume'), /resume: ok - state running/);
-    // A bad value is refused by the time wheel (the job goes on) and the page shows its error.
+    // Steered while paused (the job cannot end under the test's feet): speed 4, then a refused rate.
+    await page.fill('#speed-in', '4');
+    assert.match(await press(page, '#speed-set', 'speed'), /speed: ok - state paused, speed 4/);
+    const sped = await ctlStatus(fx, 'web');
+    assert.deepEqual([sped.view.state, sped.view.speed], ['paused', 4]);
+    await check(async () => (await text(page, '#speed')) === '4', 5_000, 'the page to show speed 4');
+    // A bad value is refused by the time wheel and the page shows its error.
     await page.fill('#rate-in', '-1');
     assert.match(await press(page, '#rate-set', 'rate'), /^rate: .+/);
     assert.equal(await page.locator('#reply').getAttribute('class'), 'error');
-    await page.fill('#speed-in', '4');
-    assert.match(await press(page, '#speed-set', 'speed'), /speed: ok - state running, speed 4/);
-    assert.equal((await ctlStatus(fx, 'web')).view.speed, 4);
-    await check(async () => (await text(page, '#speed')) === '4', 5_000, 'the page to show speed 4');
+    assert.match(await press(page, '#resume', 'resume'), /resume: ok - state running, speed 4/);
 
     const res = await run.done;
     assert.equal(res.code, 0, res.stderr);
@@ -141,7 +144,7 @@ describe('live web console', { timeout: 240_000 }, () => {
   test('havok console: a killed replayer leaves the table within 3 s of its eviction, a new one appears, the end links the reports', async () => {
     await using fx = await havokFixture({ target: true });
     const nc = await fx.connect();
-    const job = fx.job({ job: 'webel', job_toml: 'speed = 1\nmin_replayers = 2', format: 'jsonl', lines: pacedJsonl(2000, 5, '/u/') });
+    const job = fx.job({ job: 'webel', job_toml: 'speed = 1\nmin_replayers = 2', format: 'jsonl', lines: pacedJsonl(3000, 5, '/u/') });
     const evictedAt = new Map<string, number>();
     let members: string[] = [];
     const sub = nc.subscribe(subjects.router('webel'), {
@@ -164,8 +167,34 @@ describe('live web console', { timeout: 240_000 }, () => {
     fx.havok(['fetcher', ...args]);
     await listening(port);
     const { page, problems } = await openConsole(browser, `http://127.0.0.1:${port}/`);
+    // Without a token, a request naming another host (DNS rebinding) is refused.
+    const rebound = await new Promise<number>((resolve, reject) => {
+      get({ host: '127.0.0.1', port, path: '/api/view', headers: { host: `rebind.example:${port}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      }).on('error', reject);
+    });
+    assert.equal(rebound, 403);
     const tableIds = async (): Promise<string[]> => page.locator('#replayers tbody tr td:first-child').allTextContents();
     await check(async () => (await tableIds()).join() === 'r1,r2' && fx.target.count() >= 300, 60_000, 'r1 and r2 in the table, and traffic');
+
+    // Prometheus, mid-run: each actor shows what it knows.
+    const scrape = async (port: number): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const series = (text: string, name: string): number => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    const sentSeries = 'havok_requests_total{havok_job="webel",result="sent"}';
+    const latencyP99 = /havok_latency_ms\{havok_job="webel",quantile="0.99"\} \d/;
+    await check(async () => {
+      const rep = await scrape(health.reporter);
+      return series(rep, sentSeries) > 0 && series(rep, 'havok_replayers{havok_job="webel"}') === 2 && latencyP99.test(rep);
+    }, 10_000, 'the reporter\'s metrics');
+    assert.ok(series(await scrape(health.r2), sentSeries) > 0);
+    assert.ok(series(await scrape(health.r2), 'havok_replayer_inflight{havok_job="webel"}') >= 0);
+    const tw = await scrape(health.timewheel);
+    const state = (st: string): number => series(tw, `havok_job_state{havok_job="webel",state="${st}"}`);
+    assert.equal(state('running') + state('finished'), 1, 'running, or finished releasing');
+    assert.equal(state('pending') + state('paused') + state('stopped'), 0);
+    assert.ok(series(tw, 'havok_records_total{havok_job="webel",stage="read"}') > 0);
+    assert.ok(series(await scrape(health.router), 'havok_backlog_records{havok_job="webel"}') >= 0);
 
     r1.proc.kill('SIGKILL');
     await check(() => evictedAt.has('r1'), 10_000, 'r1 to be evicted');
@@ -176,21 +205,6 @@ describe('live web console', { timeout: 240_000 }, () => {
 
     fx.havok(['replayer', '--id', 'r3', ...args]);
     await check(async () => (await tableIds()).join() === 'r2,r3', 15_000, 'r3 to appear');
-
-    // Prometheus, mid-run: each actor shows what it knows.
-    const scrape = async (port: number): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const series = (text: string, name: string): number => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
-    const sentSeries = 'havok_requests_total{havok_job="webel",result="sent"}';
-    await check(async () => series(await scrape(health.reporter), sentSeries) > 0 && series(await scrape(health.reporter), 'havok_replayers{havok_job="webel"}') === 2, 10_000, 'the reporter\'s metrics');
-    assert.ok(series(await scrape(health.r2), sentSeries) > 0);
-    assert.ok(series(await scrape(health.r2), 'havok_replayer_inflight{havok_job="webel"}') >= 0);
-    const tw = await scrape(health.timewheel);
-    const state = (st: string): number => series(tw, `havok_job_state{havok_job="webel",state="${st}"}`);
-    assert.equal(state('running') + state('finished'), 1, 'running, or finished releasing');
-    assert.equal(state('pending') + state('paused') + state('stopped'), 0);
-    assert.ok(series(tw, 'havok_records_total{havok_job="webel",stage="read"}') > 0);
-    assert.ok(series(await scrape(health.router), 'havok_backlog_records{havok_job="webel"}') >= 0);
-    assert.match(await scrape(health.reporter), /havok_latency_ms\{havok_job="webel",quantile="0.99"\} \d/);
 
     const res = await reporter.done;
     sub.unsubscribe();

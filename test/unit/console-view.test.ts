@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { isLoopback, parseListen, presentedToken, requiredToken, tokenMatches } from '../../services/console/access.js';
+import { hostAllowed, isLoopback, parseListen, presentedToken, requiredToken, tokenMatches } from '../../services/console/access.js';
 import { parseControl } from '../../services/console/server.js';
 import { compact, diffSummary, MAX_POINTS, newConsoleState, onEnded, onRouter, onStats, onStatus, progressOf, tick, viewOf, type Series } from '../../services/console/view.js';
 import { ConfigError } from '../../shared/errors.js';
@@ -193,6 +193,11 @@ describe('console access: address, token, control requests', () => {
       () => requiredToken({ host: '0.0.0.0', port: 1 }, '', '--console'),
       (err: ConfigError) => err.issues[0].key === '--console' && /--token or HAVOK_CONSOLE_TOKEN/.test(err.issues[0].message),
     );
+  });
+
+  test('without a token, only loopback names and IP literals are accepted as Host (no DNS rebinding)', () => {
+    for (const h of ['127.0.0.1:8089', 'localhost:8089', '[::1]:8089', '10.1.2.3:8089', 'localhost']) assert.equal(hostAllowed(h), true, h);
+    for (const h of [undefined, '', 'evil.example:8089', 'rebind.127.0.0.1.nip.io:8089']) assert.equal(hostAllowed(h), false, String(h));
   });
 
   test('tokens compare exactly, from a bearer header or the query', () => {
