@@ -209,6 +209,8 @@ describe('live web console', { timeout: 240_000 }, () => {
     const res = await reporter.done;
     sub.unsubscribe();
     assert.equal(res.code, 0, res.stderr);
+    const report = readReport(job.report);
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
     await check(async () => await page.locator('#reports').isVisible() && await page.locator('#report-json').isVisible(), 10_000, 'the report links');
     assert.match(await text(page, '#state'), /\(ended\)/);
     const json = await page.evaluate(async () => (await fetch((document.getElementById('report-json') as HTMLAnchorElement).href)).json() as Promise<{ job: string }>);
