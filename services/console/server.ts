@@ -48,7 +48,6 @@ export class ConsoleServer extends Actor {
   private app!: FastifyInstance;
   private readonly state: ConsoleState;
   private readonly streams = new Set<ServerResponse>();
-  private url_ = '';
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -57,11 +56,6 @@ export class ConsoleServer extends Actor {
   ) {
     super(log);
     this.state = newConsoleState(cfg.job.id, Date.now());
-  }
-
-  /** Where the page is, once started (with the token when one is set). */
-  get url(): string {
-    return this.url_;
   }
 
   protected async run(signal: AbortSignal): Promise<void> {
@@ -102,9 +96,9 @@ export class ConsoleServer extends Actor {
     });
     const addr = this.app.server.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    this.url_ = `http://${host}:${addr.port}/${this.opts.token ? `?token=${encodeURIComponent(this.opts.token)}` : ''}`;
-    this.log.info({ url: `http://${host}:${addr.port}/`, token: this.opts.token !== undefined }, 'console listening');
-    this.opts.onListening?.(this.url_);
+    const base = `http://${host}:${addr.port}/`;
+    this.log.info({ url: base, token: this.opts.token !== undefined }, 'console listening');
+    this.opts.onListening?.(this.opts.token ? `${base}?token=${encodeURIComponent(this.opts.token)}` : base);
   }
 
   protected async drain(): Promise<void> {
@@ -142,7 +136,8 @@ export class ConsoleServer extends Actor {
     });
     app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').send(pageHtml(this.cfg.job.id)));
     for (const [path, asset] of Object.entries(ASSETS)) {
-      app.get(path, async (_req, reply) => reply.type(asset.type).send(readFileSync(asset.file)));
+      let body: Buffer | undefined; // read on first use, then kept: they do not change while running
+      app.get(path, async (_req, reply) => reply.type(asset.type).header('cache-control', 'no-cache').send((body ??= readFileSync(asset.file))));
     }
     app.get('/favicon.ico', async (_req, reply) => reply.code(204).send());
     app.get('/api/view', async () => this.viewWithReports());
