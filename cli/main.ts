@@ -34,7 +34,7 @@ function withConfigOptions(cmd: Command): Command {
 
 /** The options of the five actors: config, plus a health endpoint for orchestrators. */
 function withActorOptions(cmd: Command): Command {
-  return withConfigOptions(cmd).option('--health-port <port>', 'serve GET /healthz on this port (200 ready, 503 starting or draining); also HAVOK_HEALTH_PORT', (v) => parsePositiveInt(v, '--health-port'));
+  return withConfigOptions(cmd).option('--health-port <port>', 'serve GET /healthz on this port (200 ready, 503 starting or draining) and GET /metrics (Prometheus); also HAVOK_HEALTH_PORT', (v) => parsePositiveInt(v, '--health-port'));
 }
 
 function configFrom(flags: ConfigFlags): HavokConfig {
@@ -95,7 +95,8 @@ export function buildProgram(): Command {
   withConfigOptions(program.command('local').description('run the whole cluster on this machine (starts nats-server if none is reachable)'))
     .option('--replayers <n>', 'replayer processes to start', (v) => parsePositiveInt(v, '--replayers'), 1)
     .option('--demo-target [port]', 'also run the built-in demo target (on the port of [replayer] target, or this one)')
-    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean }) => {
+    .option('--console [host:port]', 'also serve the live web console (default 127.0.0.1:8089) and print its address; off loopback it needs HAVOK_CONSOLE_TOKEN')
+    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean; console?: string | true }) => {
       const cfg = configFrom(flags);
       const log = createLogger('local', { job: cfg.job.id });
       const { startDemoTarget } = await import('../services/demo-target/server.js');
@@ -111,10 +112,19 @@ export function buildProgram(): Command {
         cfg.replayer.target ??= demo.url;
       }
       try {
-        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers }, log);
+        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers, console: flags.console }, log);
       } finally {
         await demo?.close();
       }
+    });
+
+  withConfigOptions(program.command('console').description('serve a live web page for a running job: progress, charts, replayers, routes, errors, controls'))
+    .option('--listen <host:port>', 'address of the page; any address but loopback needs a token', '127.0.0.1:8089')
+    .option('--token <token>', 'required on every request (?token= or Authorization: Bearer); also HAVOK_CONSOLE_TOKEN')
+    .action(async (flags: ConfigFlags & { listen: string; token?: string }) => {
+      const cfg = configFrom(flags);
+      const { runConsole } = await import('../services/console/start.js');
+      process.exitCode = await runConsole(cfg, flags, createLogger('console', { job: cfg.job.id }));
     });
 
   withConfigOptions(program.command('plan').description('dry run: read the source and print record count, log span, disorder, parse errors, expected duration and peak req/s'))

@@ -212,7 +212,7 @@ export const ENV_WARNED = 'HAVOK_ENV_WARNED';
  * `HAVOK_` variables that are not config keys: read by the CLI (log level, health port), by
  * docker-compose.yml (HAVOK_MIN_REPLAYERS) or by the tests and benchmarks. Never warned about.
  */
-const NOT_CONFIG_ENV = new Set(['HAVOK_LOG_LEVEL', 'HAVOK_HEALTH_PORT', 'HAVOK_MIN_REPLAYERS', 'HAVOK_CHROMIUM', 'HAVOK_BENCH_MEM_FILE', ENV_WARNED]);
+const NOT_CONFIG_ENV = new Set(['HAVOK_LOG_LEVEL', 'HAVOK_HEALTH_PORT', 'HAVOK_MIN_REPLAYERS', 'HAVOK_CHROMIUM', 'HAVOK_BENCH_MEM_FILE', 'HAVOK_CONSOLE_TOKEN', ENV_WARNED]);
 
 /** Reads, merges and validates; throws ConfigError listing every problem. */
 export function loadConfig(opts: LoadOptions): HavokConfig {

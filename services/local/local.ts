@@ -36,6 +36,8 @@ export interface LocalOptions {
   /** `--set` overrides, passed on to every actor. */
   set: string[];
   replayers: number;
+  /** `--console [HOST:PORT]`: serve the live web console too (true = its default address). */
+  console?: string | true;
 }
 
 interface Child {
@@ -58,6 +60,14 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     natsUrl = server.url;
   }
   await clearJobStream({ ...cfg, nats: { ...cfg.nats, url: natsUrl } });
+  // A bad --console address (off loopback without a token) is a usage error: stop the server we started.
+  const stopConsole =
+    opts.console === undefined
+      ? undefined
+      : await (await import('../console/start.js')).startLocalConsole({ ...cfg, nats: { ...cfg.nats, url: natsUrl } }, opts.console, log).catch(async (err: unknown) => {
+          await server?.stop();
+          throw err;
+        });
 
   const children: Child[] = [];
   let stopping = false;
@@ -67,6 +77,7 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     const hard = setTimeout(() => children.forEach((c) => c.proc.exitCode === null && c.proc.kill('SIGKILL')), 5000);
     await Promise.all(children.map((c) => c.exited));
     clearTimeout(hard);
+    await stopConsole?.();
     await server?.stop();
   };
   const onSignal = (): void => {

@@ -10,8 +10,9 @@ import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { observeHeartbeat, observeStats } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
-import { BUSY_BEAT_MS, decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState } from '../../shared/protocol.js';
+import { BUSY_BEAT_MS, decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState, type StatsMsg } from '../../shared/protocol.js';
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
@@ -439,6 +440,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.nc.isClosed() || this.warming) return;
     this.watch?.beatSent(Date.now());
     const r = this.cfg.replayer;
+    observeHeartbeat(this.cfg.job.id, { inflight: this.inflight, capacity: r.max_inflight });
     this.nc.publish(
       subjects.heartbeat(this.cfg.job.id),
       encode({ ...envelope('heartbeat', this.sender), id: this.id, boot: this.boot, state: this.state, capacity: r.max_inflight, inflight: this.inflight, received: this.stats.received, sent: this.stats.sent, dropped: this.stats.droppedTotal() }),
@@ -452,7 +454,9 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.sentAtLastStats = this.stats.sent;
     const all = (this.diff ?? this.connections)?.bytes() ?? { sent: 0, received: 0 };
     const wire = { sent: all.sent - this.wireBase.sent, received: all.received - this.wireBase.received };
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) }));
+    const msg: StatsMsg = { ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) };
+    observeStats(this.cfg.job.id, msg);
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode(msg));
   }
 }
 

@@ -10,6 +10,7 @@ import type { HavokConfig } from '../../shared/config.js';
 import { percentilesMs } from '../../shared/histogram.js';
 import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { observeLatency, observeRequests, observeRouter, observeStatus } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
 import { decodeOn, encode, envelope, JOB_STATES, subjects, type RouterMsg, type StatusMsg } from '../../shared/protocol.js';
 import { StatsMerger, sumValues, type IntervalStats } from './merge.js';
@@ -140,6 +141,7 @@ export class Reporter extends Actor {
     if (this.report) return;
     // Taken once: the live view and InfluxDB see the same interval.
     const interval = this.merger.takeInterval();
+    this.observeMetrics(interval);
     if (this.owner()) {
       const lateP99 = interval.lateness.totalCount > 0 ? percentilesMs(interval.lateness).p99 : undefined;
       this.checkLag(lateP99);
@@ -147,6 +149,15 @@ export class Reporter extends Actor {
     }
     this.emitInterval(interval);
     this.checkDone();
+  }
+
+  /** The job's figures for /metrics, once an interval (shared/metrics.ts). */
+  private observeMetrics(interval: IntervalStats): void {
+    const job = this.cfg.job.id;
+    if (this.status) observeStatus(this.status);
+    if (this.router) observeRouter(job, this.router);
+    observeRequests(job, 'job', this.merger.totals());
+    observeLatency(job, interval.latency, interval.lateness);
   }
 
   /** Logs when the replay falls behind (rate-limited in lagVerdict); also with `quiet`, it is a log, not progress. */

@@ -12,6 +12,7 @@
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { observeRouter } from '../../shared/metrics.js';
 import { Lease } from '../../shared/lease/lease.js';
 import type { Logger } from '../../shared/log.js';
 import { decodeOn, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
@@ -242,6 +243,7 @@ export class Router extends Actor {
       handovers: this.handovers,
       at: Date.now(),
     };
+    observeRouter(this.cfg.job.id, msg);
     this.nc.publish(subjects.router(this.cfg.job.id), encode(msg));
   }
 }

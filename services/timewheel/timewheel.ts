@@ -18,6 +18,7 @@ import type { HavokConfig } from '../../shared/config.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
+import { observeStatus } from '../../shared/metrics.js';
 import { abortableSleep, retry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import { consumerName, decodeOn, encode, envelope, JOB_STATES, streamName, subjects, type ControlReplyMsg, type DueRecord, type ReplayerInfo, type TimewheelCheckpoint } from '../../shared/protocol.js';
@@ -335,6 +336,8 @@ export class TimeWheel extends Actor {
 
   private publishStatus(): void {
     if (!this.nc || this.nc.isClosed() || !this.wheel) return;
-    this.nc.publish(subjects.status(this.cfg.job.id), encode(statusMessage(this.wheel, this.cfg, this.sender, this.finishedAt, Date.now())));
+    const status = statusMessage(this.wheel, this.cfg, this.sender, this.finishedAt, Date.now());
+    observeStatus(status);
+    this.nc.publish(subjects.status(this.cfg.job.id), encode(status));
   }
 }

@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, watchPage } from '../support/browser.js';
+import type { Browser } from 'playwright-core';
+import { launchChromium, watchPage } from '../support/browser.js';
 import { DiffCounters } from '../../services/diff/counters.js';
 import { DiffMerger } from '../../services/diff/merge.js';
 import { compareRecord, comparerOptions, type TargetOutcome } from '../../services/diff/record.js';
@@ -51,7 +51,7 @@ function diffReport() {
 describe('HTML report: diff section', { timeout: 60_000 }, () => {
   let browser: Browser;
   before(async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
-import { CHROMIUM, CHROMIUM_ARGS, watchPage } from '../support/browser.js';
+import type { Browser } from 'playwright-core';
+import { launchChromium, watchPage } from '../support/browser.js';
 import { esc, htmlPathFor, prepareTimeline, renderHtml } from '../../services/reporter/html.js';
 import type { EndReport, TimelinePoint } from '../../services/reporter/report.js';
 import { APACHE_LOG, readReport, runHavok, writeJob } from '../support/havok-cli.js';
@@ -186,8 +186,7 @@ describe('HTML end report (pure)', () => {
 describe('HTML end report in headless Chromium', { timeout: 120_000 }, () => {
   let browser: Browser;
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/ensure-deps.sh installs it (apt-get install chromium)`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

@@ -1,12 +1,20 @@
 /**
- * Headless Chromium for the HTML report tests: the system's /usr/bin/chromium (never a
- * downloaded browser) with the flags that keep it off the network, and a watch on a page for
- * console errors and for anything it fetches beyond its own file.
+ * Headless Chromium for page tests (the HTML report, the console): the system's
+ * /usr/bin/chromium (never a downloaded browser) driven by playwright-core, with the flags that
+ * keep it off the network, and a watch on a page for console errors and for anything it fetches
+ * beyond its own file.
  */
-import type { Page } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.HAVOK_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export function launchChromium(): Promise<Browser> {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/ensure-deps.sh installs it (apt-get install chromium)`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
 
 /** Collects a page's console errors and warnings, page errors, and requests that are not file: URLs. */
 export function watchPage(page: Page): { problems: string[]; fetched: string[] } {
