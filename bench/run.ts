@@ -28,6 +28,9 @@
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
  *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
+ *   f. soak (bench/soak.ts, only with `--only soak`): a 5,000 req/s replay for --minutes (30)
+ *      with a replayer killed and restarted every 2 minutes and NATS restarted once: RSS of every
+ *      actor flat, lateness p99 per minute, accounting closed.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -53,6 +56,7 @@ import { runAutocannon, type AutocannonResult } from './peers.js';
 import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
+import { runSoak } from './soak.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The CLI of the same build as this file (dist/ or another out dir), through a launcher named havok.js (see main). */
@@ -303,6 +307,7 @@ async function main(): Promise<number> {
       'actor-node-options': { type: 'string' },
       'paced-rates': { type: 'string' },
       'nginx-rates': { type: 'string' },
+      minutes: { type: 'string', default: '30' },
     },
   });
   const p = plan(values.quick ?? false);
@@ -319,8 +324,12 @@ async function main(): Promise<number> {
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
   const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed'];
+  // Run only when asked for: the soak takes --minutes.
+  const ON_REQUEST = ['soak'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
-  for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
+  for (const ph of phases) if (![...PHASES, ...ON_REQUEST].includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${[...PHASES, ...ON_REQUEST].join(', ')})`);
+  const minutes = Number(values.minutes);
+  if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${JSON.stringify(values.minutes)}`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
   if (!values.keep) tempDir = dir;
   // `havok local` and the actors it spawns run this build; the launcher's name lets cpu.ts name them.
@@ -519,6 +528,16 @@ async function main(): Promise<number> {
       };
       if (phases.has('nginx-paced')) add('nginx_paced', await runNginxPaced(ctx, p.nginxRates));
       if (phases.has('nginx-untimed')) add('nginx_untimed', await runNginxUntimed(ctx));
+    }
+
+    // f. soak: only on request (--only soak), for --minutes.
+    if (phases.has('soak')) {
+      log(`soak: ${minutes} min at 5,000 req/s, a replayer killed every 2 min, NATS restarted once`);
+      const o = await measured(`soak ${minutes} min`, () => runSoak({ dir, havokBin: HAVOK_BIN, targetUrl: target.url, track, log }, { minutes, rate: 5000, killEveryS: 120 }));
+      rows.push(...o.rows);
+      failures.push(...o.failures);
+      notes.push(...o.notes);
+      results.soak = o.results;
     }
   } finally {
     await nginx?.stop().catch(() => undefined);
