@@ -28,6 +28,9 @@
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
  *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
+ *   f. soak (bench/soak.ts, only with `--only soak`): a 5,000 req/s replay for --minutes (30)
+ *      with a replayer killed and restarted every 2 minutes and NATS restarted once: RSS of every
+ *      actor flat, lateness p99 per minute, accounting closed.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -54,6 +57,7 @@ import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
 import { runDiffPhase } from './diff-phase.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
+import { runSoak } from './soak.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The CLI of the same build as this file (dist/ or another out dir), through a launcher named havok.js (see main). */
@@ -305,6 +309,7 @@ async function main(): Promise<number> {
       'actor-node-options': { type: 'string' },
       'paced-rates': { type: 'string' },
       'nginx-rates': { type: 'string' },
+      minutes: { type: 'string', default: '30' },
     },
   });
   const p = plan(values.quick ?? false);
@@ -321,8 +326,12 @@ async function main(): Promise<number> {
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
   const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff'];
+  // Run only when asked for: the soak takes --minutes.
+  const ON_REQUEST = ['soak'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
-  for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
+  for (const ph of phases) if (![...PHASES, ...ON_REQUEST].includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${[...PHASES, ...ON_REQUEST].join(', ')})`);
+  const minutes = Number(values.minutes);
+  if (!(minutes > 0)) throw new Error(`--minutes: expected a positive number, got ${JSON.stringify(values.minutes)}`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
   if (!values.keep) tempDir = dir;
   // `havok local` and the actors it spawns run this build; the launcher's name lets cpu.ts name them.
@@ -354,6 +363,13 @@ async function main(): Promise<number> {
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, node: process.version, load_avg_1m_at_start: load() },
     plan: p,
     cpu,
+  };
+  /** A phase's rows, failures and notes join the run's; its results go under `key`. */
+  const addPhase = (key: string, o: PhaseOutput): void => {
+    rows.push(...o.rows);
+    failures.push(...o.failures);
+    notes.push(...o.notes);
+    results[key] = o.results;
   };
   try {
     // 0. parse rate of each analyzer against the bare parse (CPU only, in this process).
@@ -513,23 +529,19 @@ async function main(): Promise<number> {
         measured: async (phase, fn) => ({ value: await measured(phase, fn), cpu: cpu[phase] }),
         runHavok: (t, o) => runHavok(dir, nats!.url, t, o),
       };
-      const add = (key: string, o: PhaseOutput): void => {
-        rows.push(...o.rows);
-        failures.push(...o.failures);
-        notes.push(...o.notes);
-        results[key] = o.results;
-      };
-      if (phases.has('nginx-paced')) add('nginx_paced', await runNginxPaced(ctx, p.nginxRates));
-      if (phases.has('nginx-untimed')) add('nginx_untimed', await runNginxUntimed(ctx));
+      if (phases.has('nginx-paced')) addPhase('nginx_paced', await runNginxPaced(ctx, p.nginxRates));
+      if (phases.has('nginx-untimed')) addPhase('nginx_untimed', await runNginxUntimed(ctx));
     }
 
     // f. response comparison (issue 18): three JSON targets, against a plain replay of the same log.
     if (phases.has('diff')) {
-      const o = await runDiffPhase({ dir, lines: p.untimedLines / 4, log, startTarget, measured: async (phase, fn) => ({ value: await measured(phase, fn), cpu: cpu[phase] }), runHavok: (t, o) => runHavok(dir, nats!.url, t, o) });
-      rows.push(...o.rows);
-      failures.push(...o.failures);
-      notes.push(...o.notes);
-      results.diff = o.results;
+      addPhase('diff', await runDiffPhase({ dir, lines: p.untimedLines / 4, log, startTarget, measured: async (phase, fn) => ({ value: await measured(phase, fn), cpu: cpu[phase] }), runHavok: (t, o) => runHavok(dir, nats!.url, t, o) }));
+    }
+
+    // g. soak: only on request (--only soak), for --minutes.
+    if (phases.has('soak')) {
+      log(`soak: ${minutes} min at 5,000 req/s, a replayer killed every 2 min, NATS restarted once`);
+      addPhase('soak', await measured(`soak ${minutes} min`, () => runSoak({ dir, havokBin: HAVOK_BIN, targetUrl: target.url, track, log }, { minutes, rate: 5000, killEveryS: 120 })));
     }
   } finally {
     await nginx?.stop().catch(() => undefined);
