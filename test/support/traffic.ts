@@ -1,0 +1,55 @@
+/**
+ * Puts lines into a traffic stream exactly as the ingest gateway stores them (the shared
+ * contract, docs/traffic.md): stream `HAVOK_TRAFFIC` on `havok.traffic.>`, one message per line
+ * on `trafficSubject(repo, method)`, payload = the line's JSON plus `received_ms`. Lets the
+ * traffic store be tested without the gateway.
+ */
+import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { TRAFFIC_STREAM, trafficSubject } from '../../shared/protocol.js';
+import type { JsonObject } from '../../services/traffic/line.js';
+
+export interface TrafficStreamHandle {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+}
+
+/** Creates the traffic stream (limits: none unless given). */
+export async function createTrafficStream(nc: NatsConnection, opts: { stream?: string; maxAgeMs?: number } = {}): Promise<TrafficStreamHandle> {
+  const stream = opts.stream ?? TRAFFIC_STREAM;
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({
+    name: stream,
+    subjects: ['havok.traffic.>'],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    ...(opts.maxAgeMs ? { max_age: opts.maxAgeMs * 1e6 } : {}),
+  });
+  return { js: jetstream(nc), jsm, stream };
+}
+
+export interface TrafficLine {
+  repo: string;
+  line: JsonObject;
+}
+
+/**
+ * Publishes lines in order (each acked by the stream), `window` in flight at a time. Each is
+ * stamped with `received_ms` = now (as the gateway does) unless it has one. Returns what was
+ * stored: sequence, repo and the stored object, in input order.
+ */
+export async function publishTraffic(js: JetStreamClient, lines: readonly TrafficLine[], window = 2000): Promise<StoredTraffic[]> {
+  const out: StoredTraffic[] = [];
+  const enc = new TextEncoder();
+  for (let from = 0; from < lines.length; from += window) {
+    const part = lines.slice(from, from + window).map(({ repo, line }) => ({ repo, line: { ...line, received_ms: line.received_ms ?? Date.now() } as JsonObject }));
+    const acks = await Promise.all(part.map(({ repo, line }) => js.publish(trafficSubject(repo, typeof line.method === 'string' ? line.method : ''), enc.encode(JSON.stringify(line)))));
+    acks.forEach((a, i) => out.push({ seq: a.seq, ...part[i]! }));
+  }
+  return out;
+}
+
+export interface StoredTraffic extends TrafficLine {
+  seq: number;
+}
