@@ -128,6 +128,8 @@ export function trafficSubjectParts(subject: string): { repo: string; method: st
 
 /** KV bucket of the trace-id index of a traffic stream: key `<trace token>.<seq>`, see services/traffic/trace-index.ts. */
 export const trafficTracesBucket = (stream: string): string => `${stream}_TRACES`;
+/** The subject a KV bucket stores `key` on (the KV layout: `$KV.<bucket>.<key>`), for pipelined writes. */
+export const kvKeySubject = (bucket: string, key: string): string => `$KV.${bucket}.${key}`;
 /** Durable consumer of the trace indexer on the traffic stream. */
 export const trafficIndexerConsumer = (stream: string): string => `${stream.replace(/[^A-Za-z0-9_-]/g, '_')}_trace_indexer`;
 

@@ -26,7 +26,7 @@ export interface ScanStart {
 }
 
 /** Messages per pull request: large enough to amortise the round trip, small enough to stop early. */
-const BATCH = 1000;
+const BATCH = 5000;
 /** An ephemeral consumer outlives a crashed reader by this long (ms), then the server removes it. */
 const INACTIVE_MS = 30_000;
 /** A pull waits at most this long (ms) for messages the server said are pending. */
@@ -63,16 +63,16 @@ export async function* scanLines(c: TrafficStreamClient, start: ScanStart, max =
     let left = Math.min(info.num_pending, max);
     if (left <= 0) return;
     const consumer = await c.js.consumers.get(c.stream, name);
-    while (left > 0) {
-      const want = Math.min(left, BATCH);
-      let got = 0;
-      for await (const m of await consumer.fetch({ max_messages: want, expires: FETCH_EXPIRES_MS })) {
-        got++;
-        left--;
+    // consume() keeps pull requests in flight ahead of the reader (no round trip per batch).
+    const msgs = await consumer.consume({ max_messages: Math.min(left, BATCH), expires: FETCH_EXPIRES_MS });
+    try {
+      for await (const m of msgs) {
         yield { seq: m.seq, subject: m.subject, stored_ms: Math.floor(m.info.timestampNanos / 1e6), data: m.data };
+        // pending 0: the last message there was (fewer than at the start when some aged out).
+        if (--left <= 0 || m.info.pending === 0) return;
       }
-      // Fewer than pending: the rest aged out (or was deleted) meanwhile.
-      if (got < want) return;
+    } finally {
+      await msgs.close();
     }
   } finally {
     await c.jsm.consumers.delete(c.stream, name).catch(ignoreGone);

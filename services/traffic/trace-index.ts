@@ -9,11 +9,11 @@
  * `runTraceIndexer` is the writer: a durable consumer on the stream (ack all), hosted by the
  * gateway process or `havok traffic index`.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/log.js';
-import { TRAFFIC_STREAM, trafficIndexerConsumer, trafficSubjectParts, trafficTracesBucket } from '../../shared/protocol.js';
+import { kvKeySubject, TRAFFIC_STREAM, trafficIndexerConsumer, trafficSubjectParts, trafficTracesBucket } from '../../shared/protocol.js';
 import { traceIdOf, type JsonObject } from './line.js';
 
 const WATERMARK_KEY = 'watermark';
@@ -36,6 +36,25 @@ export interface IndexWatermark {
   at_ms: number;
 }
 
+/**
+ * Writes a batch's keys, then the watermark. Keys go out pipelined as plain publishes (an acked
+ * put per key would cost as much as storing the line did); the acked watermark put is the
+ * barrier: the bucket's stream stores one connection's messages in order, so when the watermark
+ * is acked, the keys before it were processed. Its sequence proves none was refused: it must
+ * be the previous watermark's + keys + 1. Otherwise (first batch of a run, another writer, a
+ * refused key) the batch's keys are written again with acked puts — harmless, keys are idempotent.
+ * Returns the watermark's sequence in the bucket's stream and whether the batch was rewritten.
+ */
+async function writeBatch(nc: NatsConnection, kv: KV, bucket: string, keys: readonly string[], seq: number, prevWatermarkSeq: number): Promise<{ watermarkSeq: number; rewritten: boolean }> {
+  const empty = new Uint8Array(0);
+  for (const k of keys) nc.publish(kvKeySubject(bucket, k), empty);
+  const watermark = (): Promise<number> => kv.put(WATERMARK_KEY, JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark));
+  const at = await watermark();
+  if (prevWatermarkSeq > 0 && at === prevWatermarkSeq + keys.length + 1) return { watermarkSeq: at, rewritten: false };
+  await Promise.all(keys.map((k) => kv.put(k, empty)));
+  return { watermarkSeq: await watermark(), rewritten: true };
+}
+
 /** Opens (creating when missing) the index bucket; its age limit follows the stream's. */
 export async function openTraceIndex(nc: NatsConnection, jsm: JetStreamManager, stream = TRAFFIC_STREAM): Promise<KV> {
   const si = await jsm.streams.info(stream);
@@ -54,10 +73,10 @@ export async function lookupTrace(kv: KV, traceId: string): Promise<number[]> {
   return seqs.sort((a, b) => a - b);
 }
 
-export async function readWatermark(kv: KV): Promise<IndexWatermark | undefined> {
+export async function readWatermark(kv: KV): Promise<(IndexWatermark & { revision: number }) | undefined> {
   const e = await kv.get(WATERMARK_KEY);
   if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
-  return e.json<IndexWatermark>();
+  return { ...e.json<IndexWatermark>(), revision: e.revision };
 }
 
 export interface TraceIndexerOptions {
@@ -84,12 +103,14 @@ export interface TraceIndexerStats {
   /** Lines that are not a JSON object: counted, skipped. */
   malformed: number;
   watermark: number;
+  /** Batches whose pipelined keys could not be confirmed and were written again with acks. */
+  rewritten: number;
 }
 
 /**
  * Indexes the stream's lines by trace id until `signal` aborts (or, with `untilCaughtUp`, until
- * nothing is pending). Each batch: all its keys written (awaited together), then the watermark,
- * then one ack for the batch — so a crash re-indexes at most one batch, harmlessly.
+ * nothing is pending). Each batch: its keys, then the watermark (`writeBatch`), then one ack for
+ * the batch — so a crash re-indexes at most one batch, harmlessly.
  */
 export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceIndexerStats> {
   const stream = o.stream ?? TRAFFIC_STREAM;
@@ -102,15 +123,19 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
     if (!(err instanceof JetStreamApiError)) throw err;
   }
   const consumer = await o.js.consumers.get(stream, durable);
-  const stats: TraceIndexerStats = { read: 0, indexed: 0, malformed: 0, watermark: (await readWatermark(kv))?.seq ?? 0 };
+  const start = await readWatermark(kv);
+  const stats: TraceIndexerStats = { read: 0, indexed: 0, malformed: 0, watermark: start?.seq ?? 0, rewritten: 0 };
+  /** Sequence of the last watermark write in the bucket's own stream (0: none yet). */
+  let watermarkSeq = start?.revision ?? 0;
   const batch = o.batch ?? 1000;
+  const bucket = trafficTracesBucket(stream);
   const dec = new TextDecoder();
   o.log.info({ stream, bucket: trafficTracesBucket(stream), watermark: stats.watermark }, 'trace indexer started');
   while (!o.signal?.aborted) {
     if (o.untilCaughtUp && (await consumer.info()).num_pending === 0) break;
     const msgs = await consumer.fetch({ max_messages: batch, expires: 1000 });
-    const writes: Array<Promise<number>> = [];
-    let last: { ack(): void; seq: number } | undefined;
+    const keys: string[] = [];
+    let last: JsMsg | undefined;
     for await (const m of msgs) {
       stats.read++;
       last = m;
@@ -126,15 +151,15 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
       }
       const repo = trafficSubjectParts(m.subject)?.repo ?? '';
       const id = traceIdOf(line as JsonObject, o.traceFieldOf?.(repo));
-      if (id === undefined) continue;
-      writes.push(kv.put(traceKey(id, m.seq), new Uint8Array(0)));
+      if (id !== undefined) keys.push(traceKey(id, m.seq));
     }
     if (!last) continue;
-    await Promise.all(writes);
-    stats.indexed += writes.length;
+    const written = await writeBatch(o.nc, kv, bucket, keys, last.seq, watermarkSeq);
+    if (written.rewritten) stats.rewritten++;
+    watermarkSeq = written.watermarkSeq;
+    stats.indexed += keys.length;
     stats.watermark = last.seq;
-    await kv.put(WATERMARK_KEY, JSON.stringify({ seq: last.seq, at_ms: Date.now() } satisfies IndexWatermark));
-    last.ack();
+    await last.ackAck();
   }
   o.log.info(stats, 'trace indexer stopped');
   return stats;

@@ -18,7 +18,7 @@ import { trafficStats } from '../../services/traffic/stats.js';
 import { runTraceIndexer } from '../../services/traffic/trace-index.js';
 import { trafficRoutes } from '../../services/traffic/http.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
-import { createTrafficStream, publishTraffic, type StoredTraffic, type TrafficStreamHandle } from '../support/traffic.js';
+import { createTrafficStream, publishTraffic, publishTrafficFast, type StoredTraffic, type TrafficStreamHandle } from '../support/traffic.js';
 import { traceOf, trafficLines } from '../support/traffic-lines.js';
 
 const N = Number(process.env.HAVOK_TRAFFIC_TEST_LINES ?? 200_000);
@@ -50,7 +50,7 @@ describe('traffic store', { timeout: 240_000 }, () => {
     fx = await havokFixture();
     nc = await fx.connect();
     ts = await createTrafficStream(nc);
-    stored = await publishTraffic(ts.js, trafficLines(N, { seed: 17 }));
+    stored = await publishTrafficFast(nc, ts, trafficLines(N, { seed: 17 }));
     const stats = await runTraceIndexer({ nc, js: ts.js, jsm: ts.jsm, log: silent, untilCaughtUp: true });
     assert.equal(stats.watermark, stored[stored.length - 1]!.seq);
   });
@@ -86,7 +86,7 @@ describe('traffic store', { timeout: 240_000 }, () => {
   });
 
   test('status class, route template and a field regex, oldest first', async () => {
-    const f = compile({ status: '5xx', route: '/api/users/:id/cart', 'field.user': '/^u4\\d$/' });
+    const f = compile({ repo: 'search', status: '5xx', route: '/api/users/:id/cart', 'field.user': '/^u4\\d$/' });
     const want = expected(f).map((s) => s.seq);
     assert.ok(want.length > 0);
     assert.deepEqual((await allPages(f, { order: 'oldest', limit: 5000 })).map((r) => r.seq), want);
