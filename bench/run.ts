@@ -27,7 +27,8 @@
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
- *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
+ *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments),
+ *        --traffic-lines N (the traffic phase's stored lines instead of 5M / 500k; bench/traffic.ts).
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -303,6 +304,7 @@ async function main(): Promise<number> {
       'actor-node-options': { type: 'string' },
       'paced-rates': { type: 'string' },
       'nginx-rates': { type: 'string' },
+      'traffic-lines': { type: 'string' },
     },
   });
   const p = plan(values.quick ?? false);
@@ -318,7 +320,7 @@ async function main(): Promise<number> {
     p.nginxRates = values['nginx-rates'].split(',').map(Number);
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
-  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed'];
+  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'traffic'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
@@ -493,6 +495,16 @@ async function main(): Promise<number> {
         { benchmark: `${label}: records/s (report)`, figure: `${fmtN(memory.records_per_s)} (wall clock ${memory.wall_s} s, ${fmtN(memory.records_per_s_wall)}/s)`, baseline: ac.rps ? `${fmtN(ac.rps)} req/s autocannon` : '—', ratio: fmtRatio(memory.records_per_s, ac.rps) },
         { benchmark: `${label}: dropped`, figure: droppedText(memory.report), baseline: '0', ratio: '—' },
       );
+    }
+
+    // f. the traffic store (issue 17): index, trace-id lookup, 1-minute query, predicate scan.
+    if (phases.has('traffic')) {
+      const lines = values['traffic-lines'] !== undefined ? Number(values['traffic-lines']) : p.quick ? 500_000 : 5_000_000;
+      if (!Number.isInteger(lines) || lines < 1) throw new Error(`--traffic-lines: expected a positive integer, got ${JSON.stringify(values['traffic-lines'])}`);
+      const { runTrafficBench } = await import('./traffic.js');
+      const t = await measured(`traffic ${fmtN(lines)}`, () => runTrafficBench(nats!.url, lines, log));
+      results.traffic = t.result;
+      rows.push(...t.rows);
     }
 
     // e. against nginx's clock (issue 15): Havok as a user runs it, with peer tools beside it.

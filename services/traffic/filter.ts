@@ -10,6 +10,7 @@
  * host, trace_id, field.<name> = value | /regex/. docs/traffic.md has the language.
  */
 import picomatch from 'picomatch';
+import { z } from 'zod';
 import { urlPath } from '../../shared/api-name.js';
 import { SAFE_TOKEN, trafficFilter, trafficMethodToken } from '../../shared/protocol.js';
 import { fieldText, lineHost, lineMethod, lineStatus, lineTime, lineUrl, traceIdOf, type JsonObject } from './line.js';
@@ -327,4 +328,22 @@ export function filterToQuery(f: TrafficFilter): URLSearchParams {
   }
   for (const fm of f.fields ?? []) q.set(`${FIELD_PREFIX}${fm.name}`, 'equals' in fm ? fm.equals : `/${fm.regex}/${fm.flags}`);
   return q;
+}
+
+/**
+ * A TOML `filter = { … }` table (e.g. `[fetcher.jetstream] filter`) as a zod schema, so a bad
+ * filter fails config loading (exit 2) with the issue at `<section>.filter.<key>`. The table
+ * stays as written; `filterFromTable` resolves it (relative times against the start).
+ */
+export const filterTableSchema = z.record(z.string(), z.unknown()).superRefine((table, ctx) => {
+  try {
+    parseFilter(rawFromTable(table), { now: Date.now() });
+  } catch (err) {
+    if (!(err instanceof FilterError)) throw err;
+    ctx.addIssue({ code: 'custom', path: err.key.split('.', 1).concat(err.key.startsWith(FIELD_PREFIX) ? [err.key.slice(FIELD_PREFIX.length)] : []), message: err.message.slice(err.key.length + 2) });
+  }
+});
+
+export function filterFromTable(table: Readonly<Record<string, unknown>>, now: number): TrafficFilter {
+  return parseFilter(rawFromTable(table), { now });
 }

@@ -66,11 +66,16 @@ export async function publishTrafficFast(nc: NatsConnection, h: TrafficStreamHan
     }
     await nc.flush();
   }
+  // The server may still be storing what was flushed: wait while it makes progress.
   const want = before + lines.length;
-  for (let i = 0; i < 500; i++) {
+  let seen = -1;
+  let progressAt = Date.now();
+  for (;;) {
     const last = (await h.jsm.streams.info(h.stream)).state.last_seq;
     if (last === want) return out;
     if (last > want) break;
+    if (last !== seen) [seen, progressAt] = [last, Date.now()];
+    else if (Date.now() - progressAt > 10_000) break;
     await new Promise((r) => setTimeout(r, 20));
   }
   throw new Error(`traffic stream ${h.stream} did not store all ${lines.length} lines in order`);

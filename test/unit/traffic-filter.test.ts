@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { z } from 'zod';
 import { apiTemplate } from '../../shared/api-name.js';
 import {
   compileFilter,
+  filterFromTable,
+  filterTableSchema,
   filterToQuery,
   FilterError,
   parseFilter,
@@ -246,5 +249,19 @@ describe('property: compiled predicate = brute-force reference', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('filterTableSchema (a TOML filter table in a config section)', () => {
+  test('a bad key or value is an issue at that key', () => {
+    const s = z.object({ filter: filterTableSchema.optional() }).strict();
+    assert.ok(s.safeParse({ filter: { repo: 'shop', field: { user: '/^u/' } } }).success);
+    const bad = s.safeParse({ filter: { repo: 'shop', path: '/a/[b' } });
+    assert.ok(!bad.success);
+    assert.deepEqual(bad.error.issues[0]!.path, ['filter', 'path']);
+    const badField = s.safeParse({ filter: { 'field.user': '/(/' } });
+    assert.ok(!badField.success);
+    assert.deepEqual(badField.error.issues[0]!.path, ['filter', 'field', 'user']);
+    assert.deepEqual(filterFromTable({ status: 500 }, NOW), { status: '500' });
   });
 });
