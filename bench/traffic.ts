@@ -74,7 +74,7 @@ export async function runTrafficBench(natsUrl: string, lines: number, log: (s: s
     for (let i = 0; i < LOOKUPS; i++) {
       const k = Math.floor((i * 7919) % traces);
       let s = performance.now();
-      await queryTraffic({ ...c, nc }, compileFilter(parseFilter({ trace_id: traceOf(k) }, { now })), { limit: 1000 });
+      await queryTraffic(c, compileFilter(parseFilter({ trace_id: traceOf(k) }, { now })), { limit: 1000 });
       recordMs(lookup, performance.now() - s);
       s = performance.now();
       await jsm.streams.getMessage(stream, { seq: 1 + ((i * 104_729) % lines) });

@@ -102,7 +102,7 @@ export function addTrafficCommands(program: Command, withConfigOptions: (cmd: Co
       process.exitCode = await withStore(flags, (m, cfg) => m.statsCommand(cfg, flags, flags.scanBudget));
     });
 
-  withConfigOptions(traffic.command('index').description('run the trace-id indexer: keeps the trace index (a KV bucket) up with the stream until stopped'))
+  withConfigOptions(traffic.command('index').description('run the trace-id indexer: keeps the trace index (stream <stream>_TRACES) up with the traffic stream until stopped'))
     .option('--stream <name>', 'traffic stream', 'HAVOK_TRAFFIC')
     .option('--trace-field <name>', 'field holding the trace id (default: trace_id, traceId, TraceId, traceparent)')
     .option('--once', 'index up to the stream\'s end, then exit')

@@ -126,10 +126,17 @@ export function trafficSubjectParts(subject: string): { repo: string; method: st
   return { repo: parts[2]!, method: parts[3]! };
 }
 
-/** KV bucket of the trace-id index of a traffic stream: key `<trace token>.<seq>`, see services/traffic/trace-index.ts. */
-export const trafficTracesBucket = (stream: string): string => `${stream}_TRACES`;
-/** The subject a KV bucket stores `key` on (the KV layout: `$KV.<bucket>.<key>`), for pipelined writes. */
-export const kvKeySubject = (bucket: string, key: string): string => `$KV.${bucket}.${key}`;
+/**
+ * The trace-id index of a traffic stream: its own stream (`<stream>_TRACES`), one subject per
+ * trace id token, see services/traffic/trace-index.ts.
+ */
+export const trafficTracesStream = (stream: string): string => `${stream}_TRACES`;
+/** Index entries of one trace (`token`: a SAFE_TOKEN-like key of the trace id). */
+export const trafficTraceSubject = (stream: string, token: string): string => `havok.traces.${stream}.id.${token}`;
+/** The index's watermark (rolled up: only the last is kept). */
+export const trafficTraceWatermark = (stream: string): string => `havok.traces.${stream}.watermark`;
+/** Every subject of one traffic stream's index. */
+export const trafficTraceSubjects = (stream: string): string => `havok.traces.${stream}.>`;
 /** Durable consumer of the trace indexer on the traffic stream. */
 export const trafficIndexerConsumer = (stream: string): string => `${stream.replace(/[^A-Za-z0-9_-]/g, '_')}_trace_indexer`;
 

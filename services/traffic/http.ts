@@ -6,7 +6,6 @@
  * (newest|oldest), `cursor`, `budget`; the answer's `next` is the URL of the next page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { compileFilter, FilterError, filterToQuery, parseFilter, rawFromQuery } from './filter.js';
 import { ORDERS, queryTraffic, RecordNotFoundError, showRecord, type Order, type QueryOptions } from './query.js';
 import type { TrafficStreamClient } from './scan.js';
@@ -44,7 +43,7 @@ function intParam(q: URLSearchParams, key: string, max: number): number | undefi
   return n;
 }
 
-export function trafficRoutes(c: TrafficStreamClient & { nc?: NatsConnection }, o: TrafficRoutesOptions = {}): TrafficRoutes {
+export function trafficRoutes(c: TrafficStreamClient, o: TrafficRoutesOptions = {}): TrafficRoutes {
   const prefix = o.prefix ?? '/traffic';
   const now = o.now ?? Date.now;
   const list = async (url: string): Promise<HttpAnswer> => {

@@ -6,9 +6,7 @@
  * the cursor to go on from; nothing is cut silently. A trace-id query reads the index for the
  * indexed part of the stream and scans only the tail the indexer has not reached yet.
  */
-import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
-import { trafficSubjectParts, trafficTracesBucket } from '../../shared/protocol.js';
+import { trafficSubjectParts } from '../../shared/protocol.js';
 import type { CompiledFilter } from './filter.js';
 import { FilterError } from './filter.js';
 import { lineMethod, lineStatus, lineTime, lineUrl, traceIdOf, type JsonObject } from './line.js';
@@ -127,12 +125,12 @@ class Matcher {
   }
 }
 
-/** Runs a query. `nc` is needed only for trace-id queries (the index bucket). */
-export async function queryTraffic(c: TrafficStreamClient & { nc?: NatsConnection }, f: CompiledFilter, opts: QueryOptions = {}): Promise<QueryResult> {
+/** Runs a query; a trace-id query reads the trace index. */
+export async function queryTraffic(c: TrafficStreamClient, f: CompiledFilter, opts: QueryOptions = {}): Promise<QueryResult> {
   const o = { ...QUERY_DEFAULTS, ...opts };
   const at = o.cursor !== undefined ? parseCursor(o.cursor, o.order) : undefined;
   const m = new Matcher(f, o.traceFieldOf);
-  if (f.filter.trace_id !== undefined && c.nc) return traceQuery(c as TrafficStreamClient & { nc: NatsConnection }, f, m, o, at);
+  if (f.filter.trace_id !== undefined) return traceQuery(c, f, m, o, at);
   const res = o.order === 'oldest' ? await scanOldest(c, f, m, o, at) : await scanNewest(c, f, m, o, at);
   return { ...res, order: o.order, scanned: m.scanned, malformed: m.malformed };
 }
@@ -190,17 +188,11 @@ async function scanNewest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher,
  * Trace-id query: the index's sequences up to its watermark (each read by sequence; one that has
  * aged out is reported in `expired`), plus a scan of the tail past the watermark.
  */
-async function traceQuery(c: TrafficStreamClient & { nc: NatsConnection }, f: CompiledFilter, m: Matcher, o: Opts, at: number | undefined): Promise<QueryResult> {
+async function traceQuery(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: number | undefined): Promise<QueryResult> {
   const bounds = await streamBounds(c);
-  let kv: KV | undefined;
-  try {
-    kv = await new Kvm(c.nc).open(trafficTracesBucket(c.stream));
-    await kv.status();
-  } catch {
-    kv = undefined; // no index yet: the whole stream is "tail"
-  }
-  const watermark = kv ? ((await readWatermark(kv))?.seq ?? 0) : 0;
-  const seqs = kv ? await lookupTrace(kv, f.filter.trace_id!) : [];
+  // No index yet: the whole stream is "tail".
+  const watermark = (await readWatermark(c))?.seq ?? 0;
+  const seqs = await lookupTrace(c, f.filter.trace_id!);
   const expired: number[] = [];
   const found: TrafficRecord[] = [];
   let budgetHit = false;

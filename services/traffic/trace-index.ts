@@ -1,33 +1,43 @@
 /**
- * The trace-id index of a traffic stream: a JetStream KV bucket (`<stream>_TRACES`) with one
- * key per stored line that carries a trace id, `<trace token>.<seq>` (empty value). Write-only
- * and idempotent — a redelivered line writes the same key again, there is no read-modify-write
- * — and a lookup is one key listing by prefix (`<token>.>`), which the server answers from its
- * subject index. The key `watermark` holds the last indexed sequence, so a query knows which
- * tail of the stream it must still scan.
+ * The trace-id index of a traffic stream: a stream of its own (`<stream>_TRACES`) with one
+ * subject per trace id, `havok.traces.<stream>.id.<token>`; each message lists the sequences
+ * (text, comma-separated) of one indexing batch's lines of that trace. Write-only — a
+ * redelivered batch appends the same sequences again, and lookups de-duplicate — and a lookup
+ * reads one literal subject, which the server answers from its per-subject index (a KV bucket
+ * with one key per line was tried first: listing a key prefix is a wildcard filter, which
+ * nats-server 2.9 answers by walking every key — seconds at a million keys).
+ * `havok.traces.<stream>.watermark` (rolled up, only the last kept) holds the last indexed
+ * sequence, so a query knows which tail of the traffic stream it must still scan.
  *
- * `runTraceIndexer` is the writer: a durable consumer on the stream (ack all), hosted by the
- * gateway process or `havok traffic index`.
+ * `runTraceIndexer` is the writer: a durable consumer on the traffic stream (ack all), hosted
+ * by the gateway process or `havok traffic index`.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/log.js';
-import { kvKeySubject, TRAFFIC_STREAM, trafficIndexerConsumer, trafficSubjectParts, trafficTracesBucket } from '../../shared/protocol.js';
+import {
+  TRAFFIC_STREAM,
+  trafficIndexerConsumer,
+  trafficSubjectParts,
+  trafficTraceSubject,
+  trafficTraceSubjects,
+  trafficTracesStream,
+  trafficTraceWatermark,
+} from '../../shared/protocol.js';
 import { traceIdOf, type JsonObject } from './line.js';
+import { scanLines, type TrafficStreamClient } from './scan.js';
 
-const WATERMARK_KEY = 'watermark';
-const SAFE_KEY_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
+const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
+/** JetStream API error code: a stream of that name exists (with another config). */
+const STREAM_NAME_IN_USE = 10058;
 
 /**
- * A trace id as one KV key token: as is when it is letters, digits, `_` and `-` (W3C and most
+ * A trace id as one subject token: as is when it is letters, digits, `_` and `-` (W3C and most
  * ids), else `=` + base64url of its UTF-8 (raw tokens never contain `=`, so the two never meet).
  */
 export function traceKeyToken(traceId: string): string {
-  return SAFE_KEY_TOKEN.test(traceId) ? traceId : `=${Buffer.from(traceId, 'utf8').toString('base64url')}`;
+  return SAFE_SUBJECT_TOKEN.test(traceId) ? traceId : `=${Buffer.from(traceId, 'utf8').toString('base64url')}`;
 }
-
-export const traceKey = (traceId: string, seq: number): string => `${traceKeyToken(traceId)}.${seq}`;
 
 export interface IndexWatermark {
   /** Every stored line up to this sequence is indexed. */
@@ -36,47 +46,55 @@ export interface IndexWatermark {
   at_ms: number;
 }
 
-/**
- * Writes a batch's keys, then the watermark. Keys go out pipelined as plain publishes (an acked
- * put per key would cost as much as storing the line did); the acked watermark put is the
- * barrier: the bucket's stream stores one connection's messages in order, so when the watermark
- * is acked, the keys before it were processed. Its sequence proves none was refused: it must
- * be the previous watermark's + keys + 1. Otherwise (first batch of a run, another writer, a
- * refused key) the batch's keys are written again with acked puts — harmless, keys are idempotent.
- * Returns the watermark's sequence in the bucket's stream and whether the batch was rewritten.
- */
-async function writeBatch(nc: NatsConnection, kv: KV, bucket: string, keys: readonly string[], seq: number, prevWatermarkSeq: number): Promise<{ watermarkSeq: number; rewritten: boolean }> {
-  const empty = new Uint8Array(0);
-  for (const k of keys) nc.publish(kvKeySubject(bucket, k), empty);
-  const watermark = (): Promise<number> => kv.put(WATERMARK_KEY, JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark));
-  const at = await watermark();
-  if (prevWatermarkSeq > 0 && at === prevWatermarkSeq + keys.length + 1) return { watermarkSeq: at, rewritten: false };
-  await Promise.all(keys.map((k) => kv.put(k, empty)));
-  return { watermarkSeq: await watermark(), rewritten: true };
-}
-
-/** Opens (creating when missing) the index bucket; its age limit follows the stream's. */
-export async function openTraceIndex(nc: NatsConnection, jsm: JetStreamManager, stream = TRAFFIC_STREAM): Promise<KV> {
+/** Creates (or updates) the index stream; its age limit and replicas follow the traffic stream's. */
+export async function ensureTraceIndex(jsm: JetStreamManager, stream = TRAFFIC_STREAM): Promise<string> {
   const si = await jsm.streams.info(stream);
-  const maxAgeMs = Math.floor(si.config.max_age / 1e6);
-  return new Kvm(nc).create(trafficTracesBucket(stream), { history: 1, replicas: si.config.num_replicas, ...(maxAgeMs > 0 ? { ttl: maxAgeMs } : {}) });
-}
-
-/** The indexed sequences of a trace id, ascending. */
-export async function lookupTrace(kv: KV, traceId: string): Promise<number[]> {
-  const prefix = `${traceKeyToken(traceId)}.`;
-  const seqs: number[] = [];
-  for await (const k of await kv.keys(`${prefix}>`)) {
-    const seq = Number(k.slice(prefix.length));
-    if (Number.isInteger(seq)) seqs.push(seq);
+  const name = trafficTracesStream(stream);
+  const config = {
+    name,
+    subjects: [trafficTraceSubjects(stream)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: si.config.max_age,
+    num_replicas: si.config.num_replicas,
+    allow_rollup_hdrs: true,
+  };
+  try {
+    await jsm.streams.add(config);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== STREAM_NAME_IN_USE) throw err;
+    await jsm.streams.update(name, config);
   }
-  return seqs.sort((a, b) => a - b);
+  return name;
 }
 
-export async function readWatermark(kv: KV): Promise<(IndexWatermark & { revision: number }) | undefined> {
-  const e = await kv.get(WATERMARK_KEY);
-  if (!e || e.operation !== 'PUT' || e.value.length === 0) return undefined;
-  return { ...e.json<IndexWatermark>(), revision: e.revision };
+const dec = new TextDecoder();
+
+/** The indexed sequences of a trace id, ascending, without repeats; [] when there is no index. */
+export async function lookupTrace(c: TrafficStreamClient, traceId: string): Promise<number[]> {
+  const index = { ...c, stream: trafficTracesStream(c.stream) };
+  const seqs = new Set<number>();
+  try {
+    for await (const m of scanLines(index, { subject: trafficTraceSubject(c.stream, traceKeyToken(traceId)) })) {
+      for (const s of dec.decode(m.data).split(',')) if (s) seqs.add(Number(s));
+    }
+  } catch (err) {
+    if (isNoStream(err)) return [];
+    throw err;
+  }
+  return [...seqs].sort((a, b) => a - b);
+}
+
+const isNoStream = (err: unknown): boolean => err instanceof JetStreamApiError && err.code === 10059;
+
+export async function readWatermark(c: TrafficStreamClient): Promise<(IndexWatermark & { index_seq: number }) | undefined> {
+  try {
+    const m = await c.jsm.streams.getMessage(trafficTracesStream(c.stream), { last_by_subj: trafficTraceWatermark(c.stream) });
+    return m ? { ...m.json<IndexWatermark>(), index_seq: m.seq } : undefined;
+  } catch (err) {
+    if (isNoStream(err)) return undefined;
+    throw err;
+  }
 }
 
 export interface TraceIndexerOptions {
@@ -98,23 +116,48 @@ export interface TraceIndexerOptions {
 export interface TraceIndexerStats {
   /** Lines read from the stream. */
   read: number;
-  /** Index keys written (lines with a trace id). */
+  /** Lines indexed (they carry a trace id). */
   indexed: number;
   /** Lines that are not a JSON object: counted, skipped. */
   malformed: number;
   watermark: number;
-  /** Batches whose pipelined keys could not be confirmed and were written again with acks. */
+  /** Batches whose pipelined entries could not be confirmed and were written again with acks. */
   rewritten: number;
 }
 
 /**
+ * Writes a batch's entries (one message per trace), then the watermark. Entries go out
+ * pipelined as plain publishes (an acked publish per entry would cost as much as storing the
+ * line did); the acked watermark publish is the barrier: a stream stores one connection's
+ * messages in order, so when the watermark is acked the entries before it were processed, and
+ * its sequence proves none was refused: it must be the previous watermark's + entries + 1.
+ * Otherwise (first batch of a run, another writer, a refused entry) the entries are written
+ * again with acks — harmless, lookups de-duplicate. Returns the watermark's index sequence.
+ */
+async function writeBatch(o: TraceIndexerOptions, stream: string, entries: ReadonlyMap<string, number[]>, seq: number, prevIndexSeq: number): Promise<{ index_seq: number; rewritten: boolean }> {
+  const enc = new TextEncoder();
+  const msgs = [...entries].map(([token, seqs]) => [trafficTraceSubject(stream, token), enc.encode(seqs.join(','))] as const);
+  for (const [subject, data] of msgs) o.nc.publish(subject, data);
+  const watermark = async (): Promise<number> => {
+    const h = headers();
+    h.set('Nats-Rollup', 'sub');
+    const ack = await o.js.publish(trafficTraceWatermark(stream), JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark), { headers: h });
+    return ack.seq;
+  };
+  const at = await watermark();
+  if (prevIndexSeq > 0 && at === prevIndexSeq + msgs.length + 1) return { index_seq: at, rewritten: false };
+  await Promise.all(msgs.map(([subject, data]) => o.js.publish(subject, data)));
+  return { index_seq: await watermark(), rewritten: true };
+}
+
+/**
  * Indexes the stream's lines by trace id until `signal` aborts (or, with `untilCaughtUp`, until
- * nothing is pending). Each batch: its keys, then the watermark (`writeBatch`), then one ack for
- * the batch — so a crash re-indexes at most one batch, harmlessly.
+ * nothing is pending). Each batch: its entries, then the watermark (`writeBatch`), then one ack
+ * for the batch — so a crash re-indexes at most one batch, harmlessly.
  */
 export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceIndexerStats> {
   const stream = o.stream ?? TRAFFIC_STREAM;
-  const kv = await openTraceIndex(o.nc, o.jsm, stream);
+  const index = await ensureTraceIndex(o.jsm, stream);
   const durable = trafficIndexerConsumer(stream);
   try {
     await o.jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 100_000 });
@@ -123,18 +166,16 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
     if (!(err instanceof JetStreamApiError)) throw err;
   }
   const consumer = await o.js.consumers.get(stream, durable);
-  const start = await readWatermark(kv);
+  const start = await readWatermark({ js: o.js, jsm: o.jsm, stream });
   const stats: TraceIndexerStats = { read: 0, indexed: 0, malformed: 0, watermark: start?.seq ?? 0, rewritten: 0 };
-  /** Sequence of the last watermark write in the bucket's own stream (0: none yet). */
-  let watermarkSeq = start?.revision ?? 0;
+  /** Sequence of the last watermark in the index stream (0: none yet). */
+  let indexSeq = start?.index_seq ?? 0;
   const batch = o.batch ?? 1000;
-  const bucket = trafficTracesBucket(stream);
-  const dec = new TextDecoder();
-  o.log.info({ stream, bucket: trafficTracesBucket(stream), watermark: stats.watermark }, 'trace indexer started');
+  o.log.info({ stream, index, watermark: stats.watermark }, 'trace indexer started');
   while (!o.signal?.aborted) {
     if (o.untilCaughtUp && (await consumer.info()).num_pending === 0) break;
     const msgs = await consumer.fetch({ max_messages: batch, expires: 1000 });
-    const keys: string[] = [];
+    const entries = new Map<string, number[]>();
     let last: JsMsg | undefined;
     for await (const m of msgs) {
       stats.read++;
@@ -151,13 +192,17 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
       }
       const repo = trafficSubjectParts(m.subject)?.repo ?? '';
       const id = traceIdOf(line as JsonObject, o.traceFieldOf?.(repo));
-      if (id !== undefined) keys.push(traceKey(id, m.seq));
+      if (id === undefined) continue;
+      const token = traceKeyToken(id);
+      const list = entries.get(token);
+      if (list) list.push(m.seq);
+      else entries.set(token, [m.seq]);
+      stats.indexed++;
     }
     if (!last) continue;
-    const written = await writeBatch(o.nc, kv, bucket, keys, last.seq, watermarkSeq);
+    const written = await writeBatch(o, stream, entries, last.seq, indexSeq);
     if (written.rewritten) stats.rewritten++;
-    watermarkSeq = written.watermarkSeq;
-    stats.indexed += keys.length;
+    indexSeq = written.index_seq;
     stats.watermark = last.seq;
     await last.ackAck();
   }

@@ -16,7 +16,9 @@ import { traceIdOf } from '../../services/traffic/line.js';
 import { queryTraffic, showRecord, RecordNotFoundError, type QueryOptions, type TrafficRecord } from '../../services/traffic/query.js';
 import { trafficStats } from '../../services/traffic/stats.js';
 import { runTraceIndexer } from '../../services/traffic/trace-index.js';
+import { purgeRepoByAge } from '../../services/traffic/retention.js';
 import { trafficRoutes } from '../../services/traffic/http.js';
+import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
 import { createTrafficStream, publishTraffic, publishTrafficFast, type StoredTraffic, type TrafficStreamHandle } from '../support/traffic.js';
 import { traceOf, trafficLines } from '../support/traffic-lines.js';
@@ -183,9 +185,28 @@ describe('trace index: aged-out records are reported as expired', { timeout: 60_
     await runTraceIndexer({ nc, js: ts.js, jsm: ts.jsm, stream: 'TRAFFIC_EXP', log: silent, untilCaughtUp: true });
     // Age the first two out, as the stream's limits would.
     await ts.jsm.streams.purge('TRAFFIC_EXP', { seq: put[2]!.seq });
-    const r = await queryTraffic({ ...ts, nc }, compileFilter(parseFilter({ trace_id: 'gone-soon' }, { now: Date.now() })), { order: 'oldest' });
+    const r = await queryTraffic(ts, compileFilter(parseFilter({ trace_id: 'gone-soon' }, { now: Date.now() })), { order: 'oldest' });
     assert.deepEqual(r.records.map((x) => x.seq), [put[2]!.seq, put[3]!.seq]);
     assert.deepEqual(r.expired, [put[0]!.seq, put[1]!.seq]);
     await assert.rejects(showRecord(ts, put[0]!.seq), (e: unknown) => e instanceof RecordNotFoundError && e.expired);
+  });
+});
+
+describe('retention per repo on the shared stream', { timeout: 60_000 }, () => {
+  test('purging a repo by age leaves the other repos whole', async () => {
+    await using fx = await havokFixture();
+    const nc = await fx.connect();
+    const ts = await createTrafficStream(nc, { stream: 'TRAFFIC_RET' });
+    const line = (i: number) => ({ ts: i, method: 'GET', url: `/x/${i}` });
+    const old = await publishTraffic(ts.js, [0, 1, 2].flatMap((i) => [{ repo: 'shop', line: line(i) }, { repo: 'auth', line: line(i) }]));
+    const cutAt = Date.now() + 1;
+    await check(async () => Date.now() > cutAt + 5, 1000, 'the clock to pass the cut');
+    const recent = await publishTraffic(ts.js, [{ repo: 'shop', line: line(9) }]);
+    assert.equal(await purgeRepoByAge(ts, 'shop', Date.now() - cutAt, Date.now()), 3);
+    const left = await queryTraffic(ts, compileFilter(parseFilter({}, { now: Date.now() })), { order: 'oldest' });
+    assert.deepEqual(left.records.map((r) => r.seq), [...old.filter((s) => s.repo === 'auth').map((s) => s.seq), recent[0]!.seq]);
+    // A repo with nothing recent loses everything; the others keep theirs.
+    assert.equal(await purgeRepoByAge(ts, 'auth', 1, Date.now() + 60_000), 3);
+    assert.equal(await purgeRepoByAge(ts, 'shop', 0, Date.now()), 0);
   });
 });
