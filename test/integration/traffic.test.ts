@@ -171,7 +171,15 @@ describe('traffic store', { timeout: 240_000 }, () => {
     assert.match(bad.stderr, /--path/);
     const human = await fx.run(['traffic', 'query', '--nats', fx.nats.url, '--repo', 'shop', '--limit', '3']);
     assert.equal(human.code, 0, human.stderr);
+    assert.equal(human.stdout.trim().split('\n').length, 3);
     assert.match(human.stdout, /shop/);
+    assert.match(human.stderr, /--cursor n\d+/, 'the next page is announced');
+    const stats = await fx.run(['traffic', 'stats', '--nats', fx.nats.url, '--repo', 'media', '--method', 'DELETE', '--json']);
+    assert.equal(stats.code, 0, stats.stderr);
+    assert.equal((JSON.parse(stats.stdout) as { total: number }).total, expected(compile({ repo: 'media', method: 'DELETE' })).length);
+    const unknown = await fx.run(['traffic', 'show', '--nats', fx.nats.url, String(stored[stored.length - 1]!.seq + 5)]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no record/);
   });
 });
 
