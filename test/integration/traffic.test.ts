@@ -157,6 +157,11 @@ describe('traffic store', { timeout: 240_000 }, () => {
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: string }).error, /colour/);
     assert.equal((await fetch(`${base}/traffic/999999999`)).status, 404);
+    for (const q of ['order=sideways', 'limit=0', 'cursor=o5', 'since=soon']) {
+      const r = await routes.list(`/traffic?${q}`);
+      assert.equal(r.status, 400, q);
+      assert.equal((r.body as { key: string }).key, q.split('=')[0], q);
+    }
   });
 
   test('havok traffic query as a process: --trace-id, --json lines; a bad glob exits 2 naming --path', async () => {
