@@ -15,6 +15,7 @@
 import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/log.js';
+import { retry } from '../../shared/retry.js';
 import {
   TRAFFIC_STREAM,
   trafficIndexerConsumer,
@@ -28,6 +29,10 @@ import { traceIdOf, type JsonObject } from './line.js';
 import { scanLines, type TrafficStreamClient } from './scan.js';
 
 const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
+/** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
+const PUBLISH_TIMEOUT_MS = 30_000;
+/** Acked publishes in flight when a batch is written again. */
+const REWRITE_WINDOW = 500;
 /** JetStream API error code: a stream of that name exists (with another config). */
 const STREAM_NAME_IN_USE = 10058;
 
@@ -138,15 +143,18 @@ async function writeBatch(o: TraceIndexerOptions, stream: string, entries: Reado
   const enc = new TextEncoder();
   const msgs = [...entries].map(([token, seqs]) => [trafficTraceSubject(stream, token), enc.encode(seqs.join(','))] as const);
   for (const [subject, data] of msgs) o.nc.publish(subject, data);
+  const opts = { timeout: PUBLISH_TIMEOUT_MS };
   const watermark = async (): Promise<number> => {
     const h = headers();
     h.set('Nats-Rollup', 'sub');
-    const ack = await o.js.publish(trafficTraceWatermark(stream), JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark), { headers: h });
+    const ack = await o.js.publish(trafficTraceWatermark(stream), JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark), { ...opts, headers: h });
     return ack.seq;
   };
   const at = await watermark();
   if (prevIndexSeq > 0 && at === prevIndexSeq + msgs.length + 1) return { index_seq: at, rewritten: false };
-  await Promise.all(msgs.map(([subject, data]) => o.js.publish(subject, data)));
+  for (let i = 0; i < msgs.length; i += REWRITE_WINDOW) {
+    await Promise.all(msgs.slice(i, i + REWRITE_WINDOW).map(([subject, data]) => o.js.publish(subject, data, opts)));
+  }
   return { index_seq: await watermark(), rewritten: true };
 }
 
@@ -200,7 +208,12 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
       stats.indexed++;
     }
     if (!last) continue;
-    const written = await writeBatch(o, stream, entries, last.seq, indexSeq);
+    // A slow or restarting server: write the batch again (entries are idempotent), never skip it.
+    const written = await retry((attempt) => writeBatch(o, stream, entries, last.seq, attempt === 1 ? indexSeq : 0), {
+      backoff: { initialMs: 250, maxMs: 5000 },
+      ...(o.signal ? { signal: o.signal } : {}),
+      onRetry: ({ err, attempt, delayMs }) => o.log.warn({ err: (err as Error).message, attempt, delayMs, seq: last.seq }, 'trace index write failed; writing the batch again'),
+    });
     if (written.rewritten) stats.rewritten++;
     indexSeq = written.index_seq;
     stats.watermark = last.seq;
