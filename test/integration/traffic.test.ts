@@ -202,6 +202,11 @@ describe('trace index: aged-out records are reported as expired', { timeout: 60_
     assert.deepEqual(r.records.map((x) => x.seq), [put[2]!.seq, put[3]!.seq]);
     assert.deepEqual(r.expired, [put[0]!.seq, put[1]!.seq]);
     await assert.rejects(showRecord(ts, put[0]!.seq), (e: unknown) => e instanceof RecordNotFoundError && e.expired);
+    // Lines the indexer has not reached yet are found by scanning the tail past its watermark.
+    const later = await publishTraffic(ts.js, [{ repo: 'auth', line: { ts: 9, method: 'POST', url: '/y', traceparent: '00-0000000000000000000000000000abcd-00f067aa0ba902b7-01', trace_id: 'gone-soon' } }]);
+    const lagging = await queryTraffic(ts, compileFilter(parseFilter({ trace_id: 'gone-soon' }, { now: Date.now() })), { order: 'oldest' });
+    assert.deepEqual(lagging.records.map((x) => x.seq), [put[2]!.seq, put[3]!.seq, later[0]!.seq]);
+    assert.deepEqual(lagging.index, { watermark: put[3]!.seq, last_seq: later[0]!.seq, current: false });
   });
 });
 
