@@ -27,7 +27,9 @@
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
- *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments).
+ *        --actor-node-options='<flags>' (NODE_OPTIONS for the memory phase's actors, for experiments),
+ *        --traffic-lines N (the traffic phase's stored lines instead of 5M / 500k; bench/traffic.ts),
+ *        --minutes N (the soak's length, default 30).
  *   f. soak (bench/soak.ts, only with `--only soak`): a 5,000 req/s replay for --minutes (30)
  *      with a replayer killed and restarted every 2 minutes and NATS restarted once: RSS of every
  *      actor flat, lateness p99 per minute, accounting closed.
@@ -310,6 +312,7 @@ async function main(): Promise<number> {
       'paced-rates': { type: 'string' },
       'nginx-rates': { type: 'string' },
       minutes: { type: 'string', default: '30' },
+      'traffic-lines': { type: 'string' },
     },
   });
   const p = plan(values.quick ?? false);
@@ -325,7 +328,7 @@ async function main(): Promise<number> {
     p.nginxRates = values['nginx-rates'].split(',').map(Number);
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
-  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff'];
+  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff', 'traffic'];
   // Run only when asked for: the soak takes --minutes.
   const ON_REQUEST = ['soak'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
@@ -511,6 +514,16 @@ async function main(): Promise<number> {
         { benchmark: `${label}: records/s (report)`, figure: `${fmtN(memory.records_per_s)} (wall clock ${memory.wall_s} s, ${fmtN(memory.records_per_s_wall)}/s)`, baseline: ac.rps ? `${fmtN(ac.rps)} req/s autocannon` : '—', ratio: fmtRatio(memory.records_per_s, ac.rps) },
         { benchmark: `${label}: dropped`, figure: droppedText(memory.report), baseline: '0', ratio: '—' },
       );
+    }
+
+    // f. the traffic store (issue 17): index, trace-id lookup, 1-minute query, predicate scan.
+    if (phases.has('traffic')) {
+      const lines = values['traffic-lines'] !== undefined ? Number(values['traffic-lines']) : p.quick ? 500_000 : 5_000_000;
+      if (!Number.isInteger(lines) || lines < 1) throw new Error(`--traffic-lines: expected a positive integer, got ${JSON.stringify(values['traffic-lines'])}`);
+      const { runTrafficBench } = await import('./traffic.js');
+      const t = await measured(`traffic ${fmtN(lines)}`, () => runTrafficBench(nats!.url, lines, log));
+      results.traffic = t.result;
+      rows.push(...t.rows);
     }
 
     // e. against nginx's clock (issue 15): Havok as a user runs it, with peer tools beside it.

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { serveHealth } from '../shared/health.js';
 import type { ControlOp } from '../shared/protocol.js';
 import { defaultReplayerId } from '../services/replayer/id.js';
+import { addTrafficCommands } from './traffic.js';
 
 // Each subcommand loads only its own actor's code (dynamic import): an actor process then holds
 // its own dependencies only — loading all of them (kafkajs, SLS SDK, influx…) cost ~35 MB each.
@@ -159,6 +160,8 @@ export function buildProgram(): Command {
   ctlOp('rate', 'change copies per record from the next record on, e.g. `havok ctl rate 0.5`', true);
   ctlOp('stop', 'end the job now; records never sent count as dropped (stopped) in the report');
 
+  addTrafficCommands(program, withConfigOptions, configFrom);
+
   program
     .command('demo-target')
     .description('run the built-in demo HTTP target (200 for most paths, 404 for *.php and /404, 50 ms for /slow)')
@@ -199,8 +202,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    if ((err as Error).name === 'CtlError') {
-      process.stderr.write(`havok ctl: ${(err as Error).message}\n`);
+    if ((err as Error).name === 'CtlError' || (err as Error).name === 'TrafficCliError') {
+      process.stderr.write(`havok ${(err as Error).name === 'CtlError' ? 'ctl' : 'traffic'}: ${(err as Error).message}\n`);
       process.exitCode = 1;
       return;
     }

@@ -4,21 +4,7 @@
  */
 /** `/items/123?x=1` → `/items/:id`. Accepts a path or an absolute URL. */
 export function apiTemplate(url: string): string {
-  let from = 0;
-  if (url.charCodeAt(0) !== 0x2f) {
-    const scheme = url.indexOf('://');
-    if (scheme >= 0) {
-      const slash = url.indexOf('/', scheme + 3);
-      if (slash < 0) return '/';
-      from = slash;
-    }
-  }
-  // The path ends at the query or the fragment.
-  let to = url.length;
-  for (let i = from; i < to; i++) {
-    const c = url.charCodeAt(i);
-    if (c === 0x3f || c === 0x23) to = i;
-  }
+  const [from, to] = pathBounds(url);
   // One pass over the segments; a new string only when a segment is replaced (hot path: once
   // per answered request).
   let out = '';
@@ -35,6 +21,32 @@ export function apiTemplate(url: string): string {
   }
   const path = copied === from ? url.slice(from, to) : out + url.slice(copied, to);
   return path || '/';
+}
+
+/** Start and end of the path in a path+query or absolute URL (without query and fragment). */
+function pathBounds(url: string): [number, number] {
+  let from = 0;
+  if (url.charCodeAt(0) !== 0x2f) {
+    const scheme = url.indexOf('://');
+    if (scheme >= 0) {
+      const slash = url.indexOf('/', scheme + 3);
+      if (slash < 0) return [url.length, url.length];
+      from = slash;
+    }
+  }
+  // The path ends at the query or the fragment.
+  let to = url.length;
+  for (let i = from; i < to; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) to = i;
+  }
+  return [from, to];
+}
+
+/** The path of a path+query or absolute URL, without query and fragment; `/` when empty. */
+export function urlPath(url: string): string {
+  const [from, to] = pathBounds(url);
+  return url.slice(from, to) || '/';
 }
 
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;

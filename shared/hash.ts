@@ -27,6 +27,11 @@ function mix(h: number): number {
   return h >>> 0;
 }
 
+/** A well-mixed 32-bit hash of a key (FNV-1a + fmix32), uniform in [0, 2^32): for sampling by key. */
+export function mixedHash(s: string): number {
+  return mix(fnv1a(s));
+}
+
 /**
  * The member that owns `key`: the one whose (member, key) weight is highest. Members must be
  * non-empty; the answer depends only on the set, not its order.

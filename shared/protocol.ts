@@ -97,6 +97,50 @@ export const lifeId = (key: string): string => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// Traffic stream (recorded requests; docs/traffic.md). Stored lines are the line's JSON object
+// plus `received_ms`, one message per line on `havok.traffic.<repo>.<METHOD>`.
+
+/** JetStream stream of recorded traffic (name configurable where it is used). */
+export const TRAFFIC_STREAM = 'HAVOK_TRAFFIC';
+
+/** The method token of a traffic subject: upper-cased, `_` when absent or not a safe token. */
+export const trafficMethodToken = (method: string): string => {
+  const m = method.toUpperCase();
+  return SAFE_TOKEN.test(m) ? m : '_';
+};
+
+/** Subject of one stored line: `havok.traffic.<repo>.<METHOD>`. `repo` must be a SAFE_TOKEN. */
+export function trafficSubject(repo: string, method: string): string {
+  return `havok.traffic.${repo}.${trafficMethodToken(method)}`;
+}
+
+/** Subject filter of a repo and/or method: `havok.traffic.<repo|*>.<METHOD|*>`. */
+export function trafficFilter(repo?: string, method?: string): string {
+  return `havok.traffic.${repo ?? '*'}.${method === undefined ? '*' : trafficMethodToken(method)}`;
+}
+
+/** Repo and method token of a traffic subject; undefined when it is not one. */
+export function trafficSubjectParts(subject: string): { repo: string; method: string } | undefined {
+  const parts = subject.split('.');
+  if (parts.length !== 4 || parts[0] !== 'havok' || parts[1] !== 'traffic') return undefined;
+  return { repo: parts[2]!, method: parts[3]! };
+}
+
+/**
+ * The trace-id index of a traffic stream: its own stream (`<stream>_TRACES`), one subject per
+ * trace id token, see services/traffic/trace-index.ts.
+ */
+export const trafficTracesStream = (stream: string): string => `${stream}_TRACES`;
+/** Index entries of one trace (`token`: a SAFE_TOKEN-like key of the trace id). */
+export const trafficTraceSubject = (stream: string, token: string): string => `havok.traces.${stream}.id.${token}`;
+/** The index's watermark (rolled up: only the last is kept). */
+export const trafficTraceWatermark = (stream: string): string => `havok.traces.${stream}.watermark`;
+/** Every subject of one traffic stream's index. */
+export const trafficTraceSubjects = (stream: string): string => `havok.traces.${stream}.>`;
+/** Durable consumer of the trace indexer on the traffic stream. */
+export const trafficIndexerConsumer = (stream: string): string => `${stream.replace(/[^A-Za-z0-9_-]/g, '_')}_trace_indexer`;
+
+// ---------------------------------------------------------------------------------------------
 // Records
 
 /** One request read from a log. `ts` is epoch ms of log time. */

@@ -1,0 +1,96 @@
+/**
+ * Reading a range of the traffic stream: an ephemeral pull consumer (no acks, in memory) with
+ * the filter's subject and a start sequence or start time, so the server skips other repos and
+ * methods and never scans from the beginning. The consumer's `num_pending` at creation says how
+ * many messages the range holds, so a read never waits for messages that do not exist.
+ */
+import { AckPolicy, DeliverPolicy, JetStreamApiError, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { randomUUID } from 'node:crypto';
+
+/** One stored message of the traffic stream. */
+export interface StoredLine {
+  seq: number;
+  subject: string;
+  /** When the server stored it, epoch ms. */
+  stored_ms: number;
+  data: Uint8Array;
+}
+
+export interface ScanStart {
+  /** Subject filter (`trafficFilter(repo, method)`). */
+  subject: string;
+  /** First sequence to read; or */
+  startSeq?: number;
+  /** the first message stored at or after this epoch ms. Neither: from the first message. */
+  startMs?: number;
+}
+
+/** Messages per pull request: large enough to amortise the round trip, small enough to stop early. */
+const BATCH = 5000;
+/** An ephemeral consumer outlives a crashed reader by this long (ms), then the server removes it. */
+const INACTIVE_MS = 30_000;
+/** A pull waits at most this long (ms) for messages the server said are pending. */
+const FETCH_EXPIRES_MS = 10_000;
+
+export interface TrafficStreamClient {
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream: string;
+}
+
+/**
+ * Stored lines from `start` on, in sequence order, at most `max`. The caller may stop early
+ * (`break`); the consumer is deleted either way.
+ */
+export async function* scanLines(c: TrafficStreamClient, start: ScanStart, max = Infinity): AsyncGenerator<StoredLine> {
+  const name = `havok_traffic_scan_${randomUUID().replace(/-/g, '')}`;
+  const from =
+    start.startSeq !== undefined
+      ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: Math.max(1, start.startSeq) }
+      : start.startMs !== undefined
+        ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: new Date(Math.max(0, start.startMs)).toISOString() }
+        : { deliver_policy: DeliverPolicy.All };
+  const info = await c.jsm.consumers.add(c.stream, {
+    name,
+    ...from,
+    filter_subject: start.subject,
+    ack_policy: AckPolicy.None,
+    mem_storage: true,
+    num_replicas: 1,
+    inactive_threshold: INACTIVE_MS * 1e6,
+  });
+  try {
+    let left = Math.min(info.num_pending, max);
+    if (left <= 0) return;
+    const consumer = await c.js.consumers.get(c.stream, name);
+    // consume() keeps pull requests in flight ahead of the reader (no round trip per batch).
+    const msgs = await consumer.consume({ max_messages: Math.min(left, BATCH), expires: FETCH_EXPIRES_MS });
+    try {
+      for await (const m of msgs) {
+        yield { seq: m.seq, subject: m.subject, stored_ms: Math.floor(m.info.timestampNanos / 1e6), data: m.data };
+        // pending 0: the last message there was (fewer than at the start when some aged out).
+        if (--left <= 0 || m.info.pending === 0) return;
+      }
+    } finally {
+      await msgs.close();
+    }
+  } finally {
+    await c.jsm.consumers.delete(c.stream, name).catch(ignoreGone);
+  }
+}
+
+const ignoreGone = (err: unknown): void => {
+  if (!(err instanceof JetStreamApiError)) throw err;
+};
+
+/** First sequence whose message (of `subject`) was stored at or after `ms`; undefined: none. */
+export async function seqAtTime(c: TrafficStreamClient, subject: string, ms: number): Promise<number | undefined> {
+  for await (const line of scanLines(c, { subject, startMs: ms }, 1)) return line.seq;
+  return undefined;
+}
+
+/** The stream's first and last sequence now (first > last when empty). */
+export async function streamBounds(c: TrafficStreamClient): Promise<{ first: number; last: number }> {
+  const si = await c.jsm.streams.info(c.stream);
+  return { first: si.state.first_seq, last: si.state.last_seq };
+}

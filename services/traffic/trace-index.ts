@@ -1,0 +1,224 @@
+/**
+ * The trace-id index of a traffic stream: a stream of its own (`<stream>_TRACES`) with one
+ * subject per trace id, `havok.traces.<stream>.id.<token>`; each message lists the sequences
+ * (text, comma-separated) of one indexing batch's lines of that trace. Write-only — a
+ * redelivered batch appends the same sequences again, and lookups de-duplicate — and a lookup
+ * reads one literal subject, which the server answers from its per-subject index (a KV bucket
+ * with one key per line was tried first: listing a key prefix is a wildcard filter, which
+ * nats-server 2.9 answers by walking every key — seconds at a million keys).
+ * `havok.traces.<stream>.watermark` (rolled up, only the last kept) holds the last indexed
+ * sequence, so a query knows which tail of the traffic stream it must still scan.
+ *
+ * `runTraceIndexer` is the writer: a durable consumer on the traffic stream (ack all), hosted
+ * by the gateway process or `havok traffic index`.
+ */
+import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { headers, type NatsConnection } from '@nats-io/transport-node';
+import type { Logger } from '../../shared/log.js';
+import { retry } from '../../shared/retry.js';
+import {
+  TRAFFIC_STREAM,
+  trafficIndexerConsumer,
+  trafficSubjectParts,
+  trafficTraceSubject,
+  trafficTraceSubjects,
+  trafficTracesStream,
+  trafficTraceWatermark,
+} from '../../shared/protocol.js';
+import { traceIdOf, type JsonObject } from './line.js';
+import { scanLines, type TrafficStreamClient } from './scan.js';
+
+const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
+/** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
+const PUBLISH_TIMEOUT_MS = 30_000;
+/** Acked publishes in flight when a batch is written again. */
+const REWRITE_WINDOW = 500;
+/** JetStream API error code: a stream of that name exists (with another config). */
+const STREAM_NAME_IN_USE = 10058;
+
+/**
+ * A trace id as one subject token: as is when it is letters, digits, `_` and `-` (W3C and most
+ * ids), else `=` + base64url of its UTF-8 (raw tokens never contain `=`, so the two never meet).
+ */
+export function traceKeyToken(traceId: string): string {
+  return SAFE_SUBJECT_TOKEN.test(traceId) ? traceId : `=${Buffer.from(traceId, 'utf8').toString('base64url')}`;
+}
+
+export interface IndexWatermark {
+  /** Every stored line up to this sequence is indexed. */
+  seq: number;
+  /** When it was written, epoch ms. */
+  at_ms: number;
+}
+
+/** Creates (or updates) the index stream; its age limit and replicas follow the traffic stream's. */
+export async function ensureTraceIndex(jsm: JetStreamManager, stream = TRAFFIC_STREAM): Promise<string> {
+  const si = await jsm.streams.info(stream);
+  const name = trafficTracesStream(stream);
+  const config = {
+    name,
+    subjects: [trafficTraceSubjects(stream)],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: si.config.max_age,
+    num_replicas: si.config.num_replicas,
+    allow_rollup_hdrs: true,
+  };
+  try {
+    await jsm.streams.add(config);
+  } catch (err) {
+    if (!(err instanceof JetStreamApiError) || err.code !== STREAM_NAME_IN_USE) throw err;
+    await jsm.streams.update(name, config);
+  }
+  return name;
+}
+
+const dec = new TextDecoder();
+
+/** The indexed sequences of a trace id, ascending, without repeats; [] when there is no index. */
+export async function lookupTrace(c: TrafficStreamClient, traceId: string): Promise<number[]> {
+  const index = { ...c, stream: trafficTracesStream(c.stream) };
+  const seqs = new Set<number>();
+  try {
+    for await (const m of scanLines(index, { subject: trafficTraceSubject(c.stream, traceKeyToken(traceId)) })) {
+      for (const s of dec.decode(m.data).split(',')) if (s) seqs.add(Number(s));
+    }
+  } catch (err) {
+    if (isNoStream(err)) return [];
+    throw err;
+  }
+  return [...seqs].sort((a, b) => a - b);
+}
+
+const isNoStream = (err: unknown): boolean => err instanceof JetStreamApiError && err.code === 10059;
+
+export async function readWatermark(c: TrafficStreamClient): Promise<(IndexWatermark & { index_seq: number }) | undefined> {
+  try {
+    const m = await c.jsm.streams.getMessage(trafficTracesStream(c.stream), { last_by_subj: trafficTraceWatermark(c.stream) });
+    return m ? { ...m.json<IndexWatermark>(), index_seq: m.seq } : undefined;
+  } catch (err) {
+    if (isNoStream(err)) return undefined;
+    throw err;
+  }
+}
+
+export interface TraceIndexerOptions {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  stream?: string;
+  /** The repo's `trace_field`; undefined: the default fields and traceparent. */
+  traceFieldOf?: (repo: string) => string | undefined;
+  log: Logger;
+  /** Stops the indexer (it finishes the batch in hand). */
+  signal?: AbortSignal;
+  /** Return once the index has caught up with the stream's end (`havok traffic index --once`). */
+  untilCaughtUp?: boolean;
+  /** Lines per pull (default 1000). */
+  batch?: number;
+}
+
+export interface TraceIndexerStats {
+  /** Lines read from the stream. */
+  read: number;
+  /** Lines indexed (they carry a trace id). */
+  indexed: number;
+  /** Lines that are not a JSON object: counted, skipped. */
+  malformed: number;
+  watermark: number;
+  /** Batches whose pipelined entries could not be confirmed and were written again with acks. */
+  rewritten: number;
+}
+
+/**
+ * Writes a batch's entries (one message per trace), then the watermark. Entries go out
+ * pipelined as plain publishes (an acked publish per entry would cost as much as storing the
+ * line did); the acked watermark publish is the barrier: a stream stores one connection's
+ * messages in order, so when the watermark is acked the entries before it were processed, and
+ * its sequence proves none was refused: it must be the previous watermark's + entries + 1.
+ * Otherwise (first batch of a run, another writer, a refused entry) the entries are written
+ * again with acks — harmless, lookups de-duplicate. Returns the watermark's index sequence.
+ */
+async function writeBatch(o: TraceIndexerOptions, stream: string, entries: ReadonlyMap<string, number[]>, seq: number, prevIndexSeq: number): Promise<{ index_seq: number; rewritten: boolean }> {
+  const enc = new TextEncoder();
+  const msgs = [...entries].map(([token, seqs]) => [trafficTraceSubject(stream, token), enc.encode(seqs.join(','))] as const);
+  for (const [subject, data] of msgs) o.nc.publish(subject, data);
+  const opts = { timeout: PUBLISH_TIMEOUT_MS };
+  const watermark = async (): Promise<number> => {
+    const h = headers();
+    h.set('Nats-Rollup', 'sub');
+    const ack = await o.js.publish(trafficTraceWatermark(stream), JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark), { ...opts, headers: h });
+    return ack.seq;
+  };
+  const at = await watermark();
+  if (prevIndexSeq > 0 && at === prevIndexSeq + msgs.length + 1) return { index_seq: at, rewritten: false };
+  for (let i = 0; i < msgs.length; i += REWRITE_WINDOW) {
+    await Promise.all(msgs.slice(i, i + REWRITE_WINDOW).map(([subject, data]) => o.js.publish(subject, data, opts)));
+  }
+  return { index_seq: await watermark(), rewritten: true };
+}
+
+/**
+ * Indexes the stream's lines by trace id until `signal` aborts (or, with `untilCaughtUp`, until
+ * nothing is pending). Each batch: its entries, then the watermark (`writeBatch`), then one ack
+ * for the batch — so a crash re-indexes at most one batch, harmlessly.
+ */
+export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceIndexerStats> {
+  const stream = o.stream ?? TRAFFIC_STREAM;
+  const index = await ensureTraceIndex(o.jsm, stream);
+  const durable = trafficIndexerConsumer(stream);
+  try {
+    await o.jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 100_000 });
+  } catch (err) {
+    // Another indexer (or an earlier run) made it: share it.
+    if (!(err instanceof JetStreamApiError)) throw err;
+  }
+  const consumer = await o.js.consumers.get(stream, durable);
+  const start = await readWatermark({ js: o.js, jsm: o.jsm, stream });
+  const stats: TraceIndexerStats = { read: 0, indexed: 0, malformed: 0, watermark: start?.seq ?? 0, rewritten: 0 };
+  /** Sequence of the last watermark in the index stream (0: none yet). */
+  let indexSeq = start?.index_seq ?? 0;
+  const batch = o.batch ?? 1000;
+  o.log.info({ stream, index, watermark: stats.watermark }, 'trace indexer started');
+  while (!o.signal?.aborted) {
+    if (o.untilCaughtUp && (await consumer.info()).num_pending === 0) break;
+    const msgs = await consumer.fetch({ max_messages: batch, expires: 1000 });
+    const entries = new Map<string, number[]>();
+    let last: JsMsg | undefined;
+    for await (const m of msgs) {
+      stats.read++;
+      last = m;
+      let line: unknown;
+      try {
+        line = JSON.parse(dec.decode(m.data));
+      } catch {
+        line = undefined;
+      }
+      if (line === null || typeof line !== 'object' || Array.isArray(line)) {
+        stats.malformed++;
+        continue;
+      }
+      const repo = trafficSubjectParts(m.subject)?.repo ?? '';
+      const id = traceIdOf(line as JsonObject, o.traceFieldOf?.(repo));
+      if (id === undefined) continue;
+      const token = traceKeyToken(id);
+      const list = entries.get(token);
+      if (list) list.push(m.seq);
+      else entries.set(token, [m.seq]);
+      stats.indexed++;
+    }
+    if (!last) continue;
+    // A slow or restarting server: write the batch again (entries are idempotent), never skip it.
+    const written = await retry((attempt) => writeBatch(o, stream, entries, last.seq, attempt === 1 ? indexSeq : 0), {
+      backoff: { initialMs: 250, maxMs: 5000 },
+      ...(o.signal ? { signal: o.signal } : {}),
+      onRetry: ({ err, attempt, delayMs }) => o.log.warn({ err: (err as Error).message, attempt, delayMs, seq: last.seq }, 'trace index write failed; writing the batch again'),
+    });
+    if (written.rewritten) stats.rewritten++;
+    indexSeq = written.index_seq;
+    stats.watermark = last.seq;
+    await last.ackAck();
+  }
+  o.log.info(stats, 'trace indexer stopped');
+  return stats;
+}
