@@ -19,6 +19,7 @@ import { TargetConnections } from './connections.js';
 import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
 import { DiffSender } from '../diff/sender.js';
+import { adoptDiff } from '../diff/settings.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -220,9 +221,11 @@ export class Replayer extends Actor implements ExchangeOwner {
           if (err instanceof ProtocolError) continue;
           throw err;
         }
-        if (!settings?.target) continue;
+        const diff = adoptDiff(settings?.diff);
+        if (!settings?.target && !diff) continue;
         const r = this.cfg.replayer;
-        r.target = settings.target;
+        if (diff) this.cfg.diff = diff;
+        r.target = settings.target ?? diff?.primary;
         r.headers = { ...settings.headers, ...r.headers };
         r.remove_headers = [...new Set([...settings.remove_headers, ...r.remove_headers])];
         r.timeout_ms = settings.timeout_ms;
