@@ -71,7 +71,7 @@ export async function runDiffPhase(ctx: DiffPhaseContext): Promise<PhaseOutput> 
       rows,
       failures,
       notes,
-      results: { lines: ctx.lines, records_per_s: round(recPerS), plain_records_per_s: round(plainRps), compare_cpu_s: d?.compare_cpu_s, replayer_cpu_s: round(replayerCpuS, 2), compare_share: round(share, 3), report_diff: d && { ...d, endpoints: d.endpoints.map((e) => ({ ...e, fields: [], noise_fields: e.noise_fields })) } },
+      results: { lines: ctx.lines, records_per_s: round(recPerS), plain_records_per_s: round(plainRps), compare_cpu_s: d?.compare_cpu_s, replayer_cpu_s: round(replayerCpuS, 2), compare_share: round(share, 3), report_diff: d && { ...d, endpoints: d.endpoints.map((e) => ({ ...e, fields: e.fields.map((f) => ({ ...f, examples: [] })) })) } },
     };
   } finally {
     await Promise.all(targets.map((t) => t.stop().catch(() => undefined)));

@@ -12,8 +12,8 @@
  * Those paths are not counted.
  *
  * With `--json BYTES` it answers a JSON document of about BYTES bytes instead of "ok", whose
- * `ts` field is its own request counter (it differs between any two targets: the diff phase's
- * noise).
+ * `ts` field is its process id and request counter: it differs between any two targets on every
+ * answer, the diff phase's noise (a bare counter would match between targets by chance).
  *
  * It exits on SIGTERM/SIGINT, and when its stdin closes: the bench holds the pipe, so the target
  * cannot outlive the bench even if the bench is killed hard.
@@ -84,7 +84,7 @@ const server = createServer((req, res) => {
     return;
   }
   res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(`{"ts":${count},${JSON_REST}`);
+  res.end(`{"ts":"${process.pid}-${count}",${JSON_REST}`);
 });
 // Keep idle connections open across the bench's phases (node's default is 5 s).
 server.keepAliveTimeout = 120_000;

@@ -459,6 +459,8 @@ export interface JobReplayerSettings {
   headers: Record<string, string>;
   remove_headers: string[];
   timeout_ms: number;
+  /** The job's `[diff]` section as configured; a receiver validates it (services/diff/settings.ts). */
+  diff?: Record<string, unknown>;
 }
 
 /** Operations a control request may ask of the time wheel. */

@@ -43,13 +43,14 @@ class TargetCall implements Dispatcher.DispatchHandler {
   private readonly chunks: Buffer[] = [];
   private bytes = 0;
   private cut = false;
+  /** When the request was written; until then (a request failing unwritten), when it was dispatched. */
   private writtenAt: number;
 
   constructor(
     private readonly sender: DiffSender,
     private readonly trio: Trio,
     readonly target: TargetName,
-    private readonly dispatchedAt: number,
+    dispatchedAt: number,
   ) {
     this.writtenAt = dispatchedAt;
   }

@@ -48,6 +48,16 @@ export type DiffSettings = z.output<typeof diffSchema>;
 export const TARGETS = ['primary', 'candidate', 'secondary'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
+/**
+ * The `[diff]` section a replayer started without a config takes from the job's status; undefined
+ * when there is none or it does not validate here (a newer sender's keys).
+ */
+export function adoptDiff(section: unknown): DiffSettings | undefined {
+  if (section === undefined) return undefined;
+  const parsed = diffSchema.safeParse(section);
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Whether a record of `method` may be sent to the diff targets. Pure. */
 export function methodAllowed(settings: Pick<DiffSettings, 'allow_writes'>, method: string): boolean {
   return settings.allow_writes || SAFE_METHODS.has(method.toUpperCase());

@@ -22,6 +22,7 @@ import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmu
 import { splitHeld, type FenceReason } from './fence.js';
 import { FenceWatch } from './fence-watch.js';
 import { DiffSender } from '../diff/sender.js';
+import { adoptDiff } from '../diff/settings.js';
 
 /** Longest wait for in-flight requests when stopping. */
 const DRAIN_WAIT_MS = 6000;
@@ -246,9 +247,11 @@ export class Replayer extends Actor implements ExchangeOwner {
           if (err instanceof ProtocolError) continue;
           throw err;
         }
-        if (!settings?.target) continue;
+        const diff = adoptDiff(settings?.diff);
+        if (!settings?.target && !diff) continue;
         const r = this.cfg.replayer;
-        r.target = settings.target;
+        if (diff) this.cfg.diff = diff;
+        r.target = settings.target ?? diff?.primary;
         r.headers = { ...settings.headers, ...r.headers };
         r.remove_headers = [...new Set([...settings.remove_headers, ...r.remove_headers])];
         r.timeout_ms = settings.timeout_ms;

@@ -76,6 +76,7 @@ export function statusMessage(s: WheelState, cfg: HavokConfig, sender: string, f
       headers: cfg.replayer.headers,
       remove_headers: cfg.replayer.remove_headers,
       timeout_ms: cfg.replayer.timeout_ms,
+      ...(cfg.diff ? { diff: cfg.diff } : {}),
     },
   };
 }

@@ -61,6 +61,13 @@ function logLines(): string[] {
   return lines;
 }
 
+/** Primary, secondary (the same build) and a candidate with the two changes; closed with the fixture. */
+async function threeServers(fx: HavokFixture): Promise<Record<'primary' | 'secondary' | 'candidate', Awaited<ReturnType<typeof apiServer>>>> {
+  const [primary, secondary, candidate] = await Promise.all([apiServer('p', { candidate: false }), apiServer('s', { candidate: false }), apiServer('c', { candidate: true })]);
+  for (const s of [primary, secondary, candidate]) fx.defer(() => s.server.close());
+  return { primary, secondary, candidate };
+}
+
 /** A job with [diff] and no [replayer] target. */
 function diffJob(fx: HavokFixture, job: string, targets: { primary: string; candidate: string; secondary: string }): { config: string; report: string } {
   const log = join(fx.dir, `${job}.jsonl`);
@@ -95,10 +102,7 @@ function diffJob(fx: HavokFixture, job: string, targets: { primary: string; cand
 describe('havok local with [diff]', { timeout: 120_000 }, () => {
   test('reports exactly the candidate\'s two differences, never the noise, and exits 3', async () => {
     await using fx = await havokFixture();
-    const primary = await apiServer('p', { candidate: false });
-    const secondary = await apiServer('s', { candidate: false });
-    const candidate = await apiServer('c', { candidate: true });
-    for (const s of [primary, secondary, candidate]) fx.defer(() => s.server.close());
+    const { primary, secondary, candidate } = await threeServers(fx);
     const job = diffJob(fx, 'diff-accept', { primary: primary.url, candidate: candidate.url, secondary: secondary.url });
     const res = await fx.run(['local', '--config', job.config]);
     assert.equal(res.code, 3, `exit code (stderr: ${res.stderr.slice(-2000)})`);
@@ -145,6 +149,21 @@ describe('havok local with [diff]', { timeout: 120_000 }, () => {
     assert.equal(d.critical, 0);
     assert.equal(d.compared, ITEMS + USERS);
     assert.ok(d.endpoints.every((e) => e.fields.length === 0));
+  });
+
+  test('a replayer started without a config joins with the job\'s [diff] from the time wheel', async () => {
+    await using fx = await havokFixture();
+    const { primary, secondary, candidate } = await threeServers(fx);
+    const job = diffJob(fx, 'diff-alone', { primary: primary.url, candidate: candidate.url, secondary: secondary.url });
+    const args = ['--config', job.config];
+    const reporter = fx.havok(['reporter', ...args]);
+    const others = [fx.havok(['router', ...args]), fx.havok(['replayer', '--id', 'bare', '--job', 'diff-alone', '--nats', fx.nats.url]), fx.havok(['timewheel', ...args]), fx.havok(['fetcher', ...args])];
+    const done = await reporter.done;
+    assert.equal(done.code, 3, `reporter exit code (stderr: ${done.stderr.slice(-2000)})`);
+    for (const o of await Promise.all(others.map((o) => o.done))) assert.equal(o.code, 0, o.stderr.slice(-2000));
+    const d = readReport(job.report).diff!;
+    assert.deepEqual([d.compared, d.critical], [ITEMS + USERS, 2]);
+    assert.deepEqual([primary.hits(), candidate.hits(), secondary.hits()], [ITEMS + USERS, ITEMS + USERS, ITEMS + USERS]);
   });
 
   test('a candidate that is down: its errors counted, every record skipped with the reason, no crash', async () => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { filterReason } from '../../services/fetcher/source.js';
-import { methodAllowed } from '../../services/diff/settings.js';
+import { adoptDiff, methodAllowed } from '../../services/diff/settings.js';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 
@@ -57,5 +57,13 @@ describe('[diff] config', () => {
       [undefined, 'unsafe_method', undefined, 'host_not_allowed'],
     );
     assert.equal(filterReason(loadConfig({}))({ method: 'POST', url: '/a' }), undefined, 'without [diff] every method is replayed');
+  });
+
+  test('a config-less replayer takes the [diff] section from the status when it validates', () => {
+    const section = loadConfig({ file: configFile(DIFF) }).diff!;
+    assert.deepEqual(adoptDiff(structuredClone(section)), section);
+    assert.equal(adoptDiff(undefined), undefined);
+    assert.equal(adoptDiff({ ...section, newer_key: 1 }), undefined, 'a section this build cannot read is not half-applied');
+    assert.equal(adoptDiff({ primary: 'x' }), undefined);
   });
 });
