@@ -3,7 +3,8 @@
 # machine: npm packages (npm ci), the TypeScript build, and the command's own programs from
 # Debian's packages, nothing more:
 #   demo   nats-server
-#   test   nats-server, influxd (the InfluxDB test), chromium (the HTML report test)
+#   test   nats-server, influxd (the InfluxDB test), chromium (the HTML report test),
+#          iproute2 and nftables (test hosts in network namespaces for the partition tests)
 #   bench  nats-server, and the bench's nginx target and the peer tools wrk and hey
 # Usage: `source scripts/ensure-deps.sh demo|test|bench` (HAVOK_DEPS=bench is read too, for
 # running it by hand; with neither, what the tests need).
@@ -32,6 +33,9 @@ if [ "$need" = test ]; then
   command -v influxd >/dev/null 2>&1 || [ -x /usr/bin/influxd ] || missing+=(influxdb)
   # chromium: the HTML report test opens the page in headless Chromium (playwright-core, no download).
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || missing+=(chromium)
+  # ip and nft: the partition tests build test hosts in network namespaces and cut their links.
+  command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || missing+=(iproute2)
+  command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || missing+=(nftables)
 fi
 if [ "$need" = bench ]; then
   command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)

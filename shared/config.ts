@@ -116,6 +116,15 @@ const schema = z.strictObject({
       headers: headerMap.default({}),
       remove_headers: z.array(z.string()).default([]),
       heartbeat_ms: z.number().int().positive().default(1000),
+      /**
+       * A replayer that has had no answer from NATS for this long, or whose beat the router has
+       * not seen for this long, stops sending what it holds (`fenced`) and rejoins as a new life
+       * once the router has handed its records due from then on to live replayers. Shorter =
+       * fewer records lost with a cut-off replayer; too short fences a replayer on a slow
+       * network. Below the eviction time (heartbeat_ms × missed_heartbeats), or nothing is
+       * handed over.
+       */
+      fence_ms: z.number().int().positive().default(250),
       /** A record more than this late is dropped as `late` instead of sent. 0 = never. */
       max_lateness_ms: z.number().int().nonnegative().default(0),
       /**

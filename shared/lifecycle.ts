@@ -8,7 +8,16 @@
  *   retry back-off, a lease wait) ends at once; a cleanup registered after closing began runs at
  *   once instead of being left behind (BullMQ's worker does the same with its abort controller).
  */
+import { ProtocolError } from './errors.js';
 import type { Logger } from './log.js';
+
+/** Malformed messages logged one by one; after that, one line at each power of ten. */
+const MALFORMED_LOGGED = 5;
+
+/** Whether the `count`-th malformed message gets a log line of its own. Pure. */
+export function logMalformed(count: number): boolean {
+  return count <= MALFORMED_LOGGED || Math.log10(count) % 1 === 0;
+}
 
 export type Cleanup = () => unknown | Promise<unknown>;
 
@@ -23,6 +32,8 @@ export abstract class Actor {
   private readonly abort = new AbortController();
   /** True once the cleanups ran: a cleanup registered later runs at once. */
   private cleanedUp = false;
+  /** Malformed messages dropped so far (invariant 6: counted, never a crash). */
+  private malformedCount = 0;
 
   constructor(protected readonly log: Logger) {}
 
@@ -68,6 +79,29 @@ export abstract class Actor {
     return this.abort.signal;
   }
 
+  /** Malformed NATS messages this actor received and dropped. */
+  get malformed(): number {
+    return this.malformedCount;
+  }
+
+  /**
+   * Runs a message handler: a message that does not decode (a ProtocolError) is counted and
+   * dropped, the first few logged; anything else is a bug and is thrown on.
+   */
+  protected guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.dropMalformed(err);
+    }
+  }
+
+  protected dropMalformed(err: unknown): void {
+    if (!(err instanceof ProtocolError)) throw err;
+    this.malformedCount++;
+    if (logMalformed(this.malformedCount)) this.log.warn({ err: err.message, malformed: this.malformedCount }, 'malformed message dropped');
+  }
+
   /** Ends the actor with this exit code (unless it is already closing). */
   protected finish(code: number, reason: string): void {
     if (code > this.exitCode) this.exitCode = code;
@@ -104,6 +138,7 @@ export abstract class Actor {
       await this.runCleanup(name, fn);
     }
     this.cleanedUp = true;
+    if (this.malformedCount > 0) this.log.warn({ malformed: this.malformedCount }, 'malformed messages dropped in all');
     this.log.info({ exit_code: this.exitCode }, 'closed');
     this.log.flush();
     this.resolveClosed(this.exitCode);

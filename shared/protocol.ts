@@ -188,8 +188,22 @@ export type RouterInMsg = DispatchMsg | DispatchEndMsg;
 
 /** router → replayer. */
 export interface AssignMsg extends Envelope<'assign'> {
+  /**
+   * The replayer life the records are for (its heartbeat's `boot`). A process that is a newer
+   * life of the id ignores records meant for an older one: the router hands those over itself.
+   * Absent from routers that predate it.
+   */
+  boot?: string;
   records: DueRecord[];
 }
+
+/**
+ * A replayer with work (records queued or requests in flight) heartbeats at least this often,
+ * besides its `heartbeat_ms` beat: the router's flow control lags by no more than this, and a
+ * replayer whose beats stop while it has work was cut off within this much of its last beat
+ * (services/router/handover.ts relies on it).
+ */
+export const BUSY_BEAT_MS = 50;
 
 export const REPLAYER_STATES = { up: 'up', leaving: 'leaving' } as const;
 export type ReplayerState = (typeof REPLAYER_STATES)[keyof typeof REPLAYER_STATES];
@@ -243,6 +257,21 @@ export interface RouterMsg extends Envelope<'router'> {
   duplicates: number;
   /** True once the dispatch end was seen and every record before it routed. */
   done: boolean;
+  /**
+   * When the router published this view (epoch ms, its clock): a view that waited on a broken
+   * link arrives late and must be read as old. Absent from routers that predate it.
+   */
+  at?: number;
+  /**
+   * Records of lost lives routed again to live replayers (cumulative; they count in the new
+   * life's `routed` and no longer in the lost one's). Absent from routers that predate it.
+   */
+  rerouted?: number;
+  /**
+   * For each life handed over (`lifeKey`), the cutoff: its records due at or after it (epoch ms)
+   * went to live replayers. A fenced replayer splits what it held by the same cutoff.
+   */
+  handovers?: Record<string, number>;
 }
 
 /** Accumulated by a replayer; counters are cumulative, histograms cover one interval. */
@@ -484,7 +513,7 @@ export const KINDS = {
     shape: (m) => isNum(m.n) && isNum(m.upto) && Array.isArray(m.records) && m.records.every(isDueRecord),
   },
   dispatch_end: { v: 1, accepts: [1], shape: (m) => isNum(m.n) && isNum(m.copies) },
-  assign: { v: 1, accepts: [1], shape: (m) => Array.isArray(m.records) && m.records.every(isDueRecord) },
+  assign: { v: 1, accepts: [1], shape: (m) => optToken(m.boot) && Array.isArray(m.records) && m.records.every(isDueRecord) },
   heartbeat: {
     v: 1,
     accepts: [1],
@@ -494,7 +523,15 @@ export const KINDS = {
     v: 1,
     accepts: [1],
     shape: (m) =>
-      Array.isArray(m.members) && Array.isArray(m.replayers) && isNum(m.backlog) && isObj(m.routed) && isObj(m.dropped_by_reason) && typeof m.done === 'boolean',
+      Array.isArray(m.members) &&
+      Array.isArray(m.replayers) &&
+      isNum(m.backlog) &&
+      isObj(m.routed) &&
+      isObj(m.dropped_by_reason) &&
+      typeof m.done === 'boolean' &&
+      optNum(m.rerouted) &&
+      optNum(m.at) &&
+      (m.handovers === undefined || isObj(m.handovers)),
   },
   stats: {
     v: 1,

@@ -7,7 +7,6 @@
 import { jetstream, jetstreamManager, JetStreamApiError, type JetStreamClient } from '@nats-io/jetstream';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { CheckpointStore } from '../../shared/checkpoint.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
@@ -55,16 +54,13 @@ export class Fetcher extends Actor {
       this.log.warn({ published: cp.published, ended: cp.ended }, 'resuming: batches already published are re-read but not sent again');
     }
     this.nc.subscribe(subjects.status(this.cfg.job.id), {
-      callback: (_err, msg) => {
-        try {
+      callback: (_err, msg) =>
+        this.guard(() => {
           if (decodeOn('status', msg.data).state === JOB_STATES.stopped && !this.jobStopped) {
             this.jobStopped = true;
             this.log.info('job stopped: no more reading');
           }
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-        }
-      },
+        }),
     });
     this.log.info({ sources: sources.map((s) => s.name) }, 'reading');
     void this.pump(sources).then(

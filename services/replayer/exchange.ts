@@ -11,6 +11,8 @@ export interface ExchangeOwner {
   written(ex: Exchange): void;
   /** The response completed, or the request failed with `err`. */
   settle(ex: Exchange, err: Error | undefined): void;
+  /** The code warm-up has ended: a warm-up request still waiting for a connection must not go out. */
+  warmupOver(): boolean;
 }
 
 /**
@@ -29,7 +31,14 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
   constructor(private readonly owner: ExchangeOwner) {}
 
-  onConnect(): void {}
+  /**
+   * Called as the request gets its connection, before anything is written. A warm-up request
+   * that waited in the Pool past the warm-up (a loaded machine) would now connect to the real
+   * target: it is aborted instead (and settles as an error nobody counts).
+   */
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.warmup && this.owner.warmupOver()) abort(new Error('warm-up request after the warm-up'));
+  }
   /** Called by undici once the request (head and body) is written to the socket. */
   onRequestSent(): void {
     this.owner.written(this);

@@ -12,16 +12,16 @@ import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import { observeHeartbeat, observeStats } from '../../shared/metrics.js';
 import type { Logger } from '../../shared/log.js';
-import { decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState, type StatsMsg } from '../../shared/protocol.js';
+import { BUSY_BEAT_MS, decode, decodeOn, encode, envelope, JOB_STATES, REPLAYER_STATES, SAFE_TOKEN, subjects, type DueRecord, type ReplayerState, type StatsMsg } from '../../shared/protocol.js';
 import { buildRequest, compileRules, type RequestRules } from './request.js';
 import { DueQueue, systemClock } from './scheduler.js';
 import { ReplayerStats } from './stats.js';
 import { TargetConnections } from './connections.js';
 import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
+import { splitHeld, type FenceReason } from './fence.js';
+import { FenceWatch } from './fence-watch.js';
 
-/** Period of progress heartbeats while requests are going out. */
-const PROGRESS_MS = 100;
 /** Longest wait for in-flight requests when stopping. */
 const DRAIN_WAIT_MS = 6000;
 /** Records waiting (due or not) beyond which new ones are dropped as `overload`. */
@@ -47,12 +47,23 @@ export class Replayer extends Actor implements ExchangeOwner {
   private idleStats?: NodeJS.Timeout;
   /** While the code warm-up runs: its requests and counts are not the job's. */
   private warming = false;
+  /** Set as the warm-up ends: its requests still queued in the Pool are aborted (exchange.ts). */
+  private warmupEnded = false;
   private sentAtLastStats = 0;
   /**
    * This life of the replayer: a restart under the same id is a new life whose counters start at
-   * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol).
+   * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol). A
+   * replayer that fenced itself rejoins as a new life too.
    */
-  readonly boot = randomBytes(6).toString('hex');
+  boot = newBoot();
+  /** Set while fenced (fence.ts): what it held, kept until the router says which were handed over. */
+  private fence?: { reason: FenceReason; held: DueRecord[]; at: number; giveUp: NodeJS.Timeout };
+  private rejoining = false;
+  private watch?: FenceWatch;
+  /** Records routed to an earlier life of this id (the router accounts for them). */
+  private foreign = 0;
+  /** The connections' byte counts when this life began (they count for the whole process). */
+  private wireBase = { sent: 0, received: 0 };
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -105,16 +116,14 @@ export class Replayer extends Actor implements ExchangeOwner {
     });
     const sub = this.nc.subscribe(subjects.replayer(job, this.id), {
       callback: (_err, msg) => {
-        try {
-          this.accept(decodeOn('replayer', msg.data).records);
-        } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-          this.log.warn({ err: err.message }, 'malformed message dropped');
-        }
+        this.guard(() => {
+          const m = decodeOn('replayer', msg.data);
+          this.accept(m.records, m.boot);
+        });
       },
     });
     this.onClose('assign subscription', () => sub.unsubscribe());
-    this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    this.nc.subscribe(subjects.ended(job), { callback: (_err, msg) => this.guard(() => decodeOn('ended', msg.data).job === job && this.finish(0, 'job ended')) });
     const statusSub = this.nc.subscribe(subjects.status(job), {
       callback: (_err, msg) => {
         try {
@@ -123,25 +132,40 @@ export class Replayer extends Actor implements ExchangeOwner {
             if (this.stats.sent === 0) void this.openConnections('job running');
           }
         } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
+          this.dropMalformed(err);
         }
         if (this.warmedForRun) statusSub.unsubscribe();
       },
     });
     const hb = setInterval(() => this.heartbeat(), r.heartbeat_ms);
-    // Between heartbeats, a short progress beat whenever something was sent: the router's backlog
-    // (the time wheel's flow control) then lags by 100 ms, not a whole heartbeat period.
+    // Between heartbeats, a short beat while there is work: the router's backlog (the time
+    // wheel's flow control) then lags by BUSY_BEAT_MS, not a whole heartbeat period, and a
+    // busy replayer whose beats stop was cut off within BUSY_BEAT_MS (router/handover.ts).
     let lastBeat = 0;
     const progress = setInterval(() => {
       const done = this.stats.sent + this.stats.droppedTotal();
-      if (done !== lastBeat) {
+      if (done !== lastBeat || this.inflight > 0 || this.queue.length > 0) {
         lastBeat = done;
         this.heartbeat();
       }
-    }, PROGRESS_MS);
+    }, BUSY_BEAT_MS);
     this.onClose('progress timer', () => clearInterval(progress));
     const st = setInterval(() => this.publishStats(false), this.cfg.reporter.interval_ms);
     this.onClose('timers', () => (clearInterval(hb), clearInterval(st), clearTimeout(this.idleStats)));
+    this.watch = new FenceWatch({
+      nc: this.nc,
+      job,
+      id: this.id,
+      boot: () => this.boot,
+      fenceMs: r.fence_ms,
+      now: () => Date.now(),
+      onFence: (reason) => this.fenceOff(reason),
+      onHandover: (cutoff) => void this.rejoin(cutoff),
+      onResume: () => this.resume(),
+      onMalformed: (err) => this.dropMalformed(err),
+    });
+    this.watch.start();
+    this.onClose('fence watch', () => this.watch?.stop());
     this.heartbeat();
     this.log.info({ id: this.id, target: r.target, subject: subjects.replayer(job, this.id) }, 'replayer ready');
   }
@@ -167,6 +191,7 @@ export class Replayer extends Actor implements ExchangeOwner {
       const deadline = Date.now() + 5000;
       while ((this.inflight > 0 || this.queue.length > 0) && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 2));
     } finally {
+      this.warmupEnded = true;
       this.queue.takeAll();
       // Closed mid-warm-up: warm-up requests still in the Pool must never reach the target, so
       // the connector keeps pointing at the (closing) sink.
@@ -229,6 +254,12 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (!this.nc) return;
     this.state = REPLAYER_STATES.leaving;
     this.heartbeat();
+    if (this.fence) {
+      clearTimeout(this.fence.giveUp);
+      // Stopping before the router said which of them it handed over: none sent by this life.
+      if (this.fence.held.length) this.stats.drop('fenced', this.fence.held.length);
+      this.fence.held = [];
+    }
     const rest = this.queue.takeAll();
     if (rest.length) {
       this.stats.drop('stopped', rest.length);
@@ -246,12 +277,22 @@ export class Replayer extends Actor implements ExchangeOwner {
       clearTimeout(timer);
       if (this.inflight > 0) this.log.warn({ inflight: this.inflight }, 'in-flight requests unanswered at exit (counted as sent, not completed)');
     }
+    if (this.foreign) this.log.info({ records: this.foreign }, 'records routed to an earlier life of this replayer were left to the router');
     this.publishStats(true);
     await this.nc.flush().catch(() => undefined);
   }
 
-  private accept(records: DueRecord[]): void {
+  private accept(records: DueRecord[], boot?: string): void {
+    if (boot !== undefined && boot !== this.boot) {
+      // Routed to an earlier life of this id, before it was gone: the router hands them over.
+      this.foreign += records.length;
+      return;
+    }
     this.stats.received += records.length;
+    if (this.fence) {
+      for (const r of records) this.fence.held.push(r);
+      return;
+    }
     if (this.state !== REPLAYER_STATES.up) {
       this.stats.drop('stopped', records.length);
       return;
@@ -291,6 +332,10 @@ export class Replayer extends Actor implements ExchangeOwner {
     }
   }
 
+  warmupOver(): boolean {
+    return this.warmupEnded;
+  }
+
   /** The request is on the wire: lateness and latency count from now. */
   written(ex: Exchange): void {
     const now = systemClock.now();
@@ -328,8 +373,59 @@ export class Replayer extends Actor implements ExchangeOwner {
     }
   }
 
+  /**
+   * Cut off (fence.ts): nothing more goes out; what is queued is held until the router either
+   * hears this life again (resume) or hands it over (rejoin). In-flight requests finish.
+   */
+  private fenceOff(reason: FenceReason): void {
+    if (this.fence || this.state !== REPLAYER_STATES.up || this.warming) return;
+    // The router never published a cutoff nor heard us again (no router left?): all held count as fenced.
+    const giveUpMs = this.cfg.replayer.heartbeat_ms * this.cfg.router.missed_heartbeats + 10_000;
+    this.fence = { reason, held: this.queue.takeAll(), at: Date.now(), giveUp: setTimeout(() => void this.rejoin(undefined), giveUpMs) };
+    this.log.warn({ reason, held: this.fence.held.length, fence_ms: this.cfg.replayer.fence_ms }, 'cut off from the job: fenced, sending nothing until the router hears this replayer again or hands it over');
+  }
+
+  /** Never evicted after all (fence-watch.ts onResume): what it held goes out, late. */
+  private resume(): void {
+    if (!this.fence || this.rejoining) return;
+    const { held, at, giveUp } = this.fence;
+    clearTimeout(giveUp);
+    this.fence = undefined;
+    this.log.warn({ held: held.length, fenced_for_ms: Date.now() - at }, 'the router hears this replayer again and never handed it over: sending what it held');
+    this.queue.push(held);
+  }
+
+  /**
+   * The router handed this fenced life over at `cutoff`: its final counts go out (held records
+   * due from the cutoff on are the new owners'; the rest `fenced`), and it joins as a new life.
+   */
+  private async rejoin(cutoff: number | undefined): Promise<void> {
+    if (!this.fence || this.rejoining || this.state !== REPLAYER_STATES.up) return;
+    this.rejoining = true;
+    // In-flight requests belong to this life's counts: let them settle first (bounded).
+    const deadline = Date.now() + this.cfg.replayer.timeout_ms + 1000;
+    while (this.inflight > 0 && Date.now() < deadline && !this.signal.aborted) await new Promise((r) => setTimeout(r, 10));
+    if (this.signal.aborted) return;
+    clearTimeout(this.fence.giveUp);
+    const { handedOver, fenced } = splitHeld(this.fence.held, cutoff);
+    this.stats.received -= handedOver;
+    if (fenced > 0) this.stats.drop('fenced', fenced);
+    this.publishStats(true);
+    const old = this.boot;
+    this.wireBase = this.connections?.bytes() ?? this.wireBase;
+    this.stats = new ReplayerStats();
+    this.boot = newBoot();
+    this.log.warn({ old_life: old, life: this.boot, handed_over: handedOver, fenced, cutoff, was_fenced_for_ms: Date.now() - this.fence.at }, 'rejoining as a new life');
+    this.fence = undefined;
+    this.rejoining = false;
+    this.watch?.rejoined();
+    this.heartbeat();
+  }
+
   private heartbeat(): void {
+    // Fenced, it still beats: a router that hears it does not evict it (fence-watch.ts onResume).
     if (this.nc.isClosed() || this.warming) return;
+    this.watch?.beatSent(Date.now());
     const r = this.cfg.replayer;
     observeHeartbeat(this.cfg.job.id, { inflight: this.inflight, capacity: r.max_inflight });
     this.nc.publish(
@@ -343,9 +439,14 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.warming) this.stats = new ReplayerStats();
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
-    const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    const all = this.connections?.bytes() ?? { sent: 0, received: 0 };
+    const wire = { sent: all.sent - this.wireBase.sent, received: all.received - this.wireBase.received };
     const msg: StatsMsg = { ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot };
     observeStats(this.cfg.job.id, msg);
     this.nc.publish(subjects.stats(this.cfg.job.id), encode(msg));
   }
+}
+
+function newBoot(): string {
+  return randomBytes(6).toString('hex');
 }

@@ -68,7 +68,7 @@ export function renderHtml(report: EndReport): string {
   <span class="badge small ${r.accounting.records_close ? 'ok' : 'bad'}">${r.accounting.records_close ? 'closes' : 'does not close'}</span></p>
   <p>expected <b>${fmtInt(q.expected)}</b> = sent <b>${fmtInt(q.sent)}</b> + dropped <b>${fmtInt(q.dropped)}</b>${q.unaccounted !== 0 ? ` + unaccounted <b>${fmtInt(q.unaccounted)}</b>` : ''}
   <span class="badge small ${r.accounting.requests_close ? 'ok' : 'bad'}">${r.accounting.requests_close ? 'closes' : 'does not close'}</span>
-  ${q.duplicates ? ` · duplicates ${fmtInt(q.duplicates)}` : ''}${q.unfinished ? ` · unfinished ${fmtInt(q.unfinished)}` : ''}</p>
+  ${q.duplicates ? ` · duplicates ${fmtInt(q.duplicates)}` : ''}${q.rerouted ? ` · rerouted ${fmtInt(q.rerouted)}` : ''}${q.unfinished ? ` · unfinished ${fmtInt(q.unfinished)}` : ''}</p>
 </section>
 <section class="charts">
   <figure>

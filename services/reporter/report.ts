@@ -38,6 +38,11 @@ export interface EndReport {
     dropped: number;
     dropped_by_reason: Record<string, number>;
     duplicates: number;
+    /**
+     * Records of lost replayer lives routed again to live ones (a handover, not a drop: each
+     * counts once, where it was finally sent or dropped).
+     */
+    rerouted: number;
     /** Sent, but no response or error seen before the report was written. */
     unfinished: number;
     /** expected − sent − dropped: records nobody accounted for (0 when accounting closes). */
@@ -95,6 +100,7 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
       dropped: a.dropped,
       dropped_by_reason: a.dropped_by_reason,
       duplicates: a.duplicates,
+      rerouted: router?.rerouted ?? 0,
       unfinished: t.sent - t.ok - t.failed,
       unaccounted: a.unaccounted,
     },
@@ -136,7 +142,7 @@ export function formatSummary(r: EndReport, jsonPath: string, htmlPath?: string)
     '',
     `havok job ${r.job}: ${r.state} in ${r.duration_s.toFixed(1)} s (speed ${r.speed}, rate ${r.rate})`,
     `  records   read ${r.records.read}  parse_errors ${r.records.parse_errors}  filtered ${r.records.filtered}  dispatched ${r.records.dispatched}`,
-    `  requests  expected ${q.expected}  sent ${q.sent}  ok ${q.ok}  failed ${q.failed}  dropped ${q.dropped}${fmtReasons(q.dropped_by_reason)}`,
+    `  requests  expected ${q.expected}  sent ${q.sent}  ok ${q.ok}  failed ${q.failed}  dropped ${q.dropped}${fmtReasons(q.dropped_by_reason)}${q.rerouted ? `  rerouted ${q.rerouted}` : ''}`,
     `  latency   p50 ${l.p50} ms  p90 ${l.p90} ms  p99 ${l.p99} ms  max ${l.max} ms   (from due: p99 ${r.latency_from_due_ms.p99} ms)`,
     `  lateness  p50 ${r.lateness_ms.p50} ms  p99 ${r.lateness_ms.p99} ms  max ${r.lateness_ms.max} ms`,
     `  throughput ${r.throughput_rps} req/s   ${fmtBytes(r.bytes_sent)} sent, ${fmtBytes(r.bytes_received)} received   status ${Object.entries(r.by_status).map(([k, v]) => `${k}:${v}`).join(' ') || '-'}${Object.keys(r.by_error).length ? `   errors ${Object.entries(r.by_error).map(([k, v]) => `${k}:${v}`).join(' ')}` : ''}`,

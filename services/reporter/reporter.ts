@@ -7,7 +7,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { percentilesMs } from '../../shared/histogram.js';
 import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
@@ -74,14 +73,7 @@ export class Reporter extends Actor {
     this.onClose('nats', () => this.nc.drain());
     this.lease = new Lease({ nc: this.nc, job, role: 'reporter', holder: this.sender, log: this.log, replicas: this.cfg.nats.stream_replicas });
     this.lease.onLost(() => this.finish(1, 'another reporter is active for the job'));
-    const handle = (fn: (data: Uint8Array) => void) => (_err: Error | null, msg: { data: Uint8Array }) => {
-      try {
-        fn(msg.data);
-      } catch (err) {
-        if (!(err instanceof ProtocolError)) throw err;
-        this.log.warn({ err: err.message }, 'malformed message dropped');
-      }
-    };
+    const handle = (fn: (data: Uint8Array) => void) => (_err: Error | null, msg: { data: Uint8Array }) => this.guard(() => fn(msg.data));
     // The end is also checked when counts arrive, not only on the next tick: the report's
     // duration (and so its throughput) ends with the last answer, not up to a tick later.
     this.nc.subscribe(subjects.stats(job), {
@@ -105,9 +97,9 @@ export class Reporter extends Actor {
     // A standby merges everything from the start (counters are cumulative per life, histograms
     // arrive once per interval), so on takeover it holds what the active one held.
     this.nc.subscribe(subjects.ended(job), {
-      callback: () => {
-        if (!this.active) this.finish(0, 'job ended');
-      },
+      callback: handle((d) => {
+        if (decodeOn('ended', d).job === job && !this.active) this.finish(0, 'job ended');
+      }),
     });
     const tick = setInterval(() => this.tick(), this.cfg.reporter.interval_ms);
     this.onClose('tick', () => clearInterval(tick));

@@ -3,7 +3,9 @@
  * from its first heartbeat until it says it is leaving or misses `missed` heartbeats in a row.
  * Each member is one life of a replayer (`boot`): a heartbeat with the same id and another boot
  * is a restart, which replaces the old life at once (its counters start again at 0, so the old
- * life's figures must not be compared with the new one's).
+ * life's figures must not be compared with the new one's). A replaced or evicted life (with a
+ * boot) never comes back: its records may have been handed over (handover.ts), so the replayer
+ * returns as a new life.
  */
 import { lifeKey, REPLAYER_STATES, type HeartbeatMsg } from '../../shared/protocol.js';
 
@@ -19,7 +21,12 @@ export interface Member {
   dropped: number;
   /** Requests per second between its last two heartbeats. */
   rps: number;
+  /** When the router first routed records to it after this heartbeat (undefined: not since). */
+  routedSince?: number;
 }
+
+/** Why a life left the membership without saying goodbye. */
+export type GoneWhy = 'evicted' | 'restarted';
 
 export class Membership {
   private readonly byId = new Map<string, Member>();
@@ -27,9 +34,11 @@ export class Membership {
   private readonly retired = new Set<string>();
   private sorted: string[] = [];
 
+  /** `onGone` hears of every life gone without a goodbye (its records may be handed over). */
   constructor(
     private readonly heartbeatMs: number,
     private readonly missed: number,
+    private readonly onGone: (m: Member, why: GoneWhy) => void = () => undefined,
   ) {}
 
   /** Silence after which a member is out: missed × period − period / 4. */
@@ -47,23 +56,25 @@ export class Membership {
     if (restarted) this.retired.add(old.life);
     const prev = restarted ? undefined : old;
     const known = prev !== undefined;
+    let change: 'joined' | 'left' | 'restarted' | undefined;
     if (hb.state === REPLAYER_STATES.leaving) {
-      if (restarted) {
+      if (known || restarted) {
         this.byId.delete(hb.id);
         this.refresh();
-        return 'left';
+        change = 'left';
       }
-      if (!known) return undefined;
-      this.byId.delete(hb.id);
-      this.refresh();
-      return 'left';
+    } else {
+      const sent = hb.sent ?? 0;
+      const rps = prev && now > prev.lastSeen ? ((sent - prev.sent) * 1000) / (now - prev.lastSeen) : 0;
+      this.byId.set(hb.id, { id: hb.id, life, ...(hb.boot ? { boot: hb.boot } : {}), lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
+      if (!known) {
+        this.refresh();
+        change = restarted ? 'restarted' : 'joined';
+      }
     }
-    const sent = hb.sent ?? 0;
-    const rps = prev && now > prev.lastSeen ? ((sent - prev.sent) * 1000) / (now - prev.lastSeen) : 0;
-    this.byId.set(hb.id, { id: hb.id, life, ...(hb.boot ? { boot: hb.boot } : {}), lastSeen: now, capacity: hb.capacity, inflight: hb.inflight, sent, dropped: hb.dropped ?? 0, rps: Math.max(0, Math.round(rps)) });
-    if (known) return undefined;
-    this.refresh();
-    return restarted ? 'restarted' : 'joined';
+    // Told once the membership is up to date: the gone life's records may be routed at once.
+    if (restarted) this.onGone(old, 'restarted');
+    return change;
   }
 
   /**
@@ -73,10 +84,16 @@ export class Membership {
    */
   expire(now: number): string[] {
     const limit = this.limitMs;
-    const gone = [...this.byId.values()].filter((m) => now - m.lastSeen > limit).map((m) => m.id);
-    for (const id of gone) this.byId.delete(id);
+    const gone = [...this.byId.values()].filter((m) => now - m.lastSeen > limit);
+    for (const m of gone) {
+      this.byId.delete(m.id);
+      // Its records may be handed over: the life must come back as a new one (a fenced replayer
+      // does). A replayer without a boot (older release) rejoins as before.
+      if (m.boot) this.retired.add(m.life);
+    }
     if (gone.length) this.refresh();
-    return gone;
+    for (const m of gone) this.onGone(m, 'evicted');
+    return gone.map((m) => m.id);
   }
 
   /**

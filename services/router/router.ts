@@ -11,13 +11,13 @@
  */
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import { observeRouter } from '../../shared/metrics.js';
 import { Lease } from '../../shared/lease/lease.js';
 import type { Logger } from '../../shared/log.js';
 import { decodeOn, encode, envelope, subjects, type DispatchMsg, type DueRecord, type RouterMsg } from '../../shared/protocol.js';
-import { Membership } from './membership.js';
+import { handoverCutoff, Retained, splitAtCutoff } from './handover.js';
+import { Membership, type GoneWhy, type Member } from './membership.js';
 import { RoutePicker } from './route.js';
 import { acceptBatch, acceptEnd, startSequence } from './sequence.js';
 
@@ -40,6 +40,10 @@ export class Router extends Actor {
   private held: DueRecord[][] = [];
   private heldRecords = 0;
   private lease!: Lease;
+  /** Recent records per life, for handing a lost life's records over (handover.ts). */
+  private readonly retained: Retained;
+  private rerouted = 0;
+  private readonly handovers: Record<string, number> = {};
   private readonly sender = `router-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
 
   constructor(
@@ -47,8 +51,10 @@ export class Router extends Actor {
     log: Logger,
   ) {
     super(log);
-    this.members = new Membership(cfg.replayer.heartbeat_ms, cfg.router.missed_heartbeats);
+    this.members = new Membership(cfg.replayer.heartbeat_ms, cfg.router.missed_heartbeats, (m, why) => this.handOver(m, why));
     this.picker = new RoutePicker(cfg.router.hash);
+    // Every cutoff lies within the eviction time of the life's last heartbeat (handover.ts).
+    this.retained = new Retained(this.members.limitMs + cfg.replayer.heartbeat_ms);
   }
 
   protected async run(signal: AbortSignal): Promise<void> {
@@ -64,7 +70,9 @@ export class Router extends Actor {
         // A standby carries the active router's counts (its own decisions fill in after them).
         Object.assign(this.routed, r.routed);
         Object.assign(this.dropped, r.dropped_by_reason);
+        Object.assign(this.handovers, r.handovers);
         this.duplicates = r.duplicates;
+        this.rerouted = r.rerouted ?? this.rerouted;
       }),
     });
     this.nc.subscribe(subjects.heartbeat(job), {
@@ -84,12 +92,13 @@ export class Router extends Actor {
         else this.end(m.copies);
       }),
     });
-    this.nc.subscribe(subjects.ended(job), { callback: () => this.finish(0, 'job ended') });
+    this.nc.subscribe(subjects.ended(job), { callback: (_err, msg) => this.guard(() => decodeOn('ended', msg.data).job === job && this.finish(0, 'job ended')) });
     void this.watchConnection();
     const tick = setInterval(() => {
       // While our own connection is down, missing heartbeats are our problem, not theirs.
       if (!this.connected) return;
       this.releaseHeld();
+      this.retained.trim(Date.now());
       const gone = this.members.expire(Date.now());
       if (gone.length) this.log.warn({ replayers: gone }, 'replayer missed heartbeats, evicted');
       this.publishState();
@@ -172,12 +181,32 @@ export class Router extends Actor {
       g.push(r);
     }
     for (const [id, group] of groups) {
+      const member = this.members.get(id)!;
       // A standby decides as the active router would, without sending.
-      if (this.active) this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), records: group }));
+      if (this.active) this.nc.publish(subjects.replayer(this.cfg.job.id, id), encode({ ...envelope('assign', this.sender), ...(member.boot ? { boot: member.boot } : {}), records: group }));
       // Counted per life: a replayer restarted under this id starts its counts again at 0.
-      const life = this.members.get(id)!.life;
-      this.routed[life] = (this.routed[life] ?? 0) + group.length;
+      this.routed[member.life] = (this.routed[member.life] ?? 0) + group.length;
+      member.routedSince ??= Date.now();
+      if (member.boot) this.retained.add(member.life, group);
     }
+  }
+
+  /**
+   * A life gone without a goodbye: its records due from the cutoff on go to live replayers
+   * (handover.ts says why that cannot duplicate a request); the rest stay counted to it.
+   */
+  private handOver(m: Member, why: GoneWhy): void {
+    const records = this.retained.take(m.life);
+    if (!m.boot) return;
+    const r = this.cfg.replayer;
+    const cutoff = Math.max(handoverCutoff(m, r.fence_ms), this.retained.floor);
+    this.handovers[m.life] = cutoff;
+    const { reroute } = splitAtCutoff(records, cutoff);
+    if (reroute.length === 0 || this.members.ids().length === 0) return;
+    this.routed[m.life] = (this.routed[m.life] ?? 0) - reroute.length;
+    this.rerouted += reroute.length;
+    if (this.active) this.log.warn({ replayer: m.id, why, records: reroute.length, cutoff }, 'records of a lost replayer handed to live ones');
+    this.assign(reroute);
   }
 
   private end(copies: number): void {
@@ -210,18 +239,11 @@ export class Router extends Actor {
       dropped_by_reason: this.dropped,
       duplicates: this.duplicates,
       done: this.done,
+      rerouted: this.rerouted,
+      handovers: this.handovers,
+      at: Date.now(),
     };
     observeRouter(this.cfg.job.id, msg);
     this.nc.publish(subjects.router(this.cfg.job.id), encode(msg));
-  }
-
-  /** A malformed message is logged and dropped; it never takes the router down. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      if (!(err instanceof ProtocolError)) throw err;
-      this.log.warn({ err: err.message }, 'malformed message dropped');
-    }
   }
 }

@@ -15,7 +15,6 @@ import { AckPolicy, jetstream, jetstreamManager, type Consumer, type JsMsg } fro
 import { CheckpointStore } from '../../shared/checkpoint.js';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { ensureJobStream } from '../../shared/job-stream.js';
 import { Lease } from '../../shared/lease/lease.js';
 import { Actor } from '../../shared/lifecycle.js';
@@ -131,17 +130,19 @@ export class TimeWheel extends Actor {
           }
           reply = d.ok ? this.reply(true) : this.reply(false, d.error);
         } catch (err) {
-          if (!(err instanceof ProtocolError)) throw err;
-          reply = this.reply(false, err.message);
+          this.dropMalformed(err);
+          reply = this.reply(false, (err as Error).message);
         }
         if (msg.reply) msg.respond(encode(reply));
       },
     });
     this.nc.subscribe(subjects.ended(job), {
-      callback: () => {
-        this.endedSeen = true;
-        if (this.finishedAt) this.finish(0, 'job ended');
-      },
+      callback: (_err, msg) =>
+        this.guard(() => {
+          if (decodeOn('ended', msg.data).job !== job) return;
+          this.endedSeen = true;
+          if (this.finishedAt) this.finish(0, 'job ended');
+        }),
     });
   }
 
@@ -338,19 +339,5 @@ export class TimeWheel extends Actor {
     const status = statusMessage(this.wheel, this.cfg, this.sender, this.finishedAt, Date.now());
     observeStatus(status);
     this.nc.publish(subjects.status(this.cfg.job.id), encode(status));
-  }
-
-  /** A malformed message is logged and dropped; it never takes the time wheel down. */
-  private guard(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.dropMalformed(err);
-    }
-  }
-
-  private dropMalformed(err: unknown): void {
-    if (!(err instanceof ProtocolError)) throw err;
-    this.log.warn({ err: err.message }, 'malformed message dropped');
   }
 }

@@ -99,7 +99,7 @@ function fixture(): EndReport {
       { line: 2031, text: '10.0.0.1 - - [17/May/2015:10:05:03 +0000] "GET /x HTTP/1.1" 200 -- garbled', reason: 'bad size field' },
       { line: 9120, text: '\u0000\u0001binary junk ' + 'x'.repeat(300), reason: 'no analyzer matched' },
     ],
-    requests: { expected: dispatched, sent, ok: sent - failed, failed, dropped: 49, dropped_by_reason, duplicates: 0, unfinished: 0, unaccounted: 0 },
+    requests: { expected: dispatched, sent, ok: sent - failed, failed, dropped: 49, dropped_by_reason, duplicates: 0, rerouted: 0, unfinished: 0, unaccounted: 0 },
     accounting: { records_close: true, requests_close: true },
     rate: 1,
     speed: 100,

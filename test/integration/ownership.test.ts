@@ -91,7 +91,7 @@ describe('ownership', { timeout: 180_000 }, () => {
     const report = readReport(job.report);
     const lost = (report.requests.dropped_by_reason.replayer_lost ?? 0) + (report.requests.dropped_by_reason.bus_lost ?? 0);
     assert.equal(report.requests.sent, target.count(), `report sent ${report.requests.sent}, the target received ${target.count()}`);
-    assert.equal(report.requests.sent + lost, 2000);
+    assert.equal(report.requests.sent + lost, 2000, JSON.stringify(report.requests));
     assert.ok(report.requests.sent > 1000, 'the second life sent some too');
     const row = report.replayers.find((r) => r.id === 'r1');
     assert.equal(row?.sent, report.requests.sent, 'one row for r1, summing its lives');

@@ -4,7 +4,9 @@
  * the real nats-server and real HTTP.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { connect } from '@nats-io/transport-node';
@@ -15,6 +17,7 @@ import { havokFixture } from '../support/fixture.js';
 import type { Running } from '../support/havok-cli.js';
 import { startNatsServer } from '../support/nats-server.js';
 import { startTarget } from '../support/target-server.js';
+import { netnsUnavailable, oneWayCutsAvailable, testNet } from '../support/hosts.js';
 import { DEMO_SLOW_MS, startDemoTarget } from '../../services/demo-target/server.js';
 
 /** A fresh subject or stream name per test, so tests never see each other's messages. */
@@ -292,5 +295,38 @@ describe('demo target', () => {
     } finally {
       await first.close();
     }
+  });
+});
+
+describe('testNet (test hosts in network namespaces)', { skip: await netnsUnavailable() }, () => {
+  /** Whether a TCP connection from the host's namespace to `ip:port` opens within 1 s. */
+  const reaches = (ns: string, ip: string, port: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      execFile('ip', ['netns', 'exec', ns, 'timeout', '1', 'bash', '-c', `exec 3<>/dev/tcp/${ip}/${port}`], (err) => resolve(!err));
+    });
+
+  it('a host reaches the hub; cut both ways it does not; healed it does again; dispose removes its namespace', async () => {
+    let ns: string;
+    {
+      await using net = await testNet(['h1']);
+      const h = net.host('h1');
+      ns = h.ns;
+      await using target = await startTarget({ host: net.hubIp });
+      const port = Number(new URL(target.url).port);
+      assert.equal(await reaches(h.ns, net.hubIp, port), true, 'before the cut');
+      await h.cut();
+      assert.equal(await reaches(h.ns, net.hubIp, port), false, 'cut');
+      await h.heal();
+      await check(() => reaches(h.ns, net.hubIp, port), 5_000, 'the link to work again after heal');
+      if (await oneWayCutsAvailable()) {
+        await h.cut('out');
+        assert.equal(await reaches(h.ns, net.hubIp, port), false, 'cut one way (out): its SYN never leaves');
+        await h.heal();
+        assert.equal(await reaches(h.ns, net.hubIp, port), true, 'healed after a one-way cut');
+      }
+      assert.throws(() => net.host('nope'), /no host "nope"/);
+    }
+    const { stdout } = await promisify(execFile)('ip', ['netns', 'list']);
+    assert.ok(!stdout.includes(ns), `namespace ${ns} removed on dispose`);
   });
 });

@@ -17,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
-import { startHavok, writeJob, type JobFiles, type JobOptions, type RunResult, type Running } from './havok-cli.js';
+import { startHavok, writeJob, type JobFiles, type JobOptions, type RunResult, type Running, type StartOptions } from './havok-cli.js';
 import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
 import { startTarget, type TargetHandle, type TargetOptions } from './target-server.js';
 
@@ -41,8 +41,8 @@ export interface HavokFixture<O extends FixtureOptions = FixtureOptions> extends
   readonly dir: string;
   /** Writes a job config (and, with `lines`, its log) into a fresh dir under `dir`. */
   job(opts: FixtureJobOptions): JobFiles;
-  /** Starts `havok <args>`; killed with SIGKILL and reaped on dispose if still running. */
-  havok(args: string[], env?: Record<string, string>): Running;
+  /** Starts `havok <args>` (in a test host's namespace with `where.netns`); killed with SIGKILL and reaped on dispose if still running. */
+  havok(args: string[], env?: Record<string, string>, where?: StartOptions): Running;
   /** Runs `havok <args>` to its end. */
   run(args: string[], env?: Record<string, string>): Promise<RunResult>;
   /** A NATS client of the fixture's server (or `opts.servers`); closed on dispose. */
@@ -100,8 +100,8 @@ export async function havokFixture<const O extends FixtureOptions = Record<never
       target = t;
       cleanups.push(() => t.close());
     }
-    const havok = (args: string[], env?: Record<string, string>): Running => {
-      const p = startHavok(args, env);
+    const havok = (args: string[], env?: Record<string, string>, where?: StartOptions): Running => {
+      const p = startHavok(args, env, where);
       cleanups.push(() => reap(p));
       return p;
     };

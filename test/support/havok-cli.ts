@@ -26,8 +26,15 @@ export interface Running {
   stderr(): string;
 }
 
-export function startHavok(args: string[], env: Record<string, string> = {}): Running {
-  const proc = spawn(process.execPath, [BIN, ...args], {
+/** Where to run: `netns` = a test host's network namespace (test/support/hosts.ts). */
+export interface StartOptions {
+  netns?: string;
+}
+
+export function startHavok(args: string[], env: Record<string, string> = {}, where: StartOptions = {}): Running {
+  // `ip netns exec` execs the command in place, so the child's pid is havok's own.
+  const [cmd, argv] = where.netns ? ['ip', ['netns', 'exec', where.netns, process.execPath, BIN, ...args]] : [process.execPath, [BIN, ...args]];
+  const proc = spawn(cmd, argv, {
     env: { ...process.env, HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

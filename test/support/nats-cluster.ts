@@ -1,7 +1,8 @@
 /**
- * A 3-node nats-server cluster with JetStream on loopback, for tests that kill a node mid-run.
- * Cluster ports must be known up front (each node routes to the others), so free ports are found
- * by binding port 0 first.
+ * A 3-node nats-server cluster with JetStream on loopback, for tests that kill a node mid-run;
+ * or, given test hosts (test/support/hosts.ts), one node per host on the host's address, for
+ * tests that cut a node off. Cluster ports must be known up front (each node routes to the
+ * others), so free ports are found by binding port 0 first.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +28,8 @@ export interface NatsCluster {
 }
 
 
-export async function startNatsCluster(size = 3): Promise<NatsCluster> {
+/** `hosts`: run node i in hosts[i]'s namespace, listening on its address. */
+export async function startNatsCluster(size = 3, hosts?: ReadonlyArray<{ ns: string; ip: string }>): Promise<NatsCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'havok-cluster-'));
   const client: number[] = [];
   const route: number[] = [];
@@ -37,13 +39,13 @@ export async function startNatsCluster(size = 3): Promise<NatsCluster> {
   }
   const nodes: ClusterNode[] = [];
   for (let i = 0; i < size; i++) {
-    const routes = route.filter((_, j) => j !== i).map((p) => `nats://127.0.0.1:${p}`).join(',');
-    const proc = spawn(
-      process.env.NATS_SERVER_BIN ?? 'nats-server',
-      ['-a', '127.0.0.1', '-p', String(client[i]), '-js', '-sd', join(dir, `n${i}`), '--name', `n${i}`, '--cluster_name', 'havok', '--cluster', `nats://127.0.0.1:${route[i]}`, '--routes', routes],
-      { stdio: 'ignore' },
-    );
-    nodes.push({ name: `n${i}`, url: `nats://127.0.0.1:${client[i]}`, proc });
+    const addr = (j: number): string => hosts?.[j]?.ip ?? '127.0.0.1';
+    const routes = route.map((p, j) => `nats://${addr(j)}:${p}`).filter((_, j) => j !== i).join(',');
+    const bin = process.env.NATS_SERVER_BIN ?? 'nats-server';
+    const args = ['-a', addr(i), '-p', String(client[i]), '-js', '-sd', join(dir, `n${i}`), '--name', `n${i}`, '--cluster_name', 'havok', '--cluster', `nats://${addr(i)}:${route[i]}`, '--routes', routes];
+    const ns = hosts?.[i]?.ns;
+    const proc = ns ? spawn('ip', ['netns', 'exec', ns, bin, ...args], { stdio: 'ignore' }) : spawn(bin, args, { stdio: 'ignore' });
+    nodes.push({ name: `n${i}`, url: `nats://${addr(i)}:${client[i]}`, proc });
   }
   const urls = nodes.map((n) => n.url).join(',');
   // Ready when JetStream answers with a meta leader: a stream with 3 replicas can be created.

@@ -25,6 +25,8 @@ export interface TargetOptions {
   latencyMs?: number | (() => number);
   /** Status code of every reply (default 200). */
   status?: number;
+  /** Address to listen on (default 127.0.0.1); a test network's hub address for test hosts. */
+  host?: string;
 }
 
 export interface TargetHandle extends AsyncDisposable {
@@ -97,7 +99,7 @@ export async function startTarget(opts: TargetOptions = {}): Promise<TargetHandl
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, opts.host ?? '127.0.0.1', () => {
       server.off('error', reject);
       resolve();
     });
@@ -116,7 +118,7 @@ export async function startTarget(opts: TargetOptions = {}): Promise<TargetHandl
     return closing;
   };
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${opts.host ?? '127.0.0.1'}:${port}`,
     requests,
     count: () => requests.length,
     wireBytes() {

@@ -63,7 +63,7 @@ function finishedJob(): { merger: StatsMerger; report: EndReport } {
 describe('buildReport', () => {
   test('requests and accounting of a finished job', () => {
     const { report: r } = finishedJob();
-    assert.deepEqual(r.requests, { expected: 10, sent: 9, ok: 7, failed: 2, dropped: 1, dropped_by_reason: { late: 1 }, duplicates: 0, unfinished: 0, unaccounted: 0 });
+    assert.deepEqual(r.requests, { expected: 10, sent: 9, ok: 7, failed: 2, dropped: 1, dropped_by_reason: { late: 1 }, duplicates: 0, rerouted: 0, unfinished: 0, unaccounted: 0 });
     assert.deepEqual(r.accounting, { records_close: true, requests_close: true });
     assert.deepEqual(r.records, { read: 14, parse_errors: 1, filtered: 3, dispatched: 10 });
     assert.deepEqual(r.parse_error_samples, [{ line: 7, text: 'garbage', reason: 'no analyzer matched' }]);
