@@ -12,7 +12,6 @@ import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
-import { ProtocolError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { CONTROL_OPS, decodeOn, subjects, type ControlOp, type KindOn, type MsgOf } from '../../shared/protocol.js';
@@ -62,18 +61,9 @@ export class ConsoleServer extends Actor {
     const job = this.cfg.job.id;
     this.nc = await connectBus(this.cfg.nats, this.log, { name: `havok-console-${process.pid}`, signal });
     this.onClose('nats', () => this.nc.drain());
-    // One fold per subject; a malformed message is logged and dropped, the page goes on.
+    // One fold per subject; a malformed message is counted and dropped (Actor.guard), the page goes on.
     const follow = <C extends 'status' | 'router' | 'stats' | 'ended'>(channel: C, fold: (m: MsgOf<KindOn<C>>) => void): void => {
-      this.nc.subscribe(subjects[channel](job), {
-        callback: (_err, msg) => {
-          try {
-            fold(decodeOn(channel, msg.data));
-          } catch (err) {
-            if (!(err instanceof ProtocolError)) throw err;
-            this.log.warn({ err: err.message, channel }, 'malformed message dropped');
-          }
-        },
-      });
+      this.nc.subscribe(subjects[channel](job), { callback: (_err, msg) => this.guard(() => fold(decodeOn(channel, msg.data))) });
     };
     follow('status', (m) => onStatus(this.state, m));
     follow('router', (m) => onRouter(this.state, m, Date.now()));

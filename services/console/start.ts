@@ -5,7 +5,7 @@
  */
 import type { HavokConfig } from '../../shared/config.js';
 import { runAsProcess } from '../../shared/lifecycle.js';
-import type { Logger } from '../../shared/log.js';
+import { createLogger, type Logger } from '../../shared/log.js';
 import { DEFAULT_LISTEN, TOKEN_ENV, parseListen, requiredToken } from './access.js';
 import { ConsoleServer } from './server.js';
 
@@ -28,9 +28,9 @@ export async function runConsole(cfg: HavokConfig, flags: ConsoleFlags, log: Log
 }
 
 /** `havok local --console [HOST:PORT]`: started once NATS is up; returns its stop. */
-export async function startLocalConsole(cfg: HavokConfig, listen: string | true, log: Logger, out: NodeJS.WritableStream = process.stdout): Promise<() => Promise<void>> {
+export async function startLocalConsole(cfg: HavokConfig, listen: string | true, out: NodeJS.WritableStream = process.stdout): Promise<() => Promise<void>> {
   const print = (url: string): void => void out.write(`havok console: ${url}\n`);
-  const server = makeConsole(cfg, { listen: listen === true ? undefined : listen }, log.child({ actor: 'console' }), '--console', print);
+  const server = makeConsole(cfg, { listen: listen === true ? undefined : listen }, createLogger('console', { job: cfg.job.id }), '--console', print);
   await server.start();
   return () => server.close('job over');
 }

@@ -8,7 +8,7 @@
  * exactly), so the page's numbers are the ones the end report will show.
  */
 import { percentilesMs } from '../../shared/histogram.js';
-import { JOB_STATES, lifeKey, type DiffEndpointStats, type DiffStats, type EndedMsg, type RouterMsg, type StatsMsg, type StatusMsg } from '../../shared/protocol.js';
+import { JOB_STATES, lifeId, lifeKey, type DiffEndpointStats, type DiffStats, type EndedMsg, type RouterMsg, type StatsMsg, type StatusMsg } from '../../shared/protocol.js';
 import { addEndpoints } from '../diff/merge.js';
 import { StatsMerger, addInto, sumValues } from '../reporter/merge.js';
 
@@ -86,7 +86,7 @@ export function onRouter(s: ConsoleState, m: RouterMsg, now: number): void {
     const life = s.lives.get(key);
     if (!life) {
       const info = m.replayers.find((r) => lifeKey(r.id, r.boot) === key);
-      s.lives.set(key, { id: info?.id ?? key.split('@')[0], boot: info?.boot, joined_at: now });
+      s.lives.set(key, { id: info?.id ?? lifeId(key), boot: info?.boot, joined_at: now });
     } else if (life.left_at !== undefined) {
       delete life.left_at;
     }

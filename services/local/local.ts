@@ -64,7 +64,7 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
   const stopConsole =
     opts.console === undefined
       ? undefined
-      : await (await import('../console/start.js')).startLocalConsole({ ...cfg, nats: { ...cfg.nats, url: natsUrl } }, opts.console, log).catch(async (err: unknown) => {
+      : await (await import('../console/start.js')).startLocalConsole({ ...cfg, nats: { ...cfg.nats, url: natsUrl } }, opts.console).catch(async (err: unknown) => {
           await server?.stop();
           throw err;
         });
