@@ -24,6 +24,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   rec!: DueRecord;
   sentAt = 0;
   status = 0;
+  /** The trace id this request carries (`[replayer.trace]`), for the report's samples. */
+  traceId: string | undefined = undefined;
   /** Sent by the code warm-up: never counted, even if it settles after the warm-up ended. */
   warmup = false;
 

@@ -18,6 +18,7 @@ import { ReplayerStats } from './stats.js';
 import { TargetConnections } from './connections.js';
 import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
+import { compileTracer, type Tracer } from '../../shared/trace/propagate.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -47,6 +48,8 @@ export class Replayer extends Actor implements ExchangeOwner {
   /** While the code warm-up runs: its requests and counts are not the job's. */
   private warming = false;
   private sentAtLastStats = 0;
+  /** Sets each request's trace context (`[replayer.trace]`); undefined = adds none. */
+  private readonly tracer: Tracer | undefined;
   /**
    * This life of the replayer: a restart under the same id is a new life whose counters start at
    * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol).
@@ -63,6 +66,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.sender = `replayer-${id}`;
     this.rules = compileRules(cfg.replayer.headers, cfg.replayer.remove_headers);
     this.queue = new DueQueue(systemClock, (rec, now) => this.trySend(rec, now));
+    this.tracer = compileTracer(cfg.replayer.trace, cfg.job.id);
   }
 
   protected async run(): Promise<void> {
@@ -284,7 +288,9 @@ export class Replayer extends Actor implements ExchangeOwner {
     ex.warmup = this.warming;
     this.dispatching = true;
     try {
-      this.pool.dispatch(buildRequest(rec, this.rules), ex);
+      const req = buildRequest(rec, this.rules);
+      ex.traceId = this.tracer?.apply(rec, req.headers);
+      this.pool.dispatch(req, ex);
     } finally {
       this.dispatching = false;
     }
