@@ -115,6 +115,8 @@ export interface LogRecord {
   /** Source index within the job, and line/offset order within that source (tie-break). */
   src: number;
   seq: number;
+  /** 1-based line of the source it was read from (a Kafka partition: message number in the range read); absent from older fetchers. */
+  line?: number;
 }
 
 /** A record released by the time wheel: `due` is the wall-clock epoch ms it must be sent at. */
@@ -276,6 +278,52 @@ export interface StatsMsg extends Envelope<'stats'> {
   lateness: HistogramWire;
   by_api: Record<string, ApiStats>;
   interval_sent: number;
+  /** Heavy hitters per dimension (`route`, `url`, `host`, `status`, `key`), cumulative (shared/topk). */
+  top?: Record<string, TopWire>;
+  /** Requests kept for the report (slowest, per error kind, per status class ≥ 400), cumulative (shared/trace/samples.ts). */
+  samples?: SampleWire[];
+}
+
+/** One counter of a Space-Saving summary: `c` never under-counts, `c − e ≤ true ≤ c`. */
+export interface TopEntryWire {
+  k: string;
+  c: number;
+  e: number;
+  /** Failed requests, bytes sent / received (request and response bodies), bytes of failed requests, since the key took this counter. */
+  f: number;
+  bs: number;
+  br: number;
+  bf: number;
+  /** Latency (µs) since the key became one of the largest few; absent for the others. */
+  h?: HistogramWire;
+}
+
+/** A replayer's summary of one dimension: `n` requests in all, `min` bounds any key not listed. */
+export interface TopWire {
+  n: number;
+  min: number;
+  e: TopEntryWire[];
+}
+
+/** One request kept for the report, findable by its trace id and source position. */
+export interface SampleWire {
+  /** Why it was kept: `slowest`, `error:<kind>`, `status:<class>` (`4xx`, `5xx`). */
+  group: string;
+  trace_id?: string;
+  method: string;
+  url: string;
+  /** 0 when the request failed without a response. */
+  status: number;
+  error?: string;
+  latency_ms: number;
+  lateness_ms: number;
+  replayer: string;
+  /** Source index, record number in it, and line (see LogRecord). */
+  src: number;
+  seq: number;
+  line?: number;
+  /** Due time, epoch ms. */
+  due: number;
 }
 
 export const JOB_STATES = {
@@ -511,7 +559,9 @@ export const KINDS = {
       Array.isArray(m.latency) &&
       Array.isArray(m.latency_from_due) &&
       Array.isArray(m.lateness) &&
-      isObj(m.by_api),
+      isObj(m.by_api) &&
+      (m.top === undefined || isObj(m.top)) &&
+      (m.samples === undefined || Array.isArray(m.samples)),
   },
   status: { v: 1, accepts: [1], shape: (m) => isStr(m.state) && isObj(m.records) && isNum(m.copies) },
   control: { v: 1, accepts: [1], shape: (m) => isStr(m.op) && (m.value === undefined || isNum(m.value)) },

@@ -15,8 +15,8 @@ export const topSchema = z
      * dimension, whatever the number of distinct keys.
      */
     k: z.number().int().min(10).max(10_000).default(200),
-    /** The report shows this many entries per dimension (the rest is the `other` row). */
-    show: z.number().int().min(1).max(1000).default(20),
+    /** The report lists this many entries per dimension (the rest is its `other` row). */
+    show: z.number().int().min(1).max(1000).default(100),
     /** Entries per dimension sent with a latency histogram (the largest). 0 = none. */
     histograms: z.number().int().min(0).max(1000).default(20),
     /** Dimensions summarised: route template, URL path, host, status (or error kind), hash_field key. */
@@ -27,7 +27,7 @@ export const topSchema = z
      * Route templates: a path segment that took more than this many distinct values under the
      * same parent becomes `:id`.
      */
-    fold_after: z.number().int().min(2).max(10_000).default(12),
+    fold_after: z.number().int().min(2).max(10_000).default(6),
   })
   .prefault({});
 
