@@ -19,6 +19,7 @@ import { TargetConnections } from './connections.js';
 import { errorKind, Exchange, type ExchangeOwner } from './exchange.js';
 import { startSink, WARMUP_BATCH, WARMUP_REQUESTS, warmupRecords } from './warmup.js';
 import { compileTracer, type Tracer } from '../../shared/trace/propagate.js';
+import { Findings } from './findings.js';
 
 /** Period of progress heartbeats while requests are going out. */
 const PROGRESS_MS = 100;
@@ -50,6 +51,8 @@ export class Replayer extends Actor implements ExchangeOwner {
   private sentAtLastStats = 0;
   /** Sets each request's trace context (`[replayer.trace]`); undefined = adds none. */
   private readonly tracer: Tracer | undefined;
+  /** Heavy hitters and request samples for the report. */
+  private readonly findings: Findings;
   /**
    * This life of the replayer: a restart under the same id is a new life whose counters start at
    * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol).
@@ -67,6 +70,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.rules = compileRules(cfg.replayer.headers, cfg.replayer.remove_headers);
     this.queue = new DueQueue(systemClock, (rec, now) => this.trySend(rec, now));
     this.tracer = compileTracer(cfg.replayer.trace, cfg.job.id);
+    this.findings = new Findings(cfg.reporter.top, id);
   }
 
   protected async run(): Promise<void> {
@@ -285,6 +289,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     ex.rec = rec;
     ex.sentAt = sentAt;
     ex.status = 0;
+    ex.received = 0;
     ex.warmup = this.warming;
     this.dispatching = true;
     try {
@@ -317,6 +322,7 @@ export class Replayer extends Actor implements ExchangeOwner {
       // The code warm-up's: not the job's.
     } else if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, end - ex.sentAt, end - rec.due);
     else this.stats.failedWith(rec.url, rec.api, errorKind(err), end - ex.sentAt, end - rec.due);
+    if (!ex.warmup) this.findings.settled(ex, err && errorKind(err), end - ex.sentAt, end - rec.due);
     ex.rec = undefined as unknown as DueRecord;
     this.free.push(ex);
     this.inflight--;
@@ -348,6 +354,6 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.nc.isClosed()) return;
     this.sentAtLastStats = this.stats.sent;
     const wire = this.connections?.bytes() ?? { sent: 0, received: 0 };
-    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot }));
+    this.nc.publish(subjects.stats(this.cfg.job.id), encode({ ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), ...this.findings.wire(), boot: this.boot }));
   }
 }

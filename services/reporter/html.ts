@@ -9,6 +9,7 @@
  */
 import type { EndReport } from './report.js';
 import { fmtBytes } from './format.js';
+import { samplesBlock, topBlock } from './html-findings.js';
 import { barList, COLORS, lineChart, percentileChart, prepareTimeline, statusColor } from './html-charts.js';
 import { cssWord, esc, escRaw, fmtDuration, fmtInt, fmtMs, fmtNum, num, pct, reasons } from './html-format.js';
 
@@ -111,6 +112,8 @@ export function renderHtml(report: EndReport): string {
   <h2>Per API <span class="count">${fmtInt(r.by_api.length)}</span></h2>
   ${apiTable(r)}
 </section>
+${topBlock(r.top)}
+${samplesBlock(r.samples)}
 <section class="two">
   <div>
     <h2>Replayers <span class="count">${fmtInt(r.replayers.length)}</span></h2>

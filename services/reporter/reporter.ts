@@ -181,7 +181,7 @@ export class Reporter extends Actor {
   }
 
   private async writeReport(settled = false): Promise<void> {
-    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now(), settled);
+    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now(), settled, this.cfg.reporter);
     this.report = report;
     // The last interval goes out before the report, so InfluxDB and the report agree.
     this.emitInterval();
