@@ -318,11 +318,13 @@ export class Replayer extends Actor implements ExchangeOwner {
     }
     const end = systemClock.now();
     const rec = ex.rec;
+    // The route template learned from the traffic names the request's API (shared/topk/route-learner.ts).
+    const api = ex.warmup ? undefined : this.findings.route(rec);
     if (ex.warmup) {
       // The code warm-up's: not the job's.
-    } else if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, end - ex.sentAt, end - rec.due);
-    else this.stats.failedWith(rec.url, rec.api, errorKind(err), end - ex.sentAt, end - rec.due);
-    if (!ex.warmup) this.findings.settled(ex, err && errorKind(err), end - ex.sentAt, end - rec.due);
+    } else if (err === undefined) this.stats.answered(rec.url, api, ex.status, end - ex.sentAt, end - rec.due);
+    else this.stats.failedWith(rec.url, api, errorKind(err), end - ex.sentAt, end - rec.due);
+    if (api !== undefined) this.findings.settled(ex, err && errorKind(err), end - ex.sentAt, end - rec.due, api);
     ex.rec = undefined as unknown as DueRecord;
     this.free.push(ex);
     this.inflight--;

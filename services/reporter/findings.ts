@@ -101,13 +101,3 @@ export function findingsReport(lives: Iterable<StatsMsg>, opts: FindingsOptions 
   }
   return out;
 }
-
-/** `by_api` rows from the route dimension (its bound added), when the replayers sent one. */
-export function byApiFromRoutes(top: FindingsReport['top']): Array<{ api: string; count: number; bound: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }> | undefined {
-  const route = top?.route;
-  if (!route) return undefined;
-  return route.entries.map((e) => {
-    const l = e.latency_ms;
-    return { api: e.key, count: e.count, bound: e.bound, failed: e.requests_failed, latency_ms: { p50: l?.p50 ?? 0, p90: l?.p90 ?? 0, p99: l?.p99 ?? 0, max: l?.max ?? 0 } };
-  });
-}

@@ -8,7 +8,7 @@ import type { ParseErrorSample, RouterMsg, StatusMsg } from '../../shared/protoc
 import { account } from './accounting.js';
 import type { StatsMerger } from './merge.js';
 import { fmtBytes } from './format.js';
-import { byApiFromRoutes, DEFAULT_FINDINGS, findingsReport, type FindingsOptions, type FindingsReport } from './findings.js';
+import { DEFAULT_FINDINGS, findingsReport, type FindingsOptions, type FindingsReport } from './findings.js';
 
 /**
  * One span of the job (one reporter interval, or several once a long job's timeline is bucketed,
@@ -54,8 +54,7 @@ export interface EndReport {
   /** Bytes written to / read from the target's connections: request and status lines, headers, bodies (on https the HTTP bytes inside TLS, without its overhead). */
   bytes_sent: number;
   bytes_received: number;
-  /** Per route template: the route dimension's heavy hitters (`bound`: count − bound ≤ true ≤ count), else per API name. */
-  by_api: Array<{ api: string; count: number; bound?: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;
+  by_api: Array<{ api: string; count: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;
   /** Heavy hitters per dimension (route, url, host, status, key) with their error bounds. */
   top?: FindingsReport['top'];
   /** Requests kept to be found again: slowest, per error kind, per status class ≥ 400, with trace ids and source positions. */
@@ -114,7 +113,7 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     throughput_rps: Math.round((t.sent / durationS) * 10) / 10,
     bytes_sent: t.bytes_sent,
     bytes_received: t.bytes_received,
-    by_api: byApiFromRoutes(found.top) ?? by_api,
+    by_api,
     ...found,
     by_status: t.by_status,
     by_status_class: statusClasses(t.by_status),

@@ -79,11 +79,14 @@ export class TopRecorder {
     return rec.api ?? this.learner.template(rec.url);
   }
 
-  /** One settled request. `status` 0 with `error` = no response; bytes are bodies only. */
-  observe(rec: LogRecord, status: number, error: string | undefined, latencyMs: number, bytesSent: number, bytesReceived: number): void {
+  /**
+   * One settled request, counted under `route` (from `route(rec)`, asked once per request since
+   * it learns). `status` 0 with `error` = no response; bytes are bodies only.
+   */
+  observe(rec: LogRecord, route: string, status: number, error: string | undefined, latencyMs: number, bytesSent: number, bytesReceived: number): void {
     const failed = error !== undefined || status >= 400;
     for (const [dim, summary] of this.dims) {
-      const key = this.keyOf(dim, rec, status, error);
+      const key = this.keyOf(dim, rec, route, status, error);
       if (key === undefined) continue;
       const f = summary.add(cut(key)).aux;
       f.bytesSent += bytesSent;
@@ -143,10 +146,10 @@ export class TopRecorder {
     f.latency = undefined;
   }
 
-  private keyOf(dim: Dimension, rec: LogRecord, status: number, error: string | undefined): string | undefined {
+  private keyOf(dim: Dimension, rec: LogRecord, route: string, status: number, error: string | undefined): string | undefined {
     switch (dim) {
       case 'route':
-        return this.route(rec);
+        return route;
       case 'url':
         return urlPath(rec.url);
       case 'host':

@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { SampleKeeper, mergeSamples } from '../../shared/trace/samples.js';
 import { topSchema } from '../../shared/topk/settings.js';
-import { byApiFromRoutes, findingsReport } from '../../services/reporter/findings.js';
+import { findingsReport } from '../../services/reporter/findings.js';
 import { samplesBlock, topBlock } from '../../services/reporter/html-findings.js';
 import type { DueRecord, SampleWire } from '../../shared/protocol.js';
 import { statsMsg, wireOf } from '../support/reporter-fixtures.js';
@@ -63,9 +63,6 @@ describe('the report\'s heavy hitters and samples', () => {
     assert.equal(route.entries[0].bytes_failed, 660);
     assert.equal(route.entries[0].latency_ms?.count, 6);
   });
-  test('by_api comes from the route dimension, with the bound', () => {
-    assert.deepEqual(byApiFromRoutes(r.top)!.map((a) => [a.api, a.count, a.bound, a.failed]), [['/items/:id', 100, 0, 6], ['/a', 30, 0, 0]]);
-  });
   test('samples get trace links from [reporter] trace_url', () => {
     assert.equal(r.samples![0].link, 'http://jaeger:16686/trace/ab12');
   });
@@ -77,10 +74,9 @@ describe('the report\'s heavy hitters and samples', () => {
     assert.match(html, /<a href="http:\/\/jaeger:16686\/trace\/ab12">ab12<\/a>/);
     assert.match(html, /#0 line 8 \(record 7\)/);
   });
-  test('no summaries sent (older replayers): no sections, by_api stays as it was', () => {
+  test('no summaries sent (older replayers): no sections', () => {
     const none = findingsReport([statsMsg({ id: 'a', n: 0 })], opts);
     assert.deepEqual(none, {});
-    assert.equal(byApiFromRoutes(none.top), undefined);
     assert.equal(topBlock(none.top) + samplesBlock(none.samples), '');
   });
 });

@@ -8,6 +8,7 @@ import { RouteLearner } from '../../shared/topk/route-learner.js';
 import { hostOf, TopRecorder, urlPath } from '../../shared/topk/recorder.js';
 import { topSchema } from '../../shared/topk/settings.js';
 import { percentilesMs } from '../../shared/histogram.js';
+import { ApiNamer, OTHER_API } from '../../shared/api-name.js';
 import type { LogRecord, TopWire } from '../../shared/protocol.js';
 import { exactCounts, exactTop, zipfKeys as zipf } from '../support/zipf.js';
 
@@ -121,7 +122,8 @@ describe('route templates learned from distinct values', () => {
     const settings = topSchema.parse({});
     const r = new TopRecorder(settings);
     urls.forEach((url, i) => {
-      r.observe({ ts: 0, src: 0, seq: i, method: 'GET', url }, 200, undefined, 1, 0, 0);
+      const rec = { ts: 0, src: 0, seq: i, method: 'GET', url };
+      r.observe(rec, r.route(rec), 200, undefined, 1, 0, 0);
       if (i % 1000 === 999) r.snapshot(); // as the replayer does every second
     });
     const route = mergeTop([r.snapshot().route], settings.k);
@@ -129,6 +131,15 @@ describe('route templates learned from distinct values', () => {
     const other = 1 - listed / route.n;
     assert.ok(other < 0.05, `other share ${(other * 100).toFixed(1)}% (${route.entries.length} templates)`);
     assert.equal(route.n, urls.length);
+  });
+  test('by_api named by the learned routes: the per-API cap of 200 names leaves under 5% in `other` (28% with the fixed rule)', () => {
+    const learner = new RouteLearner(topSchema.parse({}).fold_after);
+    const capped = (learned: boolean): number => {
+      const namer = new ApiNamer(200);
+      return urls.filter((u) => namer.name(u, learned ? learner.template(u) : undefined) === OTHER_API).length / urls.length;
+    };
+    assert.ok(capped(false) > 0.25, 'the fixed rule alone');
+    assert.ok(capped(true) < 0.05, `learned: ${(capped(true) * 100).toFixed(1)}%`);
   });
   test('memory: the trie stays under its node cap on unbounded distinct paths', () => {
     const learner = new RouteLearner(1000, 500);
@@ -139,13 +150,14 @@ describe('route templates learned from distinct values', () => {
 
 describe('TopRecorder: a replayer\'s dimensions', () => {
   const rec = (url: string, over: Partial<LogRecord> = {}): LogRecord => ({ ts: 0, src: 0, seq: 0, method: 'GET', url, ...over });
+  const observe = (r: TopRecorder, x: LogRecord, status: number, error: string | undefined, ms: number, sent: number, received: number): void => r.observe(x, r.route(x), status, error, ms, sent, received);
   test('every dimension counts requests, failures and bytes; the largest get histograms', () => {
     const r = new TopRecorder(topSchema.parse({ k: 10, histograms: 1 }));
     r.snapshot(); // nothing yet: histograms are handed out from the first snapshot on
-    for (let i = 0; i < 30; i++) r.observe(rec(`http://API.example.com/items/${i % 3}?x=${i}`, { key: `user${i % 2}` }), i % 3 === 0 ? 500 : 200, undefined, 5, 10, 100);
-    r.observe(rec('/items/7'), 0, 'timeout', 5000, 0, 0);
+    for (let i = 0; i < 30; i++) observe(r, rec(`http://API.example.com/items/${i % 3}?x=${i}`, { key: `user${i % 2}` }), i % 3 === 0 ? 500 : 200, undefined, 5, 10, 100);
+    observe(r, rec('/items/7'), 0, 'timeout', 5000, 0, 0);
     r.snapshot();
-    for (let i = 0; i < 10; i++) r.observe(rec('/items/1'), 200, undefined, 7, 0, 0);
+    for (let i = 0; i < 10; i++) observe(r, rec('/items/1'), 200, undefined, 7, 0, 0);
     const w = r.snapshot();
     assert.deepEqual(w.route.e.map((e) => [e.k, e.c, e.f]), [['/items/:id', 41, 11]]);
     assert.equal(w.route.e[0].bs, 300);
