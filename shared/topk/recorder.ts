@@ -5,7 +5,7 @@
  * message; the reporter merges the latest of every replayer life (merge.ts).
  *
  * Memory: k counters per dimension, keys cut at MAX_KEY chars, `histograms` histograms per
- * dimension (2 significant digits, ~15 KB each), the route learner's trie (bounded): never the
+ * dimension of HISTOGRAM_DIMS (2 significant digits, ~15 KB each), the route learner's trie (bounded): never the
  * number of distinct keys.
  */
 import { newHistogram, recordMs, toWire, type Histogram } from '../histogram.js';
@@ -13,6 +13,12 @@ import type { LogRecord, TopWire } from '../protocol.js';
 import { RouteLearner } from './route-learner.js';
 import type { Dimension, TopSettings } from './settings.js';
 import { SpaceSaving } from './space-saving.js';
+
+/**
+ * Dimensions whose largest entries keep a latency histogram: where a latency per key is read.
+ * (One histogram record per request and dimension was a fifth of the summaries' cost.)
+ */
+const HISTOGRAM_DIMS: ReadonlySet<Dimension> = new Set(['route', 'url', 'host']);
 
 /** Longest key kept, in chars (a longer URL is cut and ends with `…`). */
 const MAX_KEY = 256;
@@ -110,7 +116,7 @@ export class TopRecorder {
       if (dim === 'route') summary.rekey((k) => this.learner.peek(k), (into, from) => this.mergeFigures(into, from));
       const counters = summary.top();
       counters.forEach((c, i) => {
-        if (i < this.s.histograms) c.aux.latency ??= this.spare.pop() ?? newHistogram(2);
+        if (i < this.s.histograms && HISTOGRAM_DIMS.has(dim)) c.aux.latency ??= this.spare.pop() ?? newHistogram(2);
         else if (c.aux.latency) this.release(c.aux);
       });
       out[dim] = {

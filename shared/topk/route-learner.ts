@@ -29,9 +29,23 @@ interface Node {
   wild?: Node;
 }
 
+/** Paths remembered with their template (cleared when full): a hot path is named without a walk. */
+const MAX_CACHED = 10_000;
+
+interface Cached {
+  template: string;
+  /** The nodes the path went through, whose hits a repeat adds to. */
+  nodes: Node[];
+}
+
 export class RouteLearner {
   private readonly root: Node = { hits: 0 };
   private nodes = 1;
+  /**
+   * Path (query cut) → template and nodes, valid until a node folds (which drops nodes and changes
+   * templates); a new node changes no cached path's template. The walk was ~2 µs per request.
+   */
+  private readonly cache = new Map<string, Cached>();
 
   constructor(
     private readonly foldAfter: number,
@@ -40,12 +54,24 @@ export class RouteLearner {
 
   /** The route template of a URL (path or absolute URL; the query is dropped), learning from it. */
   template(url: string): string {
-    return this.walk(apiTemplate(url), true);
+    const q = url.indexOf('?');
+    const key = q < 0 ? url : url.slice(0, q);
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.root.hits++;
+      for (const n of hit.nodes) n.hits++;
+      return hit.template;
+    }
+    const nodes: Node[] = [];
+    const template = this.walk(apiTemplate(url), nodes);
+    if (this.cache.size >= MAX_CACHED) this.cache.clear();
+    this.cache.set(key, { template, nodes });
+    return template;
   }
 
   /** The template of a path or an earlier template as the trie stands, learning nothing. */
   peek(pathOrTemplate: string): string {
-    return this.walk(pathOrTemplate, false);
+    return this.walk(pathOrTemplate);
   }
 
   /** How many trie nodes exist (for the memory bound's test). */
@@ -53,27 +79,34 @@ export class RouteLearner {
     return this.nodes;
   }
 
-  private walk(path: string, learn: boolean): string {
+  /** Names `path` by the trie; with `visited`, learns from it and lists the nodes it went through. */
+  private walk(path: string, visited?: Node[]): string {
+    const learn = visited !== undefined;
     if (path === '/' || path.charCodeAt(0) !== 0x2f) return path;
     let node: Node | undefined = this.root;
-    let out = '';
-    let depth = 0;
     if (learn) this.root.hits++;
-    // Segments after the leading '/'; an empty one (a trailing '/') is a value like any other.
-    for (const seg of path.slice(1).split('/')) {
-      if (!node) {
-        out += '/' + seg;
-        continue;
-      }
-      const parent: Node = node;
-      if (learn) {
-        node = this.learnChild(parent, seg, depth);
-        node.hits++;
-      } else node = parent.children?.get(seg) ?? parent.wild;
-      out += '/' + (node !== undefined && node === parent.wild ? FOLDED : seg);
+    // Built only once a segment folds: most paths come back as they are, with no new string.
+    let out: string | undefined;
+    let depth = 0;
+    let start = 1;
+    while (start <= path.length) {
+      let end = path.indexOf('/', start);
+      if (end < 0) end = path.length;
+      const seg = path.slice(start, end);
+      if (node) {
+        const parent: Node = node;
+        if (learn) {
+          node = this.learnChild(parent, seg, depth);
+          node.hits++;
+          visited.push(node);
+        } else node = parent.children?.get(seg) ?? parent.wild;
+        if (node !== undefined && node === parent.wild) out = (out ?? path.slice(0, start - 1)) + '/' + FOLDED;
+        else if (out !== undefined) out += '/' + seg;
+      } else if (out !== undefined) out += '/' + seg;
       depth++;
+      start = end + 1;
     }
-    return out;
+    return out ?? path;
   }
 
   private learnChild(node: Node, seg: string, depth: number): Node {
@@ -82,7 +115,10 @@ export class RouteLearner {
     if (known) return known;
     if (node.wild) return node.wild;
     if (depth > 0 && kids.size >= this.foldAfter) return this.fold(node);
-    if (this.nodes >= this.maxNodes) return (node.wild = { hits: 0 });
+    if (this.nodes >= this.maxNodes) {
+      this.cache.clear();
+      return (node.wild = { hits: 0 });
+    }
     const n: Node = { hits: 0 };
     kids.set(seg, n);
     this.nodes++;
@@ -91,6 +127,7 @@ export class RouteLearner {
 
   /** Keeps the children that carry their share of the node's requests; the rest become `:id`. */
   private fold(node: Node): Node {
+    this.cache.clear();
     const keep = node.hits / this.foldAfter;
     for (const [seg, child] of node.children!) {
       if (child.hits >= keep) continue;

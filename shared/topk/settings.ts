@@ -17,7 +17,7 @@ export const topSchema = z
     k: z.number().int().min(10).max(10_000).default(200),
     /** The report lists this many entries per dimension (the rest is its `other` row). */
     show: z.number().int().min(1).max(1000).default(100),
-    /** Entries per dimension sent with a latency histogram (the largest). 0 = none. */
+    /** Entries per dimension (route, url, host) sent with a latency histogram (the largest). 0 = none. */
     histograms: z.number().int().min(0).max(1000).default(20),
     /** Dimensions summarised: route template, URL path, host, status (or error kind), hash_field key. */
     dimensions: z.array(z.enum(DIMENSIONS)).default([...DIMENSIONS]),

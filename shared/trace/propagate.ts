@@ -100,7 +100,8 @@ export function compileTracer(s: TraceSettings, job: string): Tracer | undefined
       const spanId = ids.spanId();
       const parent = orig?.spanId;
       let sent = traceId;
-      if (format !== 'off') for (const h of TRACE_HEADERS) delete headers[h];
+      // `delete` only what is there: deleting a missing key still turns the object into a slow dictionary.
+      if (format !== 'off') for (const h of TRACE_HEADERS) if (headers[h] !== undefined) delete headers[h];
       switch (format) {
         case 'w3c':
           sent = traceId.padStart(32, '0');
