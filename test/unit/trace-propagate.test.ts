@@ -5,6 +5,8 @@ import { traceSchema, type TraceSettings } from '../../shared/trace/settings.js'
 import { compileTracer, originalContext, parseTraceValue, type Tracer } from '../../shared/trace/propagate.js';
 import { IdPool } from '../../shared/trace/ids.js';
 import type { LogRecord } from '../../shared/protocol.js';
+import { loadConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
 
 const rec = (over: Partial<LogRecord> = {}): LogRecord => ({ ts: 0, src: 0, seq: 0, method: 'GET', url: '/', ...over });
 const settings = (over: Partial<TraceSettings>): TraceSettings => traceSchema.parse(over);
@@ -142,4 +144,34 @@ describe('keep_original: the replay joins the log\'s trace', () => {
     assert.match(sent, HEX32);
   });
   test('parseTraceValue refuses a malformed span', () => assert.equal(parseTraceValue('abc-zzzz'), undefined));
+});
+
+describe('[replayer.trace] and [reporter.top] in the job config', () => {
+  const issuesOf = (set: string[]): Array<{ key: string; message: string }> => {
+    try {
+      loadConfig({ set, env: {} });
+    } catch (err) {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.equal(err.exitCode, 2);
+      return [...err.issues];
+    }
+    return [];
+  };
+  test('defaults: propagation off, top-K of 200 over five dimensions', () => {
+    const cfg = loadConfig({ env: {} });
+    assert.equal(cfg.replayer.trace.propagation, 'off');
+    assert.equal(cfg.reporter.top.k, 200);
+    assert.deepEqual(cfg.reporter.top.dimensions, ['route', 'url', 'host', 'status', 'key']);
+  });
+  test('set by flags and by the environment', () => {
+    const cfg = loadConfig({ set: ['replayer.trace.propagation=b3multi', 'reporter.trace_url=http://j/{trace_id}'], env: { HAVOK_REPLAYER_TRACE_SAMPLED: 'false', HAVOK_REPORTER_TOP_K: '50' } });
+    assert.equal(cfg.replayer.trace.propagation, 'b3multi');
+    assert.equal(cfg.replayer.trace.sampled, false);
+    assert.equal(cfg.reporter.top.k, 50);
+    assert.equal(cfg.reporter.trace_url, 'http://j/{trace_id}');
+  });
+  test('a bad value or an unknown key exits 2 naming the key', () => {
+    const keys = issuesOf(['replayer.trace.propagation=zipkin', 'replayer.trace.nope=1', 'reporter.top.k=3']).map((i) => i.key);
+    assert.deepEqual(keys.sort(), ['replayer.trace.nope', 'replayer.trace.propagation', 'reporter.top.k'].sort());
+  });
 });
