@@ -168,6 +168,18 @@ describe('TopRecorder: a replayer\'s dimensions', () => {
     assert.deepEqual(w.status.e.map((e) => [e.k, e.c]), [['200', 30], ['500', 10], ['timeout', 1]]);
     assert.deepEqual(w.key.e.map((e) => [e.k, e.c]), [['user0', 15], ['user1', 15]]);
   });
+  test('memory: 200k distinct URLs, hosts and keys leave k counters per dimension, whatever was seen', () => {
+    const settings = topSchema.parse({ k: 50, histograms: 5 });
+    const r = new TopRecorder(settings);
+    for (let i = 0; i < 200_000; i++) {
+      observe(r, rec(`http://h${i}.example/u${i}/v${i}/w${i}`, { key: `k${i}` }), 200, undefined, 1, 0, 0);
+      if (i % 20_000 === 0) r.snapshot();
+    }
+    const w = r.snapshot();
+    for (const dim of settings.dimensions) assert.ok(w[dim].e.length <= 50, `${dim}: ${w[dim].e.length} counters`);
+    assert.ok(Object.values(w).flatMap((d) => d.e).filter((e) => e.h).length <= 3 * 5, 'histograms: the largest few of route, url and host');
+    assert.equal(w.url.n, 200_000);
+  });
   test('urlPath and hostOf', () => {
     assert.equal(urlPath('http://h:8/a/b?x=1#f'), '/a/b');
     assert.equal(urlPath('/a?b'), '/a');
