@@ -23,7 +23,7 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only parse,baseline,untimed,paced,memory,nginx-paced,nginx-untimed,diff (a subset of the phases),
+ *        --only parse,findings,baseline,untimed,paced,memory,nginx-paced,nginx-untimed,diff,traffic,soak (a subset of the phases; soak only when named),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
@@ -58,6 +58,7 @@ import { runAutocannon, type AutocannonResult } from './peers.js';
 import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
 import { runDiffPhase } from './diff-phase.js';
+import { runFindings } from './findings.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 import { runSoak } from './soak.js';
 
@@ -328,7 +329,7 @@ async function main(): Promise<number> {
     p.nginxRates = values['nginx-rates'].split(',').map(Number);
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
-  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff', 'traffic'];
+  const PHASES = ['parse', 'findings', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff', 'traffic'];
   // Run only when asked for: the soak takes --minutes.
   const ON_REQUEST = ['soak'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
@@ -388,6 +389,14 @@ async function main(): Promise<number> {
           ratio: `${r.ratio.toFixed(2)} (target ≥ ${PARSE_TARGET})`,
         });
       }
+    }
+
+    // 0b. the trace context and heavy hitters per request, against building the request alone (CPU only).
+    if (phases.has('findings')) {
+      const f = await measured('findings', async () => runFindings(p.quick ? 200_000 : 1_000_000));
+      results.findings = f;
+      rows.push({ benchmark: 'send path + W3C trace context', figure: `${fmtN(f.traced_rps)} req/s`, baseline: `buildRequest alone: ${fmtN(f.build_rps)} req/s`, ratio: (f.traced_rps / f.build_rps).toFixed(2) });
+      rows.push({ benchmark: 'send path + trace + heavy hitters and samples', figure: `${fmtN(f.findings_rps)} req/s`, baseline: `buildRequest alone: ${fmtN(f.build_rps)} req/s`, ratio: (f.findings_rps / f.build_rps).toFixed(2) });
     }
 
     // a. baselines

@@ -18,6 +18,8 @@ import { z } from 'zod';
 import { ConfigError } from './errors.js';
 import { SAFE_TOKEN } from './protocol.js';
 import { SOURCE_ALIASES, SOURCES, type SourceType } from '../services/fetcher/sources/registry.js';
+import { traceSchema } from './trace/settings.js';
+import { topSchema } from './topk/settings.js';
 import type { SourceKind } from '../services/fetcher/sources/types.js';
 import { diffSchema } from '../services/diff/settings.js';
 
@@ -135,6 +137,7 @@ const schema = z.strictObject({
        * Default: the target's own host. `["*"]` allows every host.
        */
       allow_hosts: z.array(z.string().min(1)).optional(),
+      trace: traceSchema,
     })
     .prefault({}),
   router: z
@@ -175,6 +178,9 @@ const schema = z.strictObject({
         .optional(),
       /** Original Havok key; kept for compatibility. */
       style: z.strictObject({ name: z.string() }).optional(),
+      /** Link of a sample's trace in the HTML report, `{trace_id}` replaced (e.g. `http://jaeger:16686/trace/{trace_id}`). */
+      trace_url: z.string().optional(),
+      top: topSchema,
     })
     .prefault({}),
   /** Response comparison against primary, candidate and secondary targets (services/diff/settings.ts). */
@@ -186,7 +192,7 @@ const schema = z.strictObject({
 export type HavokConfig = z.output<typeof schema>;
 
 /** Sections an environment variable may address, nested ones first so `fetcher_file` wins. */
-const ENV_SECTIONS = ['reporter.influxdb', ...SOURCE_TYPES.map((t) => `fetcher.${t}`), 'job', 'fetcher', 'analyzer', 'replayer', 'router', 'nats', 'reporter', 'diff'];
+const ENV_SECTIONS = ['reporter.influxdb', 'reporter.top', 'replayer.trace', ...SOURCE_TYPES.map((t) => `fetcher.${t}`), 'job', 'fetcher', 'analyzer', 'replayer', 'router', 'nats', 'reporter', 'diff'];
 
 export interface LoadOptions {
   /** TOML file; absent = defaults only. */

@@ -16,12 +16,13 @@ export type HistogramWire = number[];
 
 const HIGHEST_US = 3_600_000_000;
 
-export function newHistogram(): Histogram {
+/** `digits`: significant digits (3: ≤0.1% error; 2: ≤1% in about a fifth of the memory). */
+export function newHistogram(digits: 2 | 3 = 3): Histogram {
   return hdr.build({
     bitBucketSize: 32,
     lowestDiscernibleValue: 1,
     highestTrackableValue: HIGHEST_US,
-    numberOfSignificantValueDigits: 3,
+    numberOfSignificantValueDigits: digits,
     autoResize: true,
   });
 }

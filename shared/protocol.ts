@@ -159,6 +159,8 @@ export interface LogRecord {
   /** Source index within the job, and line/offset order within that source (tie-break). */
   src: number;
   seq: number;
+  /** 1-based line of the source it was read from (a Kafka partition: message number in the range read); absent from older fetchers. */
+  line?: number;
 }
 
 /** A record released by the time wheel: `due` is the wall-clock epoch ms it must be sent at. */
@@ -351,6 +353,10 @@ export interface StatsMsg extends Envelope<'stats'> {
   interval_sent: number;
   /** Response comparison, when the job has `[diff]` (services/diff/). */
   diff?: DiffStats;
+  /** Heavy hitters per dimension (`route`, `url`, `host`, `status`, `key`), cumulative (shared/topk). */
+  top?: Record<string, TopWire>;
+  /** Requests kept for the report (slowest, per error kind, per status class ≥ 400), cumulative (shared/trace/samples.ts). */
+  samples?: SampleWire[];
 }
 
 /** One field path and difference kind at one endpoint: in how many records it was seen. */
@@ -420,6 +426,48 @@ export interface DiffStats {
   examples: DiffExample[];
   /** CPU time spent lifting and comparing responses, ms (cumulative; the bench reports its share of the replayer's). */
   compare_ms?: number;
+}
+
+/** One counter of a Space-Saving summary: `c` never under-counts, `c − e ≤ true ≤ c`. */
+export interface TopEntryWire {
+  k: string;
+  c: number;
+  e: number;
+  /** Failed requests, bytes sent / received (request and response bodies), bytes of failed requests, since the key took this counter. */
+  f: number;
+  bs: number;
+  br: number;
+  bf: number;
+  /** Latency (µs) since the key became one of the largest few; absent for the others. */
+  h?: HistogramWire;
+}
+
+/** A replayer's summary of one dimension: `n` requests in all, `min` bounds any key not listed. */
+export interface TopWire {
+  n: number;
+  min: number;
+  e: TopEntryWire[];
+}
+
+/** One request kept for the report, findable by its trace id and source position. */
+export interface SampleWire {
+  /** Why it was kept: `slowest`, `error:<kind>`, `status:<class>` (`4xx`, `5xx`). */
+  group: string;
+  trace_id?: string;
+  method: string;
+  url: string;
+  /** 0 when the request failed without a response. */
+  status: number;
+  error?: string;
+  latency_ms: number;
+  lateness_ms: number;
+  replayer: string;
+  /** Source index, record number in it, and line (see LogRecord). */
+  src: number;
+  seq: number;
+  line?: number;
+  /** Due time, epoch ms. */
+  due: number;
 }
 
 export const JOB_STATES = {
@@ -666,7 +714,9 @@ export const KINDS = {
       Array.isArray(m.latency_from_due) &&
       Array.isArray(m.lateness) &&
       isObj(m.by_api) &&
-      (m.diff === undefined || (isObj(m.diff) && isObj(m.diff.endpoints) && isObj(m.diff.targets) && Array.isArray(m.diff.examples))),
+      (m.diff === undefined || (isObj(m.diff) && isObj(m.diff.endpoints) && isObj(m.diff.targets) && Array.isArray(m.diff.examples))) &&
+      (m.top === undefined || isObj(m.top)) &&
+      (m.samples === undefined || Array.isArray(m.samples)),
   },
   status: { v: 1, accepts: [1], shape: (m) => isStr(m.state) && isObj(m.records) && isNum(m.copies) },
   control: { v: 1, accepts: [1], shape: (m) => isStr(m.op) && (m.value === undefined || isNum(m.value)) },

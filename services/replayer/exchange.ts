@@ -26,6 +26,10 @@ export class Exchange implements Dispatcher.DispatchHandler {
   rec!: DueRecord;
   sentAt = 0;
   status = 0;
+  /** The trace id this request carries (`[replayer.trace]`), for the report's samples. */
+  traceId: string | undefined = undefined;
+  /** Response body bytes read so far. */
+  received = 0;
   /** Sent by the code warm-up: never counted, even if it settles after the warm-up ended. */
   warmup = false;
 
@@ -47,7 +51,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.status = statusCode;
     return true;
   }
-  onData(): boolean {
+  onData(chunk: Buffer): boolean {
+    this.received += chunk.length;
     return true;
   }
   onComplete(): void {

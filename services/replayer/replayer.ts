@@ -23,6 +23,8 @@ import { splitHeld, type FenceReason } from './fence.js';
 import { FenceWatch } from './fence-watch.js';
 import { DiffSender } from '../diff/sender.js';
 import { adoptDiff } from '../diff/settings.js';
+import { compileTracer, type Tracer } from '../../shared/trace/propagate.js';
+import { Findings } from './findings.js';
 
 /** Longest wait for in-flight requests when stopping. */
 const DRAIN_WAIT_MS = 6000;
@@ -54,6 +56,10 @@ export class Replayer extends Actor implements ExchangeOwner {
   /** Set as the warm-up ends: its requests still queued in the Pool are aborted (exchange.ts). */
   private warmupEnded = false;
   private sentAtLastStats = 0;
+  /** Sets each request's trace context (`[replayer.trace]`); undefined = adds none. */
+  private readonly tracer: Tracer | undefined;
+  /** Heavy hitters and request samples for the report. */
+  private findings: Findings;
   /**
    * This life of the replayer: a restart under the same id is a new life whose counters start at
    * 0, and the router and reporter keep each life's counts apart (lifeKey in the protocol). A
@@ -79,6 +85,8 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.sender = `replayer-${id}`;
     this.rules = compileRules(cfg.replayer.headers, cfg.replayer.remove_headers);
     this.queue = new DueQueue(systemClock, (rec, now) => this.trySend(rec, now));
+    this.tracer = compileTracer(cfg.replayer.trace, cfg.job.id);
+    this.findings = new Findings(cfg.reporter.top, id);
   }
 
   protected async run(): Promise<void> {
@@ -338,10 +346,13 @@ export class Replayer extends Actor implements ExchangeOwner {
     ex.rec = rec;
     ex.sentAt = sentAt;
     ex.status = 0;
+    ex.received = 0;
     ex.warmup = this.warming;
     this.dispatching = true;
     try {
-      (this.diff ?? this.pool).dispatch(buildRequest(rec, this.rules), ex);
+      const req = buildRequest(rec, this.rules);
+      ex.traceId = this.tracer?.apply(rec, req.headers);
+      (this.diff ?? this.pool).dispatch(req, ex);
     } finally {
       this.dispatching = false;
     }
@@ -368,10 +379,13 @@ export class Replayer extends Actor implements ExchangeOwner {
     }
     const end = systemClock.now();
     const rec = ex.rec;
+    // The route template learned from the traffic names the request's API (shared/topk/route-learner.ts).
+    const api = ex.warmup ? undefined : this.findings.route(rec);
     if (ex.warmup) {
       // The code warm-up's: not the job's.
-    } else if (err === undefined) this.stats.answered(rec.url, rec.api, ex.status, end - ex.sentAt, end - rec.due);
-    else this.stats.failedWith(rec.url, rec.api, errorKind(err), end - ex.sentAt, end - rec.due);
+    } else if (err === undefined) this.stats.answered(rec.url, api, ex.status, end - ex.sentAt, end - rec.due);
+    else this.stats.failedWith(rec.url, api, errorKind(err), end - ex.sentAt, end - rec.due);
+    if (api !== undefined) this.findings.settled(ex, err && errorKind(err), end - ex.sentAt, end - rec.due, api);
     ex.rec = undefined as unknown as DueRecord;
     this.free.push(ex);
     this.inflight--;
@@ -430,6 +444,8 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.wireBase = (this.diff ?? this.connections)?.bytes() ?? this.wireBase;
     this.stats = new ReplayerStats();
     this.diff?.newLife();
+    // Summaries and samples are cumulative per life too.
+    this.findings = new Findings(this.cfg.reporter.top, this.id);
     this.boot = newBoot();
     this.log.warn({ old_life: old, life: this.boot, handed_over: handedOver, fenced, cutoff, was_fenced_for_ms: Date.now() - this.fence.at }, 'rejoining as a new life');
     this.fence = undefined;
@@ -457,7 +473,7 @@ export class Replayer extends Actor implements ExchangeOwner {
     this.sentAtLastStats = this.stats.sent;
     const all = (this.diff ?? this.connections)?.bytes() ?? { sent: 0, received: 0 };
     const wire = { sent: all.sent - this.wireBase.sent, received: all.received - this.wireBase.received };
-    const msg: StatsMsg = { ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) };
+    const msg: StatsMsg = { ...envelope('stats', this.sender), ...this.stats.snapshot(this.id, final, wire), ...this.findings.wire(), boot: this.boot, ...(this.diff ? { diff: this.diff.snapshot() } : {}) };
     observeStats(this.cfg.job.id, msg);
     this.nc.publish(subjects.stats(this.cfg.job.id), encode(msg));
   }

@@ -9,6 +9,7 @@
  */
 import type { EndReport } from './report.js';
 import { fmtBytes } from './format.js';
+import { samplesBlock, topBlock } from './html-findings.js';
 import { barList, COLORS, lineChart, percentileChart, prepareTimeline, statusColor } from './html-charts.js';
 import { diffSection } from '../diff/html.js';
 import { cssWord, esc, escRaw, fmtDuration, fmtInt, fmtMs, fmtNum, num, pct, reasons } from './html-format.js';
@@ -113,6 +114,8 @@ ${diffSection(r.diff)}
   <h2>Per API <span class="count">${fmtInt(r.by_api.length)}</span></h2>
   ${apiTable(r)}
 </section>
+${topBlock(r.top)}
+${samplesBlock(r.samples)}
 <section class="two">
   <div>
     <h2>Replayers <span class="count">${fmtInt(r.replayers.length)}</span></h2>

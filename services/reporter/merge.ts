@@ -90,6 +90,11 @@ export class StatsMerger {
     return i;
   }
 
+  /** Each life's latest message (its cumulative heavy hitters and samples). */
+  lives(): Iterable<StatsMsg> {
+    return this.latest.values();
+  }
+
   /** Each life's latest counters, by `lifeKey(id, boot)` (the keys of RouterMsg `routed`). */
   replayers(): Map<string, ReplayerTotals> {
     const out = new Map<string, ReplayerTotals>();

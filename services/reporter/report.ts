@@ -9,6 +9,7 @@ import { account } from './accounting.js';
 import type { StatsMerger } from './merge.js';
 import { fmtBytes } from './format.js';
 import type { DiffReport } from '../diff/report.js';
+import { DEFAULT_FINDINGS, findingsReport, type FindingsOptions, type FindingsReport } from './findings.js';
 
 /**
  * One span of the job (one reporter interval, or several once a long job's timeline is bucketed,
@@ -60,6 +61,10 @@ export interface EndReport {
   bytes_sent: number;
   bytes_received: number;
   by_api: Array<{ api: string; count: number; failed: number; latency_ms: { p50: number; p90: number; p99: number; max: number } }>;
+  /** Heavy hitters per dimension (route, url, host, status, key) with their error bounds. */
+  top?: FindingsReport['top'];
+  /** Requests kept to be found again: slowest, per error kind, per status class ≥ 400, with trace ids and source positions. */
+  samples?: FindingsReport['samples'];
   by_status: Record<string, number>;
   /** `2xx`, `3xx`, `4xx`, `5xx`. */
   by_status_class: Record<string, number>;
@@ -78,7 +83,8 @@ export interface EndReport {
 }
 
 /** `settled`: written because nothing moved for `settle_ms` (see AccountingInput.settled). */
-export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number, settled = false): EndReport {
+export function buildReport(status: StatusMsg, router: RouterMsg | undefined, merger: StatsMerger, finishedAt: number, settled = false, findings: FindingsOptions = DEFAULT_FINDINGS): EndReport {
+  const found = findingsReport(merger.lives(), findings);
   const t = merger.totals();
   const a = account({ status, router, lives: merger.replayers(), totals: t, settled });
   const rec = status.records;
@@ -117,6 +123,7 @@ export function buildReport(status: StatusMsg, router: RouterMsg | undefined, me
     bytes_sent: t.bytes_sent,
     bytes_received: t.bytes_received,
     by_api,
+    ...found,
     by_status: t.by_status,
     by_status_class: statusClasses(t.by_status),
     by_error: t.by_error,

@@ -185,7 +185,7 @@ export class Reporter extends Actor {
   }
 
   private async writeReport(settled = false): Promise<void> {
-    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now(), settled);
+    const report: EndReport = buildReport(this.status!, this.router, this.merger, Date.now(), settled, this.cfg.reporter);
     if (this.cfg.diff) report.diff = buildDiffReport(this.merger.diff, this.cfg.diff);
     this.report = report;
     // The last interval goes out before the report, so InfluxDB and the report agree.

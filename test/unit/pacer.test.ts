@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { dueAt, logTimeAt, peekDue, rebase, startPacer, type PacerState } from '../../services/timewheel/pacer.js';
+import { prng } from '../support/zipf.js';
 
 /** Wall origin (epoch ms, as in a real run) and log origin. */
 const W = 1_700_000_000_000;
@@ -56,18 +57,6 @@ describe('pacer: dueAt and peekDue', () => {
 });
 
 describe('pacer: scheduled from the origin, no accumulated error', () => {
-  /** Tiny deterministic PRNG (mulberry32), so the 1e6 gaps are the same every run. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   // speed = p/q exactly, so the reference is whole numbers until one division per record:
   //   due·p = W·p + (t − L)·q − Σ over capped gaps (gap·q − cap·p)
   // (a gap is capped when gap·q/p > cap ⇔ gap·q > cap·p).

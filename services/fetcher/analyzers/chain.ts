@@ -16,7 +16,8 @@ import { parseTime } from './time.js';
 import type { Analyzer, ParsedRecord } from './types.js';
 
 /** A record as the fetcher publishes it: `fields` dropped (they only serve the key), `key` added. */
-export type ChainRecord = Omit<ParsedRecord, 'fields'> & { key?: string };
+/** `line`: 1-based line in its source (set by the source, for the report's samples). */
+export type ChainRecord = Omit<ParsedRecord, 'fields'> & { key?: string; line?: number };
 
 export type ChainResult =
   | { ok: true; rec: ChainRecord }

@@ -23,7 +23,10 @@ export function emptyCounts(): SourceCounts {
 /** Counts one analyzed line (the `lineNo`-th); returns its record, if it is one. */
 function count(line: string, res: ChainResult, lineNo: number, counts: SourceCounts, label: string | undefined): ChainRecord | undefined {
   counts.read++;
-  if (res.ok) return res.rec;
+  if (res.ok) {
+    res.rec.line = lineNo;
+    return res.rec;
+  }
   if (res.filtered) {
     counts.filtered++;
     const by = (counts.filtered_by_reason ??= {});
