@@ -84,6 +84,7 @@ export function buildProgram(): Command {
   actor('fetcher', 'read the source, parse lines into records, publish them to the job stream', async (c, l) => new (await import('../services/fetcher/fetcher.js')).Fetcher(c, l));
   actor('timewheel', 'order records, pace them to the log\'s timing (speed, rate, idle cap) and release them', async (c, l) => new (await import('../services/timewheel/timewheel.js')).TimeWheel(c, l));
   actor('router', 'keep replayer membership and route each record to one replayer', async (c, l) => new (await import('../services/router/router.js')).Router(c, l));
+  actor('gateway', 'take batches of JSON lines on POST /log/repo/{repo} and store them in the traffic stream ([gateway])', async (c, l) => new (await import('../services/gateway/gateway.js')).Gateway(c, l));
   actor('reporter', 'merge replayer stats, print progress, write the end report', async (c, l) => new (await import('../services/reporter/reporter.js')).Reporter(c, l));
   withActorOptions(program.command('replayer').description('send records to the target at their due time and report what happened'))
     .option('--id <name>', 'replayer id (letters, digits, _ and -)', defaultReplayerId())

@@ -19,6 +19,7 @@ import { ConfigError } from './errors.js';
 import { SAFE_TOKEN } from './protocol.js';
 import { SOURCE_ALIASES, SOURCES, type SourceType } from '../services/fetcher/sources/registry.js';
 import type { SourceKind } from '../services/fetcher/sources/types.js';
+import { gatewaySchema } from '../services/gateway/settings.js';
 
 /** Log time bound: epoch ms, or an ISO 8601 date-time string. */
 const logTime = z.union([
@@ -167,6 +168,8 @@ const schema = z.strictObject({
       style: z.strictObject({ name: z.string() }).optional(),
     })
     .prefault({}),
+  /** `havok gateway`: see services/gateway/settings.ts. */
+  gateway: gatewaySchema.prefault({}),
   /** Original Havok key (service ports); kept for compatibility, has no effect. */
   service: z.record(z.string(), z.unknown()).optional(),
 });

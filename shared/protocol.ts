@@ -85,6 +85,33 @@ export type LeaseRole = (typeof LEASE_ROLES)[number];
 /** A job id or replayer id becomes one NATS subject token: no dots, spaces or wildcards. */
 export const SAFE_TOKEN = /^[A-Za-z0-9_-]{1,128}$/;
 
+// ---------------------------------------------------------------------------------------------
+// The traffic stream: what the gateway records and `[fetcher] type = "jetstream"` replays. Each
+// stored message is one request line as UTF-8 JSON (after its repo's executers) plus
+// `received_ms`, on `havok.traffic.<repo>.<METHOD>`; not msgpack, so any tool can read it.
+
+/** JetStream stream of recorded traffic (the default name; `[gateway.producers.*] stream`). */
+export const TRAFFIC_STREAM = 'HAVOK_TRAFFIC';
+
+/** The subject token of a method: upper-cased, `_` when absent or not a safe token. */
+const methodToken = (method: string): string => {
+  const m = method.toUpperCase();
+  return SAFE_TOKEN.test(m) ? m : '_';
+};
+
+/** Subject of one stored line. `repo` must be a SAFE_TOKEN (the gateway's config checks it). */
+export function trafficSubject(repo: string, method: string): string {
+  return `havok.traffic.${repo}.${methodToken(method)}`;
+}
+
+/** Subject filter of a repo and method; either absent = every one (`*`). */
+export function trafficFilter(repo?: string, method?: string): string {
+  return `havok.traffic.${repo ?? '*'}.${method === undefined ? '*' : methodToken(method)}`;
+}
+
+/** Every subject of the traffic stream. */
+export const TRAFFIC_SUBJECTS = 'havok.traffic.>';
+
 /**
  * One life of a replayer: `id@boot` (`id` alone for a sender without a boot). Ids never contain
  * `@` (SAFE_TOKEN), so the key splits back unambiguously with `lifeId`.
