@@ -95,7 +95,8 @@ export function buildProgram(): Command {
   withConfigOptions(program.command('local').description('run the whole cluster on this machine (starts nats-server if none is reachable)'))
     .option('--replayers <n>', 'replayer processes to start', (v) => parsePositiveInt(v, '--replayers'), 1)
     .option('--demo-target [port]', 'also run the built-in demo target (on the port of [replayer] target, or this one)')
-    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean }) => {
+    .option('--gateway', 'also run the ingest gateway ([gateway]); with no [replayer] target, only the gateway runs, until Ctrl-C')
+    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean; gateway?: boolean }) => {
       const cfg = configFrom(flags);
       const log = createLogger('local', { job: cfg.job.id });
       const { startDemoTarget } = await import('../services/demo-target/server.js');
@@ -111,7 +112,7 @@ export function buildProgram(): Command {
         cfg.replayer.target ??= demo.url;
       }
       try {
-        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers }, log);
+        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers, gateway: flags.gateway }, log);
       } finally {
         await demo?.close();
       }

@@ -3,7 +3,7 @@
  * GET /metrics. Bodies are not parsed by fastify: the catch-all content parser leaves the stream
  * to ingest.ts, which reads it within the size limit and the byte budget.
  */
-import Fastify from 'fastify';
+import Fastify, { LogController } from 'fastify';
 import { IngestError } from './errors.js';
 import { ingest, type IngestDeps } from './ingest.js';
 
@@ -12,7 +12,8 @@ export interface ServerOptions {
 }
 
 export function buildServer(d: IngestDeps, opts: ServerOptions) {
-  const app = Fastify({ loggerInstance: d.log, disableRequestLogging: true, bodyLimit: d.maxBodyBytes });
+  // Per-request log lines off: a busy gateway logs its answers as metrics, and problems as warnings.
+  const app = Fastify({ loggerInstance: d.log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: d.maxBodyBytes });
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
 

@@ -7,11 +7,14 @@
  * are never read (not read and filtered: not read at all).
  */
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import { batchLines, postUntilStored, startGateway, streamMessages } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
+import { freePort } from '../support/ports.js';
 
 const BATCHES = 100;
 const LINES = 1000;
@@ -75,6 +78,20 @@ describe('record, then replay', () => {
     assert.equal(report.records.read, 200);
     assert.equal(report.requests.sent, 200);
     assert.ok(fx.target.requests.every((r) => r.url.startsWith('/b1/')));
+  });
+
+  test('havok local --gateway without a target: a recording session, until SIGTERM', async () => {
+    await using fx = await havokFixture();
+    const port = await freePort();
+    const config = join(fx.dir, 'record.toml');
+    writeFileSync(config, `[nats]\nurl = "${fx.nats.url}"\n[gateway]\nlisten = "127.0.0.1:${port}"\n[gateway.repos.web]\n`);
+    const local = fx.havok(['local', '--gateway', '--config', config]);
+    const url = `http://127.0.0.1:${port}`;
+    await check(async () => (await fetch(`${url}/metrics`)).ok, 20_000, 'the gateway of havok local');
+    assert.equal((await postUntilStored(url, 'web', batchLines(0, 10), 'k')).result.json.accepted, 10);
+    assert.equal(await streamMessages(await fx.connect()), 10);
+    local.proc.kill('SIGTERM');
+    assert.equal((await local.done).code, 130);
   });
 
   test('a missing repo key or stream: exit 2 naming the key, exit 1 naming the stream', async () => {

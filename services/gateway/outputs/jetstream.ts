@@ -53,7 +53,7 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
         if (!(err instanceof JetStreamApiError && err.code === STREAM_NAME_IN_USE)) throw err;
         await jsm.streams.update(config.name, config);
       }
-      ctx.log.info({ stream: s.stream, producer: ctx.label }, 'traffic stream ready');
+      ctx.log.info({ stream: s.stream }, 'traffic stream ready');
     })().catch((err: unknown) => {
       ready = undefined;
       throw err;
