@@ -15,6 +15,8 @@
  *      access log times every request; a fresh `havok local` with default settings paced at
  *      2,000 … 20,000/s (lateness at nginx, time to the first request) beside hey -q at the same
  *      rate, and untimed beside autocannon and wrk.
+ *   f. the ingest gateway (bench/gateway-phase.ts, issue 16): 1,000-line POSTs by autocannon into
+ *      JetStream beside a bare JetStream publisher of the same lines, and the replay read back.
  * Every phase also records where the CPU went (bench/cpu.ts): on a shared machine other users'
  * load shows there, and the figures of a disturbed phase are flagged.
  *
@@ -23,7 +25,7 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only parse,baseline,untimed,paced,memory,nginx-paced,nginx-untimed (a subset of the phases),
+ *        --only parse,baseline,untimed,paced,memory,nginx-paced,nginx-untimed,gateway (a subset of the phases),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
@@ -52,6 +54,7 @@ import { LATE_MS, STEADY_AFTER_S, targetLateness } from './lateness.js';
 import { runAutocannon, type AutocannonResult } from './peers.js';
 import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
+import { runGatewayPhase } from './gateway-phase.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -318,7 +321,7 @@ async function main(): Promise<number> {
     p.nginxRates = values['nginx-rates'].split(',').map(Number);
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
-  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed'];
+  const PHASES = ['parse', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'gateway'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
   for (const ph of phases) if (!PHASES.includes(ph)) throw new Error(`--only: unknown phase ${JSON.stringify(ph)} (phases: ${PHASES.join(', ')})`);
   const dir = mkdtempSync(join(tmpdir(), 'havok-bench-'));
@@ -519,6 +522,15 @@ async function main(): Promise<number> {
       };
       if (phases.has('nginx-paced')) add('nginx_paced', await runNginxPaced(ctx, p.nginxRates));
       if (phases.has('nginx-untimed')) add('nginx_untimed', await runNginxUntimed(ctx));
+    }
+    // f. the ingest gateway (issue 16), on a nats-server of its own.
+    if (phases.has('gateway')) {
+      // At least 10 s: a POST of 1,000 lines takes a while on a loaded machine, and a short run measures its start.
+      const g = await measured('gateway', () => runGatewayPhase({ dir, havokBin: HAVOK_BIN, seconds: Math.max(10, p.autocannonS), connections: 10, track, log }));
+      rows.push(...g.rows);
+      failures.push(...g.failures);
+      notes.push(...g.notes);
+      results.gateway = g.results;
     }
   } finally {
     await nginx?.stop().catch(() => undefined);

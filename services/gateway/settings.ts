@@ -25,11 +25,34 @@ const jetstreamProducer = z.strictObject({
   dedupe_window_ms: z.number().int().min(1000).default(10 * 60 * 1000),
 });
 
-export const producerSchema = z.discriminatedUnion('type', [jetstreamProducer], {
-  error: 'expected type = "jetstream"',
+const kafkaProducer = z.strictObject({
+  type: z.literal('kafka'),
+  /** Bootstrap brokers, `host:port`: a list, or one comma-separated string. */
+  brokers: z
+    .union([z.string(), z.array(z.string())])
+    .transform((b) => (typeof b === 'string' ? b.split(',') : b).map((x) => x.trim()).filter((x) => x.length > 0))
+    .pipe(z.array(z.string()).min(1, 'at least one host:port')),
+  /** A fixed topic for every repo; absent = a topic per repo, `topic_prefix` + the repo's name. */
+  topic: z.string().min(1).optional(),
+  topic_prefix: z.string().default(''),
+  client_id: z.string().min(1).default('havok-gateway'),
+  /** `gzip` is built into kafkajs; `none` sends as is. */
+  compression: z.enum(['gzip', 'none']).default('gzip'),
+  /** Lines per produce request: a batch is sent once it holds this many. */
+  batch_count: z.number().int().min(1).default(1000),
+  /** Bytes of values per produce request: a batch is sent once it holds this many; 0 = no byte limit. Needs linger_ms. */
+  batch_bytes: z.number().int().nonnegative().default(0),
+  /** How long a batch that is not full waits for more lines (from other POSTs) before it is sent, ms; 0 = sent at once. */
+  linger_ms: z.number().int().nonnegative().default(0),
+  connect_timeout_ms: z.number().int().positive().default(3000),
+});
+
+export const producerSchema = z.discriminatedUnion('type', [jetstreamProducer, kafkaProducer], {
+  error: 'expected type = "jetstream" or "kafka"',
 });
 export type ProducerSettings = z.output<typeof producerSchema>;
 export type JetStreamProducerSettings = z.output<typeof jetstreamProducer>;
+export type KafkaProducerSettings = z.output<typeof kafkaProducer>;
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -80,6 +103,12 @@ export const DEFAULT_PRODUCER = 'default';
 export function gatewayIssues(g: GatewaySettings): Array<{ key: string; message: string }> {
   const issues: Array<{ key: string; message: string }> = [];
   if (g.max_inflight_bytes < g.max_body_bytes) issues.push({ key: 'gateway.max_inflight_bytes', message: `must be at least max_body_bytes (${g.max_body_bytes}), or no body of that size could ever be taken` });
+  for (const [label, p] of Object.entries(g.producers)) {
+    // sarama's pitfall in chopper-go: a byte limit alone never sends a batch that stays small.
+    if (p.type === 'kafka' && p.batch_bytes > 0 && p.linger_ms === 0) {
+      issues.push({ key: `gateway.producers.${label}.linger_ms`, message: `batch_bytes (${p.batch_bytes}) needs a linger_ms > 0, or a batch smaller than it would never be sent` });
+    }
+  }
   for (const [name, repo] of Object.entries(g.repos)) {
     const key = `gateway.repos.${name}`;
     if (!SAFE_TOKEN.test(name)) issues.push({ key, message: 'a repo name is letters, digits, "_" and "-" only (it is a NATS subject token)' });

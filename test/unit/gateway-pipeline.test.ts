@@ -19,6 +19,7 @@ import { compileConstraint } from '../../services/gateway/pipeline/constraint.js
 import { runExecuter, type ExecuterSettings, type Line } from '../../services/gateway/pipeline/executers.js';
 import { compileRepo, processBody } from '../../services/gateway/pipeline/pipeline.js';
 import { Sampler } from '../../services/gateway/sampler.js';
+import { batchDue } from '../../services/gateway/outputs/batch.js';
 import { gatewayIssues, gatewaySchema, type RepoSettings } from '../../services/gateway/settings.js';
 
 const repo = (r: unknown): RepoSettings => gatewaySchema.parse({ repos: { r } }).repos.r;
@@ -172,6 +173,21 @@ describe('budget and sampler', () => {
   });
 });
 
+describe('Kafka batching', () => {
+  test('a batch is due when full by count or bytes, else after its linger', () => {
+    const l = { count: 100, bytes: 1000, lingerMs: 20 };
+    const rows: Array<[number, number, number, boolean, string]> = [
+      [0, 0, 100, false, 'empty: never'],
+      [100, 10, 0, true, 'full by count'],
+      [5, 1000, 0, true, 'full by bytes'],
+      [5, 10, 19, false, 'within the linger'],
+      [5, 10, 20, true, 'linger over'],
+    ];
+    for (const [lines, bytes, age, want, why] of rows) assert.equal(batchDue(lines, bytes, 1000, 1000 + age, l), want, why);
+    assert.equal(batchDue(1, 1, 0, 0, { count: 100, bytes: 0, lingerMs: 0 }), true, 'no linger: at once');
+  });
+});
+
 describe('[gateway] settings', () => {
   const issues = (toml: Record<string, unknown>): string[] => {
     try {
@@ -197,5 +213,9 @@ describe('[gateway] settings', () => {
     assert.deepEqual(bad.error?.issues.map((i) => i.path.join('.')), ['repos.a.executers.0.separator', 'repos.a.executers.1.type']);
     assert.deepEqual(issues({ 'gateway.max_inflight_bytes': 2048, 'gateway.max_body_bytes': 4096 }), ['gateway.max_inflight_bytes']);
     assert.deepEqual(issues({ 'gateway.producers.p.type': 'carrier-pigeon' }), ['gateway.producers.p.type']);
+    // A byte limit alone never sends a small batch (chopper-go's sarama pitfall): refused.
+    assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536 }), ['gateway.producers.k.linger_ms']);
+    assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536, 'gateway.producers.k.linger_ms': 5 }), []);
+    assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka' }), ['gateway.producers.k.brokers']);
   });
 });

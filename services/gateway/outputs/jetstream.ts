@@ -13,6 +13,34 @@ import type { JetStreamProducerSettings } from '../settings.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
 import type { Producer, ProducerContext } from './types.js';
 
+/**
+ * Publishes awaiting their ack at once, over all POSTs. Beyond it a line waits for a slot before
+ * it is sent, so `store_timeout_ms` times the server's answer, not a queue in this process: a
+ * loaded server makes POSTs slower, not failed.
+ */
+const PUBLISH_WINDOW = 2048;
+
+/** A counting semaphore: `acquire` resolves when a slot is free. */
+class Window {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
 /** JetStream API error: a stream of that name exists (update it instead). */
 const STREAM_NAME_IN_USE = 10058;
 
@@ -65,6 +93,15 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
     ctx.log.warn({ err: (err as Error).message, stream: s.stream }, 'cannot create the traffic stream yet');
   }
   const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  const window = new Window(PUBLISH_WINDOW);
+  const publish = async (l: StoredLine, idKey: string | undefined): Promise<unknown> => {
+    await window.acquire();
+    try {
+      return await js.publish(l.subject, l.payload, idKey === undefined ? undefined : { msgID: `${idKey}:${l.index}` });
+    } finally {
+      window.release();
+    }
+  };
   return {
     maxPayload,
     async store(_repo: string, lines: readonly StoredLine[], idKey: string | undefined): Promise<void> {
@@ -74,13 +111,14 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
       } catch (err) {
         throw new StoreError(`cannot create stream ${s.stream}: ${(err as Error).message}`, { cause: err });
       }
-      const acks = await Promise.allSettled(lines.map((l) => js.publish(l.subject, l.payload, idKey === undefined ? undefined : { msgID: `${idKey}:${l.index}` })));
+      const acks = await Promise.allSettled(lines.map((l) => publish(l, idKey)));
       const failed = acks.filter((a) => a.status === 'rejected');
       if (failed.length) {
         const first = (failed[0] as PromiseRejectedResult).reason as Error;
         throw new StoreError(`${failed.length} of ${lines.length} lines not acknowledged by stream ${s.stream}: ${first.message}`, { cause: first });
       }
     },
-    close: () => nc.drain(),
+    // A drain that fails (NATS gone) leaves the client reconnecting for ever: close it then.
+    close: () => nc.drain().catch(() => nc.close()),
   };
 }

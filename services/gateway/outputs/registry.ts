@@ -9,6 +9,7 @@ type Opener<T extends ProducerSettings['type']> = (s: Extract<ProducerSettings, 
 
 const OUTPUTS: { [T in ProducerSettings['type']]: Opener<T> } = {
   jetstream: async (s, ctx) => (await import('./jetstream.js')).openJetStreamProducer(s, ctx),
+  kafka: async (s, ctx) => (await import('./kafka.js')).openKafkaProducer(s, ctx),
 };
 
 export function openProducer(s: ProducerSettings, ctx: ProducerContext): Promise<Producer> {
