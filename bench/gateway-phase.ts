@@ -19,6 +19,7 @@ import { connect } from '@nats-io/transport-node';
 import { loadConfig } from '../shared/config.js';
 import { createLogger } from '../shared/log.js';
 import { openSources } from '../services/fetcher/source.js';
+import { actorNodeFlags } from '../services/local/local.js';
 import { startNatsServer } from '../services/local/nats-server.js';
 import type { PhaseOutput } from './nginx-phase.js';
 import { fmtN, fmtRatio, type Row } from './rows.js';
@@ -88,7 +89,9 @@ export async function runGatewayPhase(ctx: GatewayPhaseContext): Promise<PhaseOu
     const port = await freePort();
     const cfgPath = join(ctx.dir, 'gateway-bench.toml');
     writeFileSync(cfgPath, `[nats]\nurl = "${nats.url}"\n[gateway]\nlisten = "127.0.0.1:${port}"\n[gateway.repos.web]\n`);
-    const gw = ctx.track(spawn(process.execPath, [ctx.havokBin, 'gateway', '--config', cfgPath], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HAVOK_LOG_LEVEL: 'warn' } }));
+    // With the Node flags `havok local` gives the gateway (services/local/local.ts), so RSS is its working set.
+    const flags = actorNodeFlags('gateway', loadConfig({ file: cfgPath }));
+    const gw = ctx.track(spawn(process.execPath, [...flags, ctx.havokBin, 'gateway', '--config', cfgPath], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, HAVOK_LOG_LEVEL: 'warn' } }));
     const url = `http://127.0.0.1:${port}`;
     for (let i = 0; ; i++) {
       if ((await fetch(`${url}/metrics`).then((r) => r.ok, () => false)) === true) break;
