@@ -37,6 +37,9 @@ declare module 'autocannon' {
     duration?: number;
     workers?: number;
     timeout?: number;
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
   }
   function autocannon(opts: Options): Promise<Result> & { stop(): void };
   export default autocannon;

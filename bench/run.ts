@@ -15,6 +15,8 @@
  *      access log times every request; a fresh `havok local` with default settings paced at
  *      2,000 … 20,000/s (lateness at nginx, time to the first request) beside hey -q at the same
  *      rate, and untimed beside autocannon and wrk.
+ *   f. the ingest gateway (bench/gateway-phase.ts, issue 16): 1,000-line POSTs by autocannon into
+ *      JetStream beside a bare JetStream publisher of the same lines, and the replay read back.
  * Every phase also records where the CPU went (bench/cpu.ts): on a shared machine other users'
  * load shows there, and the figures of a disturbed phase are flagged.
  *
@@ -23,7 +25,7 @@
  * Leaves no process behind, also on Ctrl-C.
  *
  * Flags: --quick (shorter runs), --keep (keep the temp dir with logs, configs and reports),
- *        --only parse,findings,baseline,untimed,paced,memory,nginx-paced,nginx-untimed,diff,traffic,soak (a subset of the phases; soak only when named),
+ *        --only parse,findings,baseline,untimed,paced,memory,nginx-paced,nginx-untimed,diff,traffic,gateway,soak (a subset of the phases; soak only when named),
  *        --memory-lines N (the memory phase's log size instead of 5M / 1M),
  *        --paced-rates 2000,5000 (the paced phase's rates instead of 5,000, 10,000 and 20,000/s),
  *        --nginx-rates 2000,5000 (the nginx-paced phase's rates instead of 2,000 … 20,000/s),
@@ -59,6 +61,7 @@ import { benchJobToml } from './job-config.js';
 import { runParse } from './parse.js';
 import { runDiffPhase } from './diff-phase.js';
 import { runFindings } from './findings.js';
+import { runGatewayPhase } from './gateway-phase.js';
 import { memorySummary, memoryTable, RSS_LIMIT_MB, runMemory, type MemoryResult } from './memory.js';
 import { runSoak } from './soak.js';
 
@@ -329,7 +332,7 @@ async function main(): Promise<number> {
     p.nginxRates = values['nginx-rates'].split(',').map(Number);
     if (p.nginxRates.some((r) => !Number.isInteger(r) || r < 1)) throw new Error(`--nginx-rates: expected positive integers, got ${JSON.stringify(values['nginx-rates'])}`);
   }
-  const PHASES = ['parse', 'findings', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff', 'traffic'];
+  const PHASES = ['parse', 'findings', 'baseline', 'untimed', 'paced', 'memory', 'nginx-paced', 'nginx-untimed', 'diff', 'traffic', 'gateway'];
   // Run only when asked for: the soak takes --minutes.
   const ON_REQUEST = ['soak'];
   const phases = new Set(values.only ? values.only.split(',') : PHASES);
@@ -564,6 +567,12 @@ async function main(): Promise<number> {
     if (phases.has('soak')) {
       log(`soak: ${minutes} min at 5,000 req/s, a replayer killed every 2 min, NATS restarted once`);
       addPhase('soak', await measured(`soak ${minutes} min`, () => runSoak({ dir, havokBin: HAVOK_BIN, targetUrl: target.url, track, log }, { minutes, rate: 5000, killEveryS: 120 })));
+    }
+
+    // h. the ingest gateway (issue 16), on a nats-server of its own.
+    if (phases.has('gateway')) {
+      // At least 10 s: a POST of 1,000 lines takes a while on a loaded machine, and a short run measures its start.
+      addPhase('gateway', await measured('gateway', () => runGatewayPhase({ dir, havokBin: HAVOK_BIN, seconds: Math.max(10, p.autocannonS), connections: 10, track, log })));
     }
   } finally {
     await nginx?.stop().catch(() => undefined);

@@ -86,6 +86,7 @@ export function buildProgram(): Command {
   actor('fetcher', 'read the source, parse lines into records, publish them to the job stream', async (c, l) => new (await import('../services/fetcher/fetcher.js')).Fetcher(c, l));
   actor('timewheel', 'order records, pace them to the log\'s timing (speed, rate, idle cap) and release them', async (c, l) => new (await import('../services/timewheel/timewheel.js')).TimeWheel(c, l));
   actor('router', 'keep replayer membership and route each record to one replayer', async (c, l) => new (await import('../services/router/router.js')).Router(c, l));
+  actor('gateway', 'take batches of JSON lines on POST /log/repo/{repo} and store them in the traffic stream ([gateway])', async (c, l) => new (await import('../services/gateway/gateway.js')).Gateway(c, l));
   actor('reporter', 'merge replayer stats, print progress, write the end report', async (c, l) => new (await import('../services/reporter/reporter.js')).Reporter(c, l));
   withActorOptions(program.command('replayer').description('send records to the target at their due time and report what happened'))
     .option('--id <name>', 'replayer id (letters, digits, _ and -)', defaultReplayerId())
@@ -97,7 +98,8 @@ export function buildProgram(): Command {
     .option('--replayers <n>', 'replayer processes to start', (v) => parsePositiveInt(v, '--replayers'), 1)
     .option('--demo-target [port]', 'also run the built-in demo target (on the port of [replayer] target, or this one)')
     .option('--console [host:port]', 'also serve the live web console (default 127.0.0.1:8089) and print its address; off loopback it needs HAVOK_CONSOLE_TOKEN')
-    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean; console?: string | true }) => {
+    .option('--gateway', 'also run the ingest gateway ([gateway]); with no [replayer] target, only the gateway runs, until Ctrl-C')
+    .action(async (flags: ConfigFlags & { replayers: number; demoTarget?: string | boolean; console?: string | true; gateway?: boolean }) => {
       const cfg = configFrom(flags);
       const log = createLogger('local', { job: cfg.job.id });
       const { startDemoTarget } = await import('../services/demo-target/server.js');
@@ -113,7 +115,7 @@ export function buildProgram(): Command {
         cfg.replayer.target ??= demo.url;
       }
       try {
-        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers, console: flags.console }, log);
+        process.exitCode = await runLocal(cfg, { configPath: flags.config ?? '', set, replayers: flags.replayers, console: flags.console, gateway: flags.gateway }, log);
       } finally {
         await demo?.close();
       }

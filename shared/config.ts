@@ -22,6 +22,7 @@ import { traceSchema } from './trace/settings.js';
 import { topSchema } from './topk/settings.js';
 import type { SourceKind } from '../services/fetcher/sources/types.js';
 import { diffSchema } from '../services/diff/settings.js';
+import { gatewaySchema } from '../services/gateway/settings.js';
 
 /** Log time bound: epoch ms, or an ISO 8601 date-time string. */
 const logTime = z.union([
@@ -185,6 +186,8 @@ const schema = z.strictObject({
     .prefault({}),
   /** Response comparison against primary, candidate and secondary targets (services/diff/settings.ts). */
   diff: diffSchema.optional(),
+  /** `havok gateway`: see services/gateway/settings.ts. */
+  gateway: gatewaySchema.prefault({}),
   /** Original Havok key (service ports); kept for compatibility, has no effect. */
   service: z.record(z.string(), z.unknown()).optional(),
 });

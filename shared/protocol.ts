@@ -97,11 +97,16 @@ export const lifeId = (key: string): string => {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Traffic stream (recorded requests; docs/traffic.md). Stored lines are the line's JSON object
-// plus `received_ms`, one message per line on `havok.traffic.<repo>.<METHOD>`.
+// Traffic stream: what the gateway records, `havok traffic` searches and `[fetcher] type =
+// "jetstream"` replays (docs/traffic.md). Each stored message is one request line as UTF-8 JSON
+// (after its repo's executers) plus `received_ms`, on `havok.traffic.<repo>.<METHOD>`; not
+// msgpack, so any tool can read it.
 
-/** JetStream stream of recorded traffic (name configurable where it is used). */
+/** JetStream stream of recorded traffic (the default name; configurable where it is used). */
 export const TRAFFIC_STREAM = 'HAVOK_TRAFFIC';
+
+/** Every subject of the traffic stream. */
+export const TRAFFIC_SUBJECTS = 'havok.traffic.>';
 
 /** The method token of a traffic subject: upper-cased, `_` when absent or not a safe token. */
 export const trafficMethodToken = (method: string): string => {

@@ -6,6 +6,7 @@
  * filtered line or a parse error. Shared by the fetcher and `havok plan`, so both count alike.
  * The time wheel merges sources by timestamp.
  */
+import { connectBus } from '../../shared/bus.js';
 import { toEpochMs, type HavokConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { createLogger, type Logger } from '../../shared/log.js';
@@ -63,7 +64,7 @@ export async function openSources(cfg: HavokConfig, opts: OpenOptions = {}): Pro
   const issues = kind.validate?.(section, scope) ?? [];
   if (issues.length) throw new ConfigError(issues);
   const log = opts.log ?? createLogger('fetcher', { job: cfg.job.id });
-  const sources = await kind.open(section, { ...scope, log, chain: (over) => chainFor(cfg, over) });
+  const sources = await kind.open(section, { ...scope, log, chain: (over) => chainFor(cfg, over), connectNats: (name) => connectBus(cfg.nats, log, { name }) });
   const reasonOf = filterReason(cfg);
   return sources.map((s) => ({ ...s, records: filterRecords(s.records, s.counts, reasonOf) }));
 }

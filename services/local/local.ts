@@ -38,6 +38,8 @@ export interface LocalOptions {
   replayers: number;
   /** `--console [HOST:PORT]`: serve the live web console too (true = its default address). */
   console?: string | true;
+  /** Also run `havok gateway` ([gateway]); with no `[replayer] target`, only the gateway runs (recording). */
+  gateway?: boolean;
 }
 
 interface Child {
@@ -47,11 +49,15 @@ interface Child {
 }
 
 export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger): Promise<number> {
-  requireKeys(cfg, [
-    ['fetcher.file.path', cfg.fetcher.type === 'file' ? cfg.fetcher.file.path : 'n/a'],
-    // Under [diff] the records go to its targets instead.
-    ['replayer.target', cfg.replayer.target ?? cfg.diff?.primary],
-  ]);
+  // With --gateway and no target, this is a recording session: the gateway alone, until Ctrl-C.
+  const job = !opts.gateway || (cfg.replayer.target ?? cfg.diff?.primary) !== undefined;
+  if (job) {
+    requireKeys(cfg, [
+      ['fetcher.file.path', cfg.fetcher.type === 'file' ? cfg.fetcher.file.path : 'n/a'],
+      // Under [diff] the records go to its targets instead.
+      ['replayer.target', cfg.replayer.target ?? cfg.diff?.primary],
+    ]);
+  }
   let natsUrl = cfg.nats.url;
   let server: NatsServerHandle | undefined;
   if (!(await reachable(cfg))) {
@@ -59,7 +65,7 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     server = await startNatsServer({ jetstream: true });
     natsUrl = server.url;
   }
-  await clearJobStream({ ...cfg, nats: { ...cfg.nats, url: natsUrl } });
+  if (job) await clearJobStream({ ...cfg, nats: { ...cfg.nats, url: natsUrl } });
   // A bad --console address (off loopback without a token) is a usage error: stop the server we started.
   const stopConsole =
     opts.console === undefined
@@ -102,14 +108,17 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     children.push(child);
     return child;
   };
+  const gateway = opts.gateway ? spawnActor('gateway', ['gateway'], 'ignore') : undefined;
   // Consumers first, so nothing is published before someone listens.
-  const reporter = spawnActor('reporter', ['reporter'], 'inherit');
-  spawnActor('router', ['router'], 'ignore');
-  for (let i = 0; i < opts.replayers; i++) spawnActor(`replayer-${i}`, ['replayer', '--id', `local-${i}`], 'ignore');
-  spawnActor('timewheel', ['timewheel'], 'ignore');
-  spawnActor('fetcher', ['fetcher'], 'ignore');
+  const reporter = job ? spawnActor('reporter', ['reporter'], 'inherit') : gateway!;
+  if (job) {
+    spawnActor('router', ['router'], 'ignore');
+    for (let i = 0; i < opts.replayers; i++) spawnActor(`replayer-${i}`, ['replayer', '--id', `local-${i}`], 'ignore');
+    spawnActor('timewheel', ['timewheel'], 'ignore');
+    spawnActor('fetcher', ['fetcher'], 'ignore');
+  }
 
-  // The job ends when the reporter exits; any other actor failing first ends it too.
+  // The job ends when the reporter exits (a recording session: the gateway); any other actor failing first ends it too.
   const failure = new Promise<number>((resolve) => {
     for (const c of children) {
       if (c === reporter) continue;

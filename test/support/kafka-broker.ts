@@ -6,7 +6,8 @@
  * - one broker (node 0) that leads every partition and coordinates every group;
  * - topics are created by the test (`createTopic`), never automatically;
  * - records are kept in memory as the record batches (magic 2) producers sent, checked (CRC-32C,
- *   no compression) and given offsets; Fetch returns whole stored batches, as Kafka does, so a
+ *   uncompressed or gzip) and given offsets; an idempotent producer's re-sent batch (a sequence
+ *   already stored: InitProducerId 0 hands out the ids) is dropped; Fetch returns whole stored batches, as Kafka does, so a
  *   batch may start before the fetch offset and the client skips the head;
  * - one version per API, the one advertised in ApiVersions (kafkajs uses the highest version both
  *   sides know): ApiVersions 0–2, Metadata 1, Produce 3, Fetch 4, ListOffsets 1 (earliest, latest,
@@ -21,6 +22,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { gunzipSync } from 'node:zlib';
 
 /** API keys (Kafka protocol numbers) and the one version of each this broker speaks. */
 const API = {
@@ -38,6 +40,7 @@ const API = {
   SaslHandshake: { key: 17, version: 1 },
   ApiVersions: { key: 18, version: 2 },
   SaslAuthenticate: { key: 36, version: 1 },
+  InitProducerId: { key: 22, version: 0 },
 } as const;
 type ApiName = keyof typeof API;
 const API_BY_KEY = new Map<number, ApiName>(Object.entries(API).map(([name, a]) => [a.key, name as ApiName]));
@@ -225,7 +228,7 @@ interface StoredBatch {
 }
 
 /** Splits a produce request's record set into batches; throws a Kafka error code when bad. */
-function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<StoredRecord, 'offset'> & { offsetDelta: number }>; lastOffsetDelta: number }> {
+function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<StoredRecord, 'offset'> & { offsetDelta: number }>; lastOffsetDelta: number; producerId: bigint; baseSequence: number }> {
   const out = [];
   let pos = 0;
   while (pos < set.length) {
@@ -238,14 +241,18 @@ function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<Sto
     if (raw.readUInt32BE(17) !== crc32c(raw.subarray(CRC_START))) throw ERR.CORRUPT_MESSAGE;
     const r = new Reader(raw.subarray(CRC_START));
     const attributes = r.int16();
-    if ((attributes & 0x07) !== 0) throw ERR.UNSUPPORTED_COMPRESSION_TYPE;
+    // Compression: none, or gzip (1), which covers the records after their count.
+    const codec = attributes & 0x07;
+    if (codec !== 0 && codec !== 1) throw ERR.UNSUPPORTED_COMPRESSION_TYPE;
     const lastOffsetDelta = r.int32();
     const firstTimestamp = Number(r.int64());
     r.int64(); // maxTimestamp
-    r.int64(); // producerId
+    const producerId = r.int64(); // -1 = not an idempotent producer
     r.int16(); // producerEpoch
-    r.int32(); // baseSequence
-    const records = r.array((rr) => {
+    const baseSequence = r.int32();
+    const count = r.int32();
+    const body = codec === 1 ? new Reader(gunzipSync(r.bytesOf(r.remaining))) : r;
+    const records = Array.from({ length: Math.max(0, count) }, () => body).map((rr) => {
       const len = rr.varint();
       const rec = new Reader(rr.bytesOf(len));
       rec.int8(); // attributes (unused)
@@ -257,8 +264,8 @@ function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<Sto
       const n = rec.varint();
       for (let i = 0; i < n; i++) headers.push([(rec.varBytes() ?? Buffer.alloc(0)).toString('utf8'), rec.varBytes()]);
       return { timestamp, offsetDelta, key, value, headers };
-    }) ?? [];
-    out.push({ raw, records, lastOffsetDelta });
+    });
+    out.push({ raw, records, lastOffsetDelta, producerId, baseSequence });
   }
   return out;
 }
@@ -338,6 +345,9 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
   };
   for (const [name, n] of Object.entries(opts.topics ?? {})) createTopic(name, n);
   const partitionOf = (topic: string, p: number): Partition | undefined => topics.get(topic)?.[p];
+  /** Idempotent producers: `producerId/topic/partition` → the last sequence stored. */
+  const sequences = new Map<string, number>();
+  let nextProducerId = 1000n;
 
   // --- one handler per API: (request body reader, response writer) -------------------------
 
@@ -348,6 +358,12 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
       w.int16(version > API.ApiVersions.version ? ERR.UNSUPPORTED_VERSION : ERR.NONE);
       w.array(all, (ww, a) => ww.int16(a.key).int16(a.key === API.ApiVersions.key ? 0 : a.version).int16(a.version));
       if (version >= 1) w.int32(0);
+    },
+
+    InitProducerId(r, w) {
+      r.string(); // transactional id (no transactions here)
+      r.int32(); // transaction timeout
+      w.int32(0).int16(ERR.NONE).int64(nextProducerId++).int16(0);
     },
 
     Metadata(r, w) {
@@ -388,6 +404,12 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
             }
             const base = p.end;
             for (const b of batches) {
+              // Idempotent producers: a batch whose sequence was stored already is a re-send; drop it.
+              if (b.producerId >= 0n) {
+                const seqKey = `${b.producerId}/${topic}/${partition}`;
+                if ((sequences.get(seqKey) ?? -1) >= b.baseSequence) continue;
+                sequences.set(seqKey, b.baseSequence + b.lastOffsetDelta);
+              }
               const baseOffset = p.end;
               b.raw.writeBigInt64BE(BigInt(baseOffset), 0);
               for (const rec of b.records) p.records.push({ offset: baseOffset + rec.offsetDelta, timestamp: rec.timestamp, key: rec.key, value: rec.value, headers: rec.headers });

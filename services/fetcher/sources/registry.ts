@@ -10,11 +10,12 @@
  * job opens them. `npm run check:cycles` keeps it so.
  */
 import { file } from './file/index.js';
+import { jetstreamSource as jetstream } from './jetstream/index.js';
 import { kafka } from './kafka/index.js';
 import { sls } from './sls/index.js';
 import type { SourceKind } from './types.js';
 
-export const SOURCES = { file, kafka, sls } as const satisfies Record<string, SourceKind>;
+export const SOURCES = { file, jetstream, kafka, sls } as const satisfies Record<string, SourceKind>;
 
 export type SourceType = keyof typeof SOURCES;
 

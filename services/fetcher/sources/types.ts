@@ -7,6 +7,7 @@
  * HavokConfig: shared/config.ts builds its schema from the registry, so a kind that imported the
  * config would close an import cycle.
  */
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { z } from 'zod';
 import type { Logger } from '../../../shared/log.js';
 import type { SourceCounts } from '../../../shared/protocol.js';
@@ -49,6 +50,8 @@ export interface SourceContext extends SourceScope {
   log: Logger;
   /** The analyzer chain of `[fetcher.file]` and `[analyzer]`, with `over` applied. */
   chain(over?: ChainOverride): Promise<Chain>;
+  /** A connection to `[nats]` (sources that read NATS: jetstream); the source closes it. */
+  connectNats(name: string): Promise<NatsConnection>;
 }
 
 /**

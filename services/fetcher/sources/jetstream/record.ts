@@ -1,0 +1,54 @@
+/**
+ * The jetstream source's decisions, pure: which subjects to read, where to start, when to stop,
+ * and what one stored message becomes. `storedVerdict` is the one place a stored message
+ * becomes a record, is filtered, or is a parse error: a later `filter` (a predicate over the
+ * stored JSON object) plugs in as its `keep` argument, and narrower subjects through
+ * `subjectFilters`.
+ */
+import { trafficFilter } from '../../../../shared/protocol.js';
+import type { Chain, ChainResult } from '../../analyzers/chain.js';
+import type { JetStreamSection } from './schema.js';
+
+/** Server-side subject filters of the replay (the stream sends nothing else). */
+export function subjectFilters(s: JetStreamSection): string[] {
+  return [trafficFilter(s.repo)];
+}
+
+/** Where reading starts: the stored time of `[job] begin` (JetStream start time), else the first message. */
+export function startOf(begin: number | undefined): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
+  return begin === undefined ? { deliver: 'all' } : { deliver: 'by_start_time', time: new Date(begin).toISOString() };
+}
+
+export interface StopBounds {
+  /** The stream's last sequence when the job opened it: later messages are not part of the job. */
+  lastSeq: number;
+  /** `[job] end` + end_slack_ms, epoch ms; undefined = none. */
+  endStoredMs?: number;
+}
+
+/** Whether a message (its stream sequence and stored time) is past the job's end. */
+export function pastEnd(seq: number, storedMs: number, b: StopBounds): boolean {
+  return seq > b.lastSeq || (b.endStoredMs !== undefined && storedMs > b.endStoredMs);
+}
+
+/** A predicate over the stored object: false = filtered (not replayed, counted). */
+export type Keep = (stored: Record<string, unknown>) => boolean;
+
+const FILTERED: ChainResult = { ok: false, filtered: true };
+
+/**
+ * One stored message (its UTF-8 JSON) → the analyzer chain's verdict (the jsonl mapping over the
+ * stored object). With `keep`, the object is parsed first and a line it rejects is filtered.
+ */
+export function storedVerdict(text: string, chain: Chain, keep?: Keep): ChainResult {
+  if (keep) {
+    let obj: unknown;
+    try {
+      obj = JSON.parse(text);
+    } catch {
+      return chain.analyze(text);
+    }
+    if (typeof obj === 'object' && obj !== null && !keep(obj as Record<string, unknown>)) return FILTERED;
+  }
+  return chain.analyze(text);
+}

@@ -1,0 +1,23 @@
+/**
+ * `[fetcher.jetstream]`: replays a repo recorded by `havok gateway` from the JetStream traffic
+ * stream (the contract in shared/protocol.ts), a bounded replay: from `[job] begin` by stored
+ * time (a JetStream start time, no scan from the beginning) to what the stream held when the
+ * job opened it, or `[job] end` by stored time plus `end_slack_ms`.
+ */
+import { z } from 'zod';
+import { SAFE_TOKEN, TRAFFIC_STREAM } from '../../../../shared/protocol.js';
+
+export const jetstreamSchema = z.strictObject({
+  /** The gateway repo to replay (`[gateway.repos.<repo>]`). Required for this type. */
+  repo: z.string().regex(SAFE_TOKEN, 'letters, digits, "_" and "-" only').optional(),
+  /** The traffic stream's name (`[gateway.producers.<label>] stream`). */
+  stream: z.string().regex(SAFE_TOKEN, 'letters, digits, "_" and "-" only').default(TRAFFIC_STREAM),
+  /**
+   * With `[job] end`, messages stored up to this long after it are still read, ms: a line's own
+   * `ts` may be earlier than the time the gateway received it (a sender's batching delay), and
+   * the time wheel applies begin/end to `ts` exactly.
+   */
+  end_slack_ms: z.number().int().nonnegative().default(60_000),
+});
+
+export type JetStreamSection = z.output<typeof jetstreamSchema>;

@@ -1,0 +1,75 @@
+/**
+ * The ingest gateway actor (`havok gateway`): takes batches of JSON lines on POST
+ * /log/repo/{repo}, runs each repo's pipeline and stores the accepted lines in its output (the
+ * JetStream traffic stream by default), answering 200 only once the store acknowledged them.
+ * Closing stops accepting connections, lets the POSTs in flight finish (their acks or their
+ * 503s), then drains the producers.
+ */
+import type { HavokConfig } from '../../shared/config.js';
+import { ConfigError } from '../../shared/errors.js';
+import { Actor } from '../../shared/lifecycle.js';
+import type { Logger } from '../../shared/log.js';
+import { ByteBudget } from './budget.js';
+import type { Repo } from './ingest.js';
+import { createMetrics } from './metrics.js';
+import { openProducer } from './outputs/registry.js';
+import type { Producer } from './outputs/types.js';
+import { compileRepo } from './pipeline/pipeline.js';
+import { Sampler } from './sampler.js';
+import { buildServer } from './server.js';
+import { gatewayIssues, producerOf } from './settings.js';
+
+/** `host:port` → its parts (`[::1]:9080` → `::1`, 9080). Pure. */
+export function parseListen(listen: string): { host: string; port: number } {
+  const at = listen.lastIndexOf(':');
+  return { host: listen.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(listen.slice(at + 1)) };
+}
+
+export class Gateway extends Actor {
+  private app?: ReturnType<typeof buildServer>;
+  /** The address it listens on (port 0 in the config = a free one): for tests and logs. */
+  address?: { host: string; port: number };
+
+  constructor(
+    private readonly cfg: HavokConfig,
+    log: Logger,
+  ) {
+    super(log);
+    const issues = gatewayIssues(cfg.gateway);
+    if (Object.keys(cfg.gateway.repos).length === 0) issues.push({ key: 'gateway.repos', message: 'required: at least one [gateway.repos.<name>]' });
+    if (issues.length) throw new ConfigError(issues);
+  }
+
+  protected async run(signal: AbortSignal): Promise<void> {
+    const g = this.cfg.gateway;
+    const producers = new Map<string, Producer>();
+    const repos = new Map<string, Repo>();
+    for (const [name, settings] of Object.entries(g.repos)) {
+      const { label, settings: ps } = producerOf(g, settings);
+      let producer = producers.get(label);
+      if (!producer) {
+        producer = await openProducer(ps, { label, nats: this.cfg.nats, timeoutMs: g.store_timeout_ms, log: this.log.child({ producer: label }), signal });
+        const p = producer;
+        this.onClose(`producer ${label}`, () => p.close());
+        producers.set(label, producer);
+      }
+      repos.set(name, { name, pipeline: compileRepo(settings), producer, producerLabel: label });
+    }
+    const budget = new ByteBudget(g.max_inflight_bytes);
+    const app = buildServer(
+      { repos, budget, maxBodyBytes: g.max_body_bytes, metrics: createMetrics(budget), sampler: new Sampler(g.samples_per_minute), log: this.log, now: Date.now },
+      { retryAfterS: g.retry_after_s },
+    );
+    this.app = app;
+    const { host, port } = parseListen(g.listen);
+    await app.listen({ host, port });
+    const addr = app.server.address();
+    this.address = typeof addr === 'object' && addr ? { host, port: addr.port } : { host, port };
+    this.log.info({ listen: `${host}:${this.address.port}`, repos: [...repos.keys()], producers: [...producers.keys()] }, 'gateway listening');
+  }
+
+  /** Stops accepting; in-flight POSTs finish (fastify's close waits for them). */
+  protected async drain(): Promise<void> {
+    await this.app?.close();
+  }
+}

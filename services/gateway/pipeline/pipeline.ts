@@ -1,0 +1,102 @@
+/**
+ * One repo's pipeline, pure: a body's text → the lines to store (subject and payload, by line
+ * index), the dropped and the malformed ones with their reasons. The gateway's shell reads the
+ * body, runs this, and stores the result.
+ *
+ * Per line: decode JSON (an object, else malformed) → executers in order (a failing step drops
+ * the line) → the constraint, checked on the shape that would be stored (dropped if it fails) →
+ * the payload, the line plus `received_ms` (the traffic stream contract, shared/protocol.ts).
+ * Blank lines are skipped and not counted; a line's index is its place in the body (0-based,
+ * blank lines included), so the same body always gives the same indexes (message ids).
+ */
+import { trafficSubject } from '../../../shared/protocol.js';
+import type { RepoSettings } from '../settings.js';
+import { compileConstraint } from './constraint.js';
+import { runExecuter, type Line } from './executers.js';
+
+export interface StoredLine {
+  /** Place in the body, 0-based: the `<index>` of the message id `<key>:<index>`. */
+  index: number;
+  subject: string;
+  payload: string;
+}
+
+export interface Rejected {
+  index: number;
+  reason: string;
+  /** The line's first characters, for the log's samples. */
+  text: string;
+}
+
+export interface BodyResult {
+  stored: StoredLine[];
+  dropped: Rejected[];
+  malformed: Rejected[];
+}
+
+export type LineVerdict = { ok: true; line: Line } | { ok: false; malformed: boolean; reason: string };
+
+export type RepoPipeline = (text: string) => LineVerdict;
+
+const SAMPLE_CHARS = 200;
+
+const isObject = (v: unknown): v is Line => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Compiles a repo's steps once; the result judges one line. */
+export function compileRepo(repo: RepoSettings): RepoPipeline {
+  const constraint = compileConstraint(repo.constraint);
+  const steps = repo.executers;
+  return (text) => {
+    let line: unknown;
+    try {
+      line = JSON.parse(text);
+    } catch (err) {
+      return { ok: false, malformed: true, reason: `not JSON: ${(err as Error).message}` };
+    }
+    if (!isObject(line)) return { ok: false, malformed: true, reason: 'not a JSON object' };
+    for (let i = 0; i < steps.length; i++) {
+      const err = runExecuter(line, steps[i]);
+      if (err !== undefined) return { ok: false, malformed: false, reason: `executers[${i}] (${steps[i].type}): ${err}` };
+    }
+    const failed = constraint(line);
+    if (failed !== undefined) return { ok: false, malformed: false, reason: `constraint: ${failed}` };
+    return { ok: true, line };
+  };
+}
+
+/** The method of a stored line, for its subject (`_` when it has none). */
+function methodOf(line: Line): string {
+  return typeof line.method === 'string' ? line.method : '_';
+}
+
+/**
+ * Runs every line of a body through the repo's pipeline. `maxPayload`: a payload over this many
+ * bytes (the store's message limit) is dropped as too large instead of failing the whole POST.
+ */
+export function processBody(text: string, repoName: string, pipeline: RepoPipeline, receivedMs: number, maxPayload = Infinity): BodyResult {
+  const out: BodyResult = { stored: [], dropped: [], malformed: [] };
+  let index = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    let raw = text.slice(start, end);
+    if (raw.endsWith('\r')) raw = raw.slice(0, -1);
+    const i = index++;
+    start = end + 1;
+    if (raw.trim() === '') continue;
+    const v = pipeline(raw);
+    if (!v.ok) {
+      (v.malformed ? out.malformed : out.dropped).push({ index: i, reason: v.reason, text: raw.slice(0, SAMPLE_CHARS) });
+      continue;
+    }
+    v.line.received_ms = receivedMs;
+    const payload = JSON.stringify(v.line);
+    if (Buffer.byteLength(payload) > maxPayload) {
+      out.dropped.push({ index: i, reason: `line over the store's message limit (${maxPayload} bytes)`, text: raw.slice(0, SAMPLE_CHARS) });
+      continue;
+    }
+    out.stored.push({ index: i, subject: trafficSubject(repoName, methodOf(v.line)), payload });
+  }
+  return out;
+}
