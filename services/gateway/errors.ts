@@ -4,7 +4,7 @@
 export class IngestError extends Error {
   override readonly name = 'IngestError' as const;
   constructor(
-    readonly status: 400 | 404 | 413 | 415 | 503,
+    readonly status: 400 | 401 | 404 | 413 | 415 | 503,
     message: string,
     options?: ErrorOptions,
   ) {

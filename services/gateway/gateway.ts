@@ -53,7 +53,7 @@ export class Gateway extends Actor {
         this.onClose(`producer ${label}`, () => p.close());
         producers.set(label, producer);
       }
-      repos.set(name, { name, pipeline: compileRepo(settings), producer, producerLabel: label });
+      repos.set(name, { name, pipeline: compileRepo(settings), producer, producerLabel: label, ...(settings.token ? { token: settings.token } : {}) });
     }
     const budget = new ByteBudget(g.max_inflight_bytes);
     const app = buildServer(

@@ -1,11 +1,12 @@
 /**
  * One POST /log/repo/{repo}, from request to answer (the route in server.ts only adapts it):
  *
- * 404 unknown repo · 415 content type or encoding not decodable · 413 over max_body_bytes
+ * 404 unknown repo · 401 the repo has a token and the POST does not carry it · 415 content type or encoding not decodable · 413 over max_body_bytes
  * (declared, read or inflated) · 400 bad gzip, not UTF-8, bad Idempotency-Key · 503 +
  * Retry-After when the byte budget is spent or the store refuses / does not answer · 200
  * `{accepted, dropped, malformed}` only once the store acknowledged every accepted line.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../../shared/log.js';
 import { bodyEncoding, decodeBody, readRaw } from './body.js';
@@ -21,6 +22,8 @@ export interface Repo {
   pipeline: RepoPipeline;
   producer: Producer;
   producerLabel: string;
+  /** `[gateway.repos.<name>] token`: the bearer token its POSTs must carry. */
+  token?: string;
 }
 
 export interface IngestDeps {
@@ -53,6 +56,18 @@ const header = (h: IngestRequest['headers'], name: string): string | undefined =
   return Array.isArray(v) ? v[0] : v;
 };
 
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * Whether a POST may write to a repo: no token configured, or `Authorization: Bearer <token>`.
+ * Compared in constant time (as digests, so the length leaks nothing either). Pure.
+ */
+export function authorized(h: IngestRequest['headers'], token: string | undefined): boolean {
+  if (token === undefined) return true;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header(h, 'authorization') ?? '');
+  return m !== null && timingSafeEqual(digest(m[1]!), digest(token));
+}
+
 /** The Idempotency-Key (or X-Batch-Id) of a POST; 400 when it cannot be a message id. Pure. */
 export function idempotencyKey(h: IngestRequest['headers']): string | undefined {
   const key = header(h, 'idempotency-key') ?? header(h, 'x-batch-id');
@@ -65,6 +80,7 @@ export async function ingest(req: IngestRequest, d: IngestDeps): Promise<Counts>
   const receivedMs = d.now();
   const repo = d.repos.get(req.repo);
   if (!repo) throw new IngestError(404, `no repo ${JSON.stringify(req.repo)} in [gateway.repos]`);
+  if (!authorized(req.headers, repo.token)) throw new IngestError(401, `repo ${JSON.stringify(repo.name)} needs Authorization: Bearer <its token>`);
   const encoding = bodyEncoding(header(req.headers, 'content-type'), header(req.headers, 'content-encoding'));
   const idKey = idempotencyKey(req.headers);
   const lengthHeader = header(req.headers, 'content-length');

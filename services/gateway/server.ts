@@ -28,6 +28,7 @@ export function buildServer(d: IngestDeps, opts: ServerOptions) {
       // Unknown repos are not labels of their own: a sender could otherwise grow the metrics without end.
       d.metrics.requests.inc({ repo: err.status === 404 ? '(unknown)' : repo, code: String(err.status) });
       if (err.status === 503) reply.header('retry-after', String(opts.retryAfterS));
+      if (err.status === 401) reply.header('www-authenticate', 'Bearer');
       // The body may be unread (refused before or while reading): close rather than drain it.
       if (!request.raw.readableEnded) reply.header('connection', 'close');
       return reply.code(err.status).send({ error: err.message });

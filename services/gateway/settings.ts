@@ -67,6 +67,11 @@ const constraintSchema = z.strictObject({
 export type ConstraintSettings = z.output<typeof constraintSchema>;
 
 const repoSchema = z.strictObject({
+  /**
+   * A bearer token every POST to this repo must carry (`Authorization: Bearer <token>`), else
+   * 401; absent = none (then anyone who reaches the listener may write).
+   */
+  token: z.string().min(16, 'at least 16 characters').optional(),
   /** Producer label of `[gateway.producers.<label>]`; absent = the embedded JetStream traffic stream. */
   output: z.string().optional(),
   constraint: constraintSchema.prefault({}),

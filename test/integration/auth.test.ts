@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import { APACHE_LOG, readReport, REPO_ROOT } from '../support/havok-cli.js';
+import { batchLines, post, startGateway } from '../support/gateway.js';
 
 const withAuth = { args: ['-c', join(REPO_ROOT, 'deploy', 'nats', 'auth.conf')] };
 
@@ -39,5 +40,17 @@ describe('NATS authentication and permissions', { timeout: 120_000 }, () => {
     assert.ok(Date.now() - started < 10_000, 'fails fast');
     const actor = await fx.run(['replayer', '--config', job.config, '--set', 'nats.user="replayer"', '--set', 'nats.password="nope"']);
     assert.equal(actor.code, 2, actor.stderr);
+  });
+
+  test('gateway and console roles: the gateway stores with its credentials; neither role can do the other\'s job', async () => {
+    await using fx = await havokFixture({ nats: withAuth });
+    const gw = await startGateway(fx, '[gateway.repos.web]\n', 'gateway', ['--set', 'nats.user="gateway"', '--set', 'nats.password="gateway-secret"']);
+    assert.deepEqual((await post(gw.url, 'web', batchLines(0, 20))).json, { accepted: 20, dropped: 0, malformed: 0 });
+    // The gateway role may not steer a job; the console role may (it sends the ctl requests).
+    const asGateway = await fx.run(['ctl', 'status', '--job', 'nojob', '--nats', fx.nats.url, '--set', 'nats.user="gateway"', '--set', 'nats.password="gateway-secret"']);
+    assert.notEqual(asGateway.code, 0);
+    assert.match(asGateway.stderr, /[Pp]ermission/, asGateway.stderr);
+    const asConsole = await fx.run(['ctl', 'status', '--job', 'nojob', '--nats', fx.nats.url, '--set', 'nats.user="console"', '--set', 'nats.password="console-secret"']);
+    assert.doesNotMatch(asConsole.stderr, /[Pp]ermission/, 'the console role may send control requests (no time wheel answers here)');
   });
 });

@@ -204,7 +204,7 @@ describe('live web console', { timeout: 240_000 }, () => {
     assert.match(await text(page, '#departed'), /r1 \(joined .+, left .+\)/);
 
     fx.havok(['replayer', '--id', 'r3', ...args]);
-    await check(async () => (await tableIds()).join() === 'r2,r3', 15_000, 'r3 to appear');
+    await check(async () => (await tableIds()).join() === 'r2,r3', 30_000, 'r3 to appear');
 
     const res = await reporter.done;
     sub.unsubscribe();

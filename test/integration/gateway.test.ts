@@ -20,6 +20,8 @@ max_inflight_bytes = 8388608
 retry_after_s = 1
 store_timeout_ms = 2000
 [gateway.repos.web]
+[gateway.repos.secret]
+token = "s3cret-token-for-tests"
 [gateway.repos.edge]
 constraint = { required = ["url"], matches = { url = "^/" } }
 executers = [
@@ -112,6 +114,21 @@ describe('gateway', () => {
     for (let i = 0; i < 3; i++) assert.deepEqual((await post(gw.url, 'web', body, { key: 'batch-0' })).json, { accepted: 50, dropped: 0, malformed: 0 });
     await post(gw.url, 'web', body, { key: 'batch-1' });
     assert.equal(await streamMessages(nc), 100);
+  });
+
+  test('a repo with a bearer token: 401 without it or with a wrong one, stored with it', async () => {
+    await using fx = await havokFixture();
+    const gw = await startGateway(fx, REPOS);
+    const nc = await fx.connect();
+    const body = batchLines(0, 10);
+    const none = await post(gw.url, 'secret', body);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers['www-authenticate'], 'Bearer');
+    assert.equal((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status, 401);
+    assert.equal(await streamMessages(nc), 0, 'nothing stored without the token');
+    assert.deepEqual((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer s3cret-token-for-tests' } })).json, { accepted: 10, dropped: 0, malformed: 0 });
+    assert.equal((await post(gw.url, 'web', body)).status, 200, 'a repo without a token takes any POST');
+    assert.equal(await streamMessages(nc), 20);
   });
 
   test('bad input: 404, 415, 400 for bad gzip or bad key, 413 declared or streamed (not buffered), a 1 MB line dropped; nothing stored', async () => {

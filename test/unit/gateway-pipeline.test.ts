@@ -14,7 +14,7 @@ import { bodyEncoding } from '../../services/gateway/body.js';
 import { ByteBudget } from '../../services/gateway/budget.js';
 import { IngestError } from '../../services/gateway/errors.js';
 import { parseListen } from '../../services/gateway/gateway.js';
-import { idempotencyKey } from '../../services/gateway/ingest.js';
+import { authorized, idempotencyKey } from '../../services/gateway/ingest.js';
 import { compileConstraint } from '../../services/gateway/pipeline/constraint.js';
 import { runExecuter, type ExecuterSettings, type Line } from '../../services/gateway/pipeline/executers.js';
 import { compileRepo, processBody } from '../../services/gateway/pipeline/pipeline.js';
@@ -218,4 +218,21 @@ describe('[gateway] settings', () => {
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536, 'gateway.producers.k.linger_ms': 5 }), []);
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka' }), ['gateway.producers.k.brokers']);
   });
+});
+
+describe('gateway: per-repo bearer token', () => {
+  const token = 'a-token-of-sixteen+';
+  const rows: Array<[string, Record<string, string>, string | undefined, boolean]> = [
+    // no token configured: anyone may write
+    ['no token configured', {}, undefined, true],
+    ['the right token', { authorization: `Bearer ${token}` }, token, true],
+    ['scheme in any case, trailing space', { authorization: `bearer ${token} ` }, token, true],
+    ['no header', {}, token, false],
+    ['a wrong token', { authorization: 'Bearer a-token-of-sixteen-' }, token, false],
+    ['a prefix of it', { authorization: 'Bearer a-token' }, token, false],
+    ['basic auth', { authorization: `Basic ${token}` }, token, false],
+  ];
+  for (const [why, headers, configured, ok] of rows) {
+    test(`${why} → ${ok ? 'allowed' : '401'}`, () => assert.equal(authorized(headers, configured), ok));
+  }
 });
