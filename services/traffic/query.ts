@@ -159,18 +159,21 @@ async function scanNewest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher,
   const records: TrafficRecord[] = [];
   const bounds = await streamBounds(c);
   let lo = bounds.first;
-  if (f.since !== undefined) lo = Math.max(lo, (await seqAtTime(c, f.subject, f.since - o.clockSkewMs)) ?? bounds.last + 1);
+  // Bounds and windows read every subject (the predicate checks repo and method): an
+  // unfiltered consumer's pending count is known at once, a filtered one's costs a walk to the
+  // stream's end (nats-server 2.9); a window is small, so reading its other subjects is cheap.
+  if (f.since !== undefined) lo = Math.max(lo, (await seqAtTime(c, undefined, f.since - o.clockSkewMs)) ?? bounds.last + 1);
   let hi = bounds.last;
-  if (f.until !== undefined) hi = Math.min(hi, ((await seqAtTime(c, f.subject, f.until + o.clockSkewMs + 1)) ?? bounds.last + 1) - 1);
+  if (f.until !== undefined) hi = Math.min(hi, ((await seqAtTime(c, undefined, f.until + o.clockSkewMs + 1)) ?? bounds.last + 1) - 1);
   if (at !== undefined) hi = Math.min(hi, at);
   let window = 1024;
   while (hi >= lo) {
     const budgetLeft = o.scanBudget - m.scanned;
     if (budgetLeft <= 0) return { records, budget_hit: true, cursor: makeCursor('newest', hi) };
-    // A window of n sequences holds at most n matching records: the budget is never overrun.
+    // A window of n sequences holds at most n records: the budget is never overrun.
     const from = Math.max(lo, hi - Math.min(window, budgetLeft) + 1);
     const found: TrafficRecord[] = [];
-    for await (const s of scanLines(c, { subject: f.subject, startSeq: from }, hi - from + 1)) {
+    for await (const s of scanLines(c, { startSeq: from }, hi - from + 1)) {
       if (s.seq > hi) break;
       const r = m.match(s);
       if (r) found.push(r);

@@ -17,8 +17,12 @@ export interface StoredLine {
 }
 
 export interface ScanStart {
-  /** Subject filter (`trafficFilter(repo, method)`). */
-  subject: string;
+  /**
+   * Subject filter (`trafficFilter(repo, method)`); undefined: every subject, whose pending
+   * count the server knows at once (a filtered count walks the stream from the start to its end
+   * on nats-server 2.9, which costs seconds far from the end of a large stream).
+   */
+  subject?: string;
   /** First sequence to read; or */
   startSeq?: number;
   /** the first message stored at or after this epoch ms. Neither: from the first message. */
@@ -53,7 +57,7 @@ export async function* scanLines(c: TrafficStreamClient, start: ScanStart, max =
   const info = await c.jsm.consumers.add(c.stream, {
     name,
     ...from,
-    filter_subject: start.subject,
+    ...(start.subject !== undefined ? { filter_subject: start.subject } : {}),
     ack_policy: AckPolicy.None,
     mem_storage: true,
     num_replicas: 1,
@@ -83,8 +87,8 @@ const ignoreGone = (err: unknown): void => {
   if (!(err instanceof JetStreamApiError)) throw err;
 };
 
-/** First sequence whose message (of `subject`) was stored at or after `ms`; undefined: none. */
-export async function seqAtTime(c: TrafficStreamClient, subject: string, ms: number): Promise<number | undefined> {
+/** First sequence whose message (of `subject`, or any) was stored at or after `ms`; undefined: none. */
+export async function seqAtTime(c: TrafficStreamClient, subject: string | undefined, ms: number): Promise<number | undefined> {
   for await (const line of scanLines(c, { subject, startMs: ms }, 1)) return line.seq;
   return undefined;
 }
