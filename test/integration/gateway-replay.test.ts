@@ -14,6 +14,9 @@ import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import { batchLines, postUntilStored, startGateway, streamMessages } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
+import { createTrafficStream, publishTraffic } from '../support/traffic.js';
+import { trafficLines } from '../support/traffic-lines.js';
+import { jetstream } from '@nats-io/jetstream';
 import { freePort } from '../support/ports.js';
 
 const BATCHES = 100;
@@ -78,6 +81,30 @@ describe('record, then replay', () => {
     assert.equal(report.records.read, 200);
     assert.equal(report.requests.sent, 200);
     assert.ok(fx.target.requests.every((r) => r.url.startsWith('/b1/')));
+  });
+
+  test('[fetcher.jetstream] filter replays exactly the selection (checked against a brute-force filter of the input)', async () => {
+    await using fx = await havokFixture({ target: true });
+    const nc = await fx.connect();
+    await createTrafficStream(nc);
+    // 3,000 lines over four repos (repo, method, URL, status, trace ids), as the gateway stores them.
+    const lines = trafficLines(3000, { seed: 7 });
+    await publishTraffic(jetstream(nc), lines);
+    const filter = '{ method = "POST", path = "/api/orders*", status = "5xx" }';
+    const job = fx.job({ job: 'selection', lines: [], job_toml: 'speed = 5000\nmax_idle_ms = 5', fetcher_toml: 'type = "jetstream"', extra: `[fetcher.jetstream]\nrepo = "shop"\nfilter = ${filter}` });
+    const res = await fx.run(['local', '--config', job.config]);
+    assert.equal(res.code, 0, res.stderr);
+    // Brute force over the input: shop, POST, a path matching /api/orders* (a glob's `*` stays
+    // within one segment), a 5xx status.
+    const want = lines
+      .filter(({ repo, line }) => repo === 'shop' && line.method === 'POST' && /^\/api\/orders[^/]*$/.test(String(line.url).split('?')[0]!) && Number(line.status) >= 500 && Number(line.status) < 600)
+      .map(({ line }) => String(line.url));
+    assert.ok(want.length > 10, `the selection holds ${want.length} lines`);
+    assert.deepEqual(fx.target.requests.map((r) => r.url).sort(), [...want].sort());
+    const report = readReport(job.report);
+    assert.equal(report.requests.sent, want.length);
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+    assert.equal(report.records.read - report.records.filtered, want.length, 'the rest of the repo was read and counted as filtered');
   });
 
   test('havok local --gateway without a target: a recording session, until SIGTERM', async () => {

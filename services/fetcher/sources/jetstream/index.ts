@@ -9,7 +9,11 @@ import { jetstreamSchema } from './schema.js';
 export const jetstreamSource = {
   schema: jetstreamSchema,
   validate(s) {
-    return s.repo === undefined ? [{ key: 'fetcher.jetstream.repo', message: 'required (the gateway repo to replay)' }] : [];
+    if (s.repo === undefined) return [{ key: 'fetcher.jetstream.repo', message: 'required (the gateway repo to replay)' }];
+    const other = s.filter?.repo;
+    // The source reads one repo: a filter naming another would select nothing.
+    if (other !== undefined && other !== s.repo) return [{ key: 'fetcher.jetstream.filter.repo', message: `the source replays repo ${JSON.stringify(s.repo)}; leave repo out of the filter or name the same one` }];
+    return [];
   },
   async open(s, ctx) {
     const { openJetStreamSource } = await import('./read.js');

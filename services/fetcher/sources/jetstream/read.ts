@@ -9,7 +9,7 @@ import { SourceError } from '../../../../shared/errors.js';
 import type { Chain } from '../../analyzers/chain.js';
 import { countAnalyzed, emptyCounts, type AnalyzedLine } from '../lines.js';
 import type { Source, SourceContext } from '../types.js';
-import { pastEnd, startOf, storedVerdict, subjectFilters, type StopBounds } from './record.js';
+import { pastEnd, selection, startOf, storedVerdict, subjectFilters, type Keep, type StopBounds } from './record.js';
 import type { JetStreamSection } from './schema.js';
 
 /** Messages per pull; a pull that finds nothing within FETCH_WAIT_MS ends the replay. */
@@ -19,12 +19,15 @@ const FETCH_WAIT_MS = 2000;
 export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContext, chain: Chain): Promise<Source> {
   const nc = await ctx.connectNats(`havok-fetcher-jetstream-${process.pid}`);
   let bounds: StopBounds;
+  let keep: Keep | undefined;
   let consumer: Consumer;
   try {
     const info = await (await jetstreamManager(nc)).streams.info(s.stream);
     bounds = { lastSeq: info.state.last_seq, endStoredMs: ctx.end === undefined ? undefined : ctx.end + s.end_slack_ms };
-    const start = startOf(ctx.begin);
-    const filters = subjectFilters(s);
+    const sel = selection(s, Date.now());
+    keep = sel && ((obj) => sel.matches(obj as never, s.repo!));
+    const start = startOf(ctx.begin, sel?.since);
+    const filters = subjectFilters(s, sel);
     consumer = await jetstream(nc).consumers.get(s.stream, {
       // One filter as `filter_subject`: servers before 2.10 know no `filter_subjects`.
       filter_subjects: filters.length === 1 ? filters[0] : filters,
@@ -47,7 +50,7 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
           got++;
           if (pastEnd(m.seq, m.info.timestampNanos / 1e6, bounds)) return;
           const line = m.string();
-          yield { line, res: storedVerdict(line, chain) };
+          yield { line, res: storedVerdict(line, chain, keep) };
           if (m.seq === bounds.lastSeq || m.info.pending === 0) return;
         }
         if (got === 0) return;

@@ -6,17 +6,35 @@
  * `subjectFilters`.
  */
 import { trafficFilter } from '../../../../shared/protocol.js';
+import { compileFilter, filterFromTable, type CompiledFilter } from '../../../traffic/filter.js';
 import type { Chain, ChainResult } from '../../analyzers/chain.js';
 import type { JetStreamSection } from './schema.js';
 
-/** Server-side subject filters of the replay (the stream sends nothing else). */
-export function subjectFilters(s: JetStreamSection): string[] {
-  return [trafficFilter(s.repo)];
+/** Stored lines may carry a `ts` this much before the time they were stored (a sender's batching). */
+const SINCE_SLACK_MS = 60_000;
+
+/**
+ * The section's `filter`, compiled for this repo (its own `repo` key, if any, must name the same
+ * repo: the source reads one). Undefined without a filter.
+ */
+export function selection(s: JetStreamSection, now: number): CompiledFilter | undefined {
+  if (s.filter === undefined) return undefined;
+  const f = filterFromTable(s.filter, now);
+  return compileFilter({ ...f, repo: s.repo });
 }
 
-/** Where reading starts: the stored time of `[job] begin` (JetStream start time), else the first message. */
-export function startOf(begin: number | undefined): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
-  return begin === undefined ? { deliver: 'all' } : { deliver: 'by_start_time', time: new Date(begin).toISOString() };
+/** Server-side subject filters of the replay (the stream sends nothing else). */
+export function subjectFilters(s: JetStreamSection, sel?: CompiledFilter): string[] {
+  return [sel?.subject ?? trafficFilter(s.repo)];
+}
+
+/**
+ * Where reading starts: the stored time of `[job] begin` or of the filter's `since` (less a
+ * minute's slack), whichever is later (JetStream start time), else the first message.
+ */
+export function startOf(begin: number | undefined, since?: number): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
+  const from = Math.max(begin ?? -Infinity, since === undefined ? -Infinity : since - SINCE_SLACK_MS);
+  return from === -Infinity ? { deliver: 'all' } : { deliver: 'by_start_time', time: new Date(from).toISOString() };
 }
 
 export interface StopBounds {

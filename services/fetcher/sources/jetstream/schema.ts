@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SAFE_TOKEN, TRAFFIC_STREAM } from '../../../../shared/protocol.js';
+import { filterTableSchema } from '../../../traffic/filter.js';
 
 export const jetstreamSchema = z.strictObject({
   /** The gateway repo to replay (`[gateway.repos.<repo>]`). Required for this type. */
@@ -18,6 +19,13 @@ export const jetstreamSchema = z.strictObject({
    * the time wheel applies begin/end to `ts` exactly.
    */
   end_slack_ms: z.number().int().nonnegative().default(60_000),
+  /**
+   * Replays only the recorded lines this selects, in the traffic filter language
+   * (docs/traffic.md): `{ method = "POST", path = "/api/orders*", status = "5xx", … }`. Method
+   * narrows in the server (subjects), `since` starts the read at its stored time; the rest is
+   * checked per line, and what it rejects is counted as filtered.
+   */
+  filter: filterTableSchema.optional(),
 });
 
 export type JetStreamSection = z.output<typeof jetstreamSchema>;
