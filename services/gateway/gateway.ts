@@ -5,6 +5,8 @@
  * Closing stops accepting connections, lets the POSTs in flight finish (their acks or their
  * 503s), then drains the producers.
  */
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connectBus } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
@@ -17,7 +19,9 @@ import type { Producer } from './outputs/types.js';
 import { compileRepo } from './pipeline/pipeline.js';
 import { Sampler } from './sampler.js';
 import { buildServer } from './server.js';
-import { gatewayIssues, producerOf } from './settings.js';
+import { gatewayIssues, producerOf, type JetStreamProducerSettings } from './settings.js';
+import { trafficRoutes, type TrafficRoutes } from '../traffic/http.js';
+import { runTraceIndexer } from '../traffic/trace-index.js';
 
 /** `host:port` → its parts (`[::1]:9080` → `::1`, 9080). Pure. */
 export function parseListen(listen: string): { host: string; port: number } {
@@ -56,9 +60,10 @@ export class Gateway extends Actor {
       repos.set(name, { name, pipeline: compileRepo(settings), producer, producerLabel: label, ...(settings.token ? { token: settings.token } : {}) });
     }
     const budget = new ByteBudget(g.max_inflight_bytes);
+    const traffic = await this.openTrafficStore(signal);
     const app = buildServer(
       { repos, budget, maxBodyBytes: g.max_body_bytes, metrics: createMetrics(budget), sampler: new Sampler(g.samples_per_minute), log: this.log, now: Date.now },
-      { retryAfterS: g.retry_after_s },
+      { retryAfterS: g.retry_after_s, ...(traffic ? { traffic } : {}) },
     );
     this.app = app;
     const { host, port } = parseListen(g.listen);
@@ -66,6 +71,28 @@ export class Gateway extends Actor {
     const addr = app.server.address();
     this.address = typeof addr === 'object' && addr ? { host, port: addr.port } : { host, port };
     this.log.info({ listen: `${host}:${this.address.port}`, repos: [...repos.keys()], producers: [...producers.keys()] }, 'gateway listening');
+  }
+
+  /**
+   * The traffic store beside the JetStream output (the first repo writing to one): GET /traffic
+   * and, with `index_traces`, the trace-id indexer. None when every repo writes to Kafka.
+   */
+  private async openTrafficStore(signal: AbortSignal): Promise<TrafficRoutes | undefined> {
+    const g = this.cfg.gateway;
+    const stream = Object.values(g.repos)
+      .map((r) => producerOf(g, r).settings)
+      .find((p): p is JetStreamProducerSettings => p.type === 'jetstream')?.stream;
+    if (stream === undefined) return undefined;
+    const nc = await connectBus(this.cfg.nats, this.log, { name: `havok-gateway-traffic-${process.pid}`, signal });
+    this.onClose('traffic store connection', () => nc.drain());
+    const client = { js: jetstream(nc), jsm: await jetstreamManager(nc), stream };
+    if (g.index_traces) {
+      runTraceIndexer({ nc, ...client, log: this.log.child({ part: 'trace-indexer' }), signal }).then(
+        (st) => this.log.info(st, 'trace indexer stopped'),
+        (err: Error) => this.log.error({ err: err.message }, 'trace indexer failed: trace-id lookups fall back to scanning; run `havok traffic index`'),
+      );
+    }
+    return trafficRoutes(client);
   }
 
   /** Stops accepting; in-flight POSTs finish (fastify's close waits for them). */

@@ -6,9 +6,12 @@
 import Fastify, { LogController } from 'fastify';
 import { IngestError } from './errors.js';
 import { ingest, type IngestDeps } from './ingest.js';
+import type { TrafficRoutes } from '../traffic/http.js';
 
 export interface ServerOptions {
   retryAfterS: number;
+  /** GET /traffic and /traffic/{seq} over the traffic stream (docs/traffic.md); absent = not served. */
+  traffic?: TrafficRoutes;
 }
 
 export function buildServer(d: IngestDeps, opts: ServerOptions) {
@@ -34,6 +37,18 @@ export function buildServer(d: IngestDeps, opts: ServerOptions) {
       return reply.code(err.status).send({ error: err.message });
     }
   });
+
+  const traffic = opts.traffic;
+  if (traffic) {
+    app.get('/traffic', async (request, reply) => {
+      const a = await traffic.list(request.url);
+      return reply.code(a.status).send(a.body);
+    });
+    app.get<{ Params: { seq: string } }>('/traffic/:seq', async (request, reply) => {
+      const a = await traffic.show(request.params.seq);
+      return reply.code(a.status).send(a.body);
+    });
+  }
 
   app.get('/metrics', async (_request, reply) => {
     reply.header('content-type', d.metrics.registry.contentType);

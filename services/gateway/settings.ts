@@ -94,6 +94,11 @@ export const gatewaySchema = z.strictObject({
   retry_after_s: z.number().int().min(1).default(1),
   /** A store that has not acknowledged a line in this time is treated as unreachable (503), ms. */
   store_timeout_ms: z.number().int().positive().default(5000),
+  /**
+   * Keep the trace-id index of the traffic stream current (`havok traffic query --trace-id`,
+   * GET /traffic?trace_id=…) from this process. Off: run `havok traffic index` elsewhere.
+   */
+  index_traces: z.boolean().default(true),
   /** Malformed and dropped lines logged per minute (samples); the rest are only counted. */
   samples_per_minute: z.number().int().nonnegative().default(10),
   repos: z.record(z.string(), repoSchema).default({}),

@@ -116,6 +116,35 @@ describe('gateway', () => {
     assert.equal(await streamMessages(nc), 100);
   });
 
+  test('GET /traffic and /traffic/{seq}: recorded lines found by filter and by trace id (the gateway keeps the index)', async () => {
+    await using fx = await havokFixture();
+    const gw = await startGateway(fx, REPOS);
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const body = [
+      { ts: 1, method: 'GET', url: '/a', trace_id: trace },
+      { ts: 2, method: 'POST', url: '/api/orders', status: 503 },
+      { ts: 3, method: 'POST', url: '/api/orders/7', traceparent: `00-${trace}-00f067aa0ba902b7-01` },
+      { ts: 4, method: 'GET', url: '/b' },
+    ].map((l) => JSON.stringify(l)).join('\n');
+    assert.equal((await post(gw.url, 'web', body)).status, 200);
+    const get = async (path: string): Promise<{ status: number; body: Record<string, unknown> }> => {
+      const r = await fetch(`${gw.url}${path}`);
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+    const urls = (b: Record<string, unknown>): string[] => (b.records as Array<{ url: string }>).map((x) => x.url).sort();
+    const posts = await get('/traffic?repo=web&method=POST&order=oldest');
+    assert.equal(posts.status, 200);
+    assert.deepEqual(urls(posts.body), ['/api/orders', '/api/orders/7']);
+    assert.deepEqual(urls((await get('/traffic?status=5xx')).body), ['/api/orders']);
+    await check(async () => urls((await get(`/traffic?trace_id=${trace}`)).body).join() === '/a,/api/orders/7', 10_000, 'the trace id to find both lines');
+    const seq = (posts.body.records as Array<{ seq: number }>)[0]!.seq;
+    const one = await get(`/traffic/${seq}`);
+    assert.equal(one.status, 200);
+    assert.match(JSON.stringify(one.body), /\/api\/orders/);
+    assert.equal((await get('/traffic?nope=1')).status, 400, 'an unknown filter key is a 400 naming it');
+    assert.equal((await get('/traffic/999999')).status, 404);
+  });
+
   test('a repo with a bearer token: 401 without it or with a wrong one, stored with it', async () => {
     await using fx = await havokFixture();
     const gw = await startGateway(fx, REPOS);
