@@ -4,22 +4,12 @@
  * `traceparent`), with a seeded generator so a run is reproducible.
  */
 import type { TrafficLine } from './traffic.js';
+import { prng } from './zipf.js';
 
 export const TRAFFIC_REPOS = ['shop', 'auth', 'search', 'media'] as const;
 const METHODS = ['GET', 'GET', 'GET', 'POST', 'POST', 'PUT', 'DELETE'] as const;
 const STATUSES = [200, 200, 200, 201, 204, 301, 404, 500, 503] as const;
 
-/** mulberry32: a tiny seeded PRNG (uniform in [0, 1)). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The trace id of trace number `k`: 32 hex digits, as W3C. */
 export const traceOf = (k: number): string => k.toString(16).padStart(32, '0');
@@ -29,7 +19,7 @@ export const traceOf = (k: number): string => k.toString(16).padStart(32, '0');
  * 1 ms apart from `t0`; `received_ms` is left to the publisher (the gateway's receive time).
  */
 export function trafficLines(n: number, opts: { seed?: number; traces?: number; t0?: number } = {}): TrafficLine[] {
-  const r = rng(opts.seed ?? 1);
+  const r = prng(opts.seed ?? 1);
   const traces = opts.traces ?? Math.max(1, Math.floor(n / 20));
   const t0 = opts.t0 ?? Date.UTC(2026, 0, 1);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(r() * a.length)]!;
