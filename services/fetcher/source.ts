@@ -41,7 +41,7 @@ export async function chainFor(cfg: HavokConfig, over?: ChainOverride): Promise<
 
 /** What a source kind may know of the job besides its own section. Pure. */
 export function sourceScope(cfg: HavokConfig, env: NodeJS.ProcessEnv = process.env): SourceScope {
-  return { jobId: cfg.job.id, begin: toEpochMs(cfg.job.begin), end: toEpochMs(cfg.job.end), env };
+  return { jobId: cfg.job.id, begin: toEpochMs(cfg.job.begin), end: toEpochMs(cfg.job.end), speed: cfg.job.speed, maxIdleMs: cfg.job.max_idle_ms, delayMs: cfg.job.delay_ms, env };
 }
 
 export interface OpenOptions {

@@ -3,13 +3,18 @@
  * that `havok gateway` writes (read.ts). Records are the stored JSON objects through the jsonl
  * analyzer (field names of `[fetcher.file] fields`, whose defaults are the gateway's).
  */
-import type { SourceKind } from '../types.js';
+import type { Issue, SourceKind } from '../types.js';
 import { jetstreamSchema } from './schema.js';
 
 export const jetstreamSource = {
   schema: jetstreamSchema,
-  validate(s) {
-    return s.repo === undefined ? [{ key: 'fetcher.jetstream.repo', message: 'required (the gateway repo to replay)' }] : [];
+  validate(s, scope) {
+    const issues: Issue[] = [];
+    if (s.repo === undefined) issues.push({ key: 'fetcher.jetstream.repo', message: 'required (the gateway repo to replay)' });
+    // Follow mode maps log time to wall time one to one (a record is due at ts + delay_ms).
+    if (s.follow && scope.speed !== 1) issues.push({ key: 'job.speed', message: `must be 1 with [fetcher.jetstream] follow = true (log time = wall time), got ${scope.speed}` });
+    if (s.follow && scope.maxIdleMs > 0) issues.push({ key: 'job.max_idle_ms', message: `must be 0 with [fetcher.jetstream] follow = true (no idle gap is skipped), got ${scope.maxIdleMs}` });
+    return issues;
   },
   async open(s, ctx) {
     const { openJetStreamSource } = await import('./read.js');

@@ -14,9 +14,19 @@ export function subjectFilters(s: JetStreamSection): string[] {
   return [trafficFilter(s.repo)];
 }
 
-/** Where reading starts: the stored time of `[job] begin` (JetStream start time), else the first message. */
-export function startOf(begin: number | undefined): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
-  return begin === undefined ? { deliver: 'all' } : { deliver: 'by_start_time', time: new Date(begin).toISOString() };
+/**
+ * Where reading starts: the stored time of `[job] begin` (JetStream start time), else the first
+ * message. Following without a begin, `followFrom` (now − delay_ms): what was stored that recently
+ * is still due, anything older would only go out late, at once.
+ */
+export function startOf(begin: number | undefined, followFrom?: number): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
+  const from = begin ?? followFrom;
+  return from === undefined ? { deliver: 'all' } : { deliver: 'by_start_time', time: new Date(from).toISOString() };
+}
+
+/** A bounded replay stops at the stream's last sequence when it opened; a followed one never does. */
+export function stopBounds(lastSeq: number, follow: boolean, end: number | undefined, endSlackMs: number): StopBounds {
+  return { lastSeq: follow ? Infinity : lastSeq, endStoredMs: end === undefined ? undefined : end + endSlackMs };
 }
 
 export interface StopBounds {
