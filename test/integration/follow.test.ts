@@ -104,10 +104,17 @@ describe('follow live traffic', { timeout: 90_000 }, () => {
     );
   });
 
-  test('follow with [job] speed other than 1: exit 2 naming the key', async () => {
+  test('plan of a follow job counts what is stored now and ends; speed other than 1 exits 2 naming the key', async () => {
     await using fx = await havokFixture({ target: true });
-    const job = fx.job({ job: 'fast', lines: [], job_toml: 'speed = 2', fetcher_toml: 'type = "jetstream"', extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true' });
-    const r = await fx.run(['plan', '--config', job.config]);
+    const gw = await startGateway(fx, '[gateway.repos.web]');
+    await postUntilStored(gw.url, 'web', Array.from({ length: 7 }, (_, i) => JSON.stringify({ ts: Date.now(), method: 'GET', url: `/p/${i}` })).join('\n') + '\n', 'p');
+    const follow = '[fetcher.jetstream]\nrepo = "web"\nfollow = true';
+    const ok = fx.job({ job: 'planned', lines: [], fetcher_toml: 'type = "jetstream"', extra: follow });
+    const p = await fx.run(['plan', '--config', ok.config, '--json']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((JSON.parse(p.stdout) as { read: number }).read, 7);
+    const fast = fx.job({ job: 'fast', lines: [], job_toml: 'speed = 2', fetcher_toml: 'type = "jetstream"', extra: follow });
+    const r = await fx.run(['plan', '--config', fast.config]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /job\.speed: must be 1/);
   });
