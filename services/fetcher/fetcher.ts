@@ -99,7 +99,9 @@ export class Fetcher extends Actor {
     const size = this.cfg.fetcher.batch_size;
     const newest = new Array<number>(n).fill(-Infinity);
     const seq = new Array<number>(n).fill(0);
-    const batchNo = new Array<number>(n).fill(0);
+    // A followed source does not read the same records again after a restart (it starts at now −
+    // delay_ms): its batches are numbered on from the checkpoint, none skipped as already sent.
+    const batchNo = sources.map((src, i) => (src.stop ? (this.published[i] ?? 0) : 0));
     const live = new Set(sources.map((_, i) => i));
     while (live.size > 0) {
       let src = -1;
