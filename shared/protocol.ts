@@ -489,7 +489,7 @@ export interface StatusMsg extends Envelope<'status'> {
   state: JobState;
   speed: number;
   rate: number;
-  /** Log time (epoch ms) of the last released record, 0 before the first. */
+  /** Log time (epoch ms) of the last released record, 0 before the first; following live traffic, the job's clock (wall time − delay_ms). */
   position: number;
   records: { read: number; parse_errors: number; filtered: number; dispatched: number; filtered_by_reason?: Record<string, number> };
   /** Copies released (dispatched × rate, exact). */
