@@ -65,6 +65,8 @@ const schema = z.strictObject({
       lead_ms: z.number().int().min(1).max(10_000).default(50),
       /** Wall-clock pause between the job's start and its first due time (connections warm up). */
       warmup_ms: z.number().int().nonnegative().default(500),
+      /** Follow mode (`[fetcher.jetstream] follow`): each record is due at its own ts + delay_ms, ms. */
+      delay_ms: z.number().int().nonnegative().default(5000),
       /** The time wheel waits for this many replayers before the clock starts. */
       min_replayers: z.number().int().min(0).default(1),
       /**

@@ -489,7 +489,7 @@ export interface StatusMsg extends Envelope<'status'> {
   state: JobState;
   speed: number;
   rate: number;
-  /** Log time (epoch ms) of the last released record, 0 before the first. */
+  /** Log time (epoch ms) of the last released record, 0 before the first; following live traffic, the job's clock (wall time − delay_ms). */
   position: number;
   records: { read: number; parse_errors: number; filtered: number; dispatched: number; filtered_by_reason?: Record<string, number> };
   /** Copies released (dispatched × rate, exact). */
@@ -505,6 +505,8 @@ export interface StatusMsg extends Envelope<'status'> {
   finished_at: number;
   /** The job's replayer settings, so a replayer started without a config joins with them. */
   replayer: JobReplayerSettings;
+  /** A job following live traffic: wall now − (log position + delay_ms), ms; absent otherwise. */
+  behind_live_ms?: number;
 }
 
 export interface JobReplayerSettings {
@@ -544,6 +546,8 @@ export interface JobView {
   /** Copies released in the last second. */
   req_per_s: number;
   replayers: ReplayerInfo[];
+  /** As in the status message: how far behind live a following job runs, ms. */
+  behind_live_ms?: number;
 }
 
 /** time wheel → ctl. `ok: false` carries a human error naming what was wrong. */
@@ -723,7 +727,7 @@ export const KINDS = {
       (m.top === undefined || isObj(m.top)) &&
       (m.samples === undefined || Array.isArray(m.samples)),
   },
-  status: { v: 1, accepts: [1], shape: (m) => isStr(m.state) && isObj(m.records) && isNum(m.copies) },
+  status: { v: 1, accepts: [1], shape: (m) => isStr(m.state) && isObj(m.records) && isNum(m.copies) && optNum(m.behind_live_ms) },
   control: { v: 1, accepts: [1], shape: (m) => isStr(m.op) && (m.value === undefined || isNum(m.value)) },
   control_reply: { v: 1, accepts: [1], shape: (m) => typeof m.ok === 'boolean' && isObj(m.view) && isStr(m.view.state) },
   tw_checkpoint: {

@@ -249,16 +249,9 @@ export function progressOf(st: StatusMsg | undefined, done: number, series: Seri
   return { done: doneAll, total, fraction, eta_s };
 }
 
-/**
- * A status field for how far behind live a followed source runs. No source follows yet; the
- * names below are the ones such a feature would use, read defensively so the page shows it the
- * day it lands without a change here.
- */
+/** How far behind live a job following live traffic runs (`[fetcher.jetstream] follow`); null otherwise. */
 function behindLive(st: StatusMsg | undefined): number | null {
-  if (!st) return null;
-  const w = st as unknown as Record<string, unknown>;
-  for (const k of ['behind_live_ms', 'behind_ms', 'lag_ms']) if (typeof w[k] === 'number' && Number.isFinite(w[k])) return w[k];
-  return null;
+  return st?.behind_live_ms ?? null;
 }
 
 function replayerRows(s: ConsoleState): ReplayerRow[] {

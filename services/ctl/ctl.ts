@@ -50,6 +50,7 @@ export function formatView(v: JobView): string {
     `progress   ${v.progress === null ? 'unknown until the source is read' : `${v.progress}%`}`,
     `dispatched ${v.dispatched} records, ${v.copies} requests released`,
     `req/s      ${v.req_per_s}`,
+    ...(v.behind_live_ms === undefined ? [] : [`behind     ${(v.behind_live_ms / 1000).toFixed(1)} s behind live, beyond delay_ms (follow)`]),
     `replayers  ${v.replayers.length || 'none'}`,
     ...v.replayers.map((r) => `  ${r.id.padEnd(24)} ${String(r.rps).padStart(6)} req/s  in-flight ${r.inflight}/${r.capacity}  routed ${r.routed}  last heartbeat ${r.last_heartbeat_ms} ms ago`),
   ].join('\n');

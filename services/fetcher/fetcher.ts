@@ -14,6 +14,8 @@ import type { Logger } from '../../shared/log.js';
 import { retry, RetryError } from '../../shared/retry.js';
 import { decodeOn, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
 import { openSources, type Source } from './source.js';
+import { Linger, LINGERED } from './linger.js';
+import type { ChainRecord } from './analyzers/chain.js';
 
 /** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
 const STREAM_FULL = 10077;
@@ -29,6 +31,8 @@ export class Fetcher extends Actor {
   private published: number[] = [];
   private ended = new Set<number>();
   private readonly sender = `fetcher-${process.pid}`;
+  /** Sources that end only when stopped (follow): stopped when the job is. */
+  private followed: Source[] = [];
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -41,7 +45,8 @@ export class Fetcher extends Actor {
     const sources = await openSources(this.cfg, { log: this.log });
     // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
     // stopped fetcher exits at once instead of waiting out the drain grace.
-    this.onClose('sources', () => Promise.all(sources.map((s) => s.records.return(undefined))));
+    this.followed = sources.filter((s) => s.stop);
+    this.onClose('sources', () => Promise.all(sources.map((s) => (s.stop?.(), s.records.return(undefined)))));
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg);
@@ -59,6 +64,8 @@ export class Fetcher extends Actor {
           if (decodeOn('status', msg.data).state === JOB_STATES.stopped && !this.jobStopped) {
             this.jobStopped = true;
             this.log.info('job stopped: no more reading');
+            // A followed source waits for records that may never come: end it (after what it holds).
+            for (const s of this.followed) s.stop?.();
           }
         }),
     });
@@ -86,10 +93,15 @@ export class Fetcher extends Actor {
    */
   private async pump(sources: Source[]): Promise<void> {
     const n = sources.length;
+    // A followed source's read that the linger cut short: the next batch starts with it.
+    const reading: Array<Promise<IteratorResult<ChainRecord>> | undefined> = new Array(n);
+    const linger = new Linger();
     const size = this.cfg.fetcher.batch_size;
     const newest = new Array<number>(n).fill(-Infinity);
     const seq = new Array<number>(n).fill(0);
-    const batchNo = new Array<number>(n).fill(0);
+    // A followed source does not read the same records again after a restart (it starts at now −
+    // delay_ms): its batches are numbered on from the checkpoint, none skipped as already sent.
+    const batchNo = sources.map((src, i) => (src.stop ? (this.published[i] ?? 0) : 0));
     const live = new Set(sources.map((_, i) => i));
     while (live.size > 0) {
       let src = -1;
@@ -99,7 +111,15 @@ export class Fetcher extends Actor {
       let exhausted = false;
       while (batch.length < size) {
         if (this.stopping) return;
-        const next = await s.records.next();
+        const read = reading[src] ?? s.records.next();
+        reading[src] = undefined;
+        // A followed source goes quiet for as long as nothing is recorded: what it has read goes
+        // out after LINGER_MS instead of waiting for a full batch.
+        const next = s.stop && batch.length > 0 ? await linger.race(read) : await read;
+        if (next === LINGERED) {
+          reading[src] = read;
+          break;
+        }
         if (next.done) {
           exhausted = true;
           break;
@@ -111,8 +131,10 @@ export class Fetcher extends Actor {
         rec.seq = seq[src]++;
         batch.push(rec);
         if (next.value.ts > newest[src]) newest[src] = next.value.ts;
-        if (this.jobStopped) break;
+        // A followed source ends itself once stopped, after handing over what it read.
+        if (this.jobStopped && !s.stop) break;
       }
+      linger.reset();
       if (batch.length) {
         // After a restart, batches the checkpoint says went out are read again (the counts and
         // the batch boundaries depend on it) but not re-sent.
@@ -124,7 +146,7 @@ export class Fetcher extends Actor {
           await this.checkpoint();
         }
       }
-      if (exhausted || this.jobStopped) {
+      if (exhausted || (this.jobStopped && !s.stop)) {
         if (!exhausted) await s.records.return(undefined);
         if (!this.ended.has(src)) {
           await this.publish({ ...envelope('source_end', this.sender), src, sources: n, batches: batchNo[src], counts: s.counts });

@@ -41,7 +41,7 @@ export async function chainFor(cfg: HavokConfig, over?: ChainOverride): Promise<
 
 /** What a source kind may know of the job besides its own section. Pure. */
 export function sourceScope(cfg: HavokConfig, env: NodeJS.ProcessEnv = process.env): SourceScope {
-  return { jobId: cfg.job.id, begin: toEpochMs(cfg.job.begin), end: toEpochMs(cfg.job.end), env };
+  return { jobId: cfg.job.id, begin: toEpochMs(cfg.job.begin), end: toEpochMs(cfg.job.end), speed: cfg.job.speed, maxIdleMs: cfg.job.max_idle_ms, delayMs: cfg.job.delay_ms, env };
 }
 
 export interface OpenOptions {
@@ -49,6 +49,8 @@ export interface OpenOptions {
   log?: Logger;
   /** Default: process.env. */
   env?: NodeJS.ProcessEnv;
+  /** A source that would follow (`follow = true`) reads what is stored now and ends (`havok plan`). */
+  bounded?: boolean;
 }
 
 /**
@@ -59,10 +61,11 @@ export async function openSources(cfg: HavokConfig, opts: OpenOptions = {}): Pro
   const type = cfg.fetcher.type;
   // Widened to the registry's element type: the schema of this same kind parsed the section.
   const kind: SourceKind = SOURCES[type];
-  const section = cfg.fetcher[type];
+  const configured = cfg.fetcher[type];
   const scope = sourceScope(cfg, opts.env);
-  const issues = kind.validate?.(section, scope) ?? [];
+  const issues = kind.validate?.(configured, scope) ?? [];
   if (issues.length) throw new ConfigError(issues);
+  const section = opts.bounded && 'follow' in configured ? { ...configured, follow: false } : configured;
   const log = opts.log ?? createLogger('fetcher', { job: cfg.job.id });
   const sources = await kind.open(section, { ...scope, log, chain: (over) => chainFor(cfg, over), connectNats: (name) => connectBus(cfg.nats, log, { name }) });
   const reasonOf = filterReason(cfg);

@@ -24,7 +24,8 @@ export interface PlanResult extends Timeline {
 }
 
 export async function plan(cfg: HavokConfig): Promise<PlanResult> {
-  const sources = await openSources(cfg);
+  // A followed source never ends: the plan counts what is stored now.
+  const sources = await openSources(cfg, { bounded: true });
   const begin = toEpochMs(cfg.job.begin) ?? -Infinity;
   const end = toEpochMs(cfg.job.end) ?? Infinity;
   let ts = new Float64Array(1 << 16);

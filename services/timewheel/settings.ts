@@ -5,6 +5,11 @@ import type { WheelSettings } from './wheel.js';
 /** Records per dispatch message to the router. */
 const DISPATCH_BATCH = 500;
 
+/** The job follows a live source (`[fetcher.jetstream] follow`): it runs until stopped. */
+export function follows(cfg: HavokConfig): boolean {
+  return cfg.fetcher.type === 'jetstream' && cfg.fetcher.jetstream.follow;
+}
+
 export function wheelSettings(cfg: HavokConfig): WheelSettings {
   const j = cfg.job;
   return {
@@ -20,5 +25,6 @@ export function wheelSettings(cfg: HavokConfig): WheelSettings {
     begin: toEpochMs(j.begin),
     end: toEpochMs(j.end),
     dispatchBatch: DISPATCH_BATCH,
+    ...(follows(cfg) ? { followDelayMs: j.delay_ms } : {}),
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { HavokConfig } from '../../shared/config.js';
 import { envelope, type JobView, type ParseErrorSample, type ReplayerInfo, type StatusMsg } from '../../shared/protocol.js';
-import { allRead, currentRate, currentSpeed, positionAt, type WheelState } from './wheel.js';
+import { allRead, behindLiveMs, currentRate, currentSpeed, positionAt, type WheelState } from './wheel.js';
 
 const MAX_SAMPLES = 10;
 
@@ -27,6 +27,7 @@ export class ReleaseRate {
 export function jobView(s: WheelState, job: string, replayers: ReplayerInfo[], reqPerS: number, now: number): JobView {
   const p = s.progress;
   const total = p.dispatched + s.buffer.size;
+  const behind = behindLiveMs(s, now);
   return {
     job,
     state: p.state,
@@ -40,6 +41,7 @@ export function jobView(s: WheelState, job: string, replayers: ReplayerInfo[], r
     copies: p.copies,
     req_per_s: reqPerS,
     replayers,
+    ...(behind === undefined ? {} : { behind_live_ms: behind }),
   };
 }
 
@@ -48,6 +50,7 @@ export function statusMessage(s: WheelState, cfg: HavokConfig, sender: string, f
   const byReason: Record<string, number> = p.filtered ? { time_window: p.filtered } : {};
   const totals = { read: 0, parse_errors: 0, filtered: p.filtered, filtered_by_reason: byReason };
   const samples: ParseErrorSample[] = [];
+  const behind = behindLiveMs(s, now);
   for (const c of s.sourceCounts.values()) {
     totals.read += c.read;
     totals.parse_errors += c.parse_errors;
@@ -78,5 +81,6 @@ export function statusMessage(s: WheelState, cfg: HavokConfig, sender: string, f
       timeout_ms: cfg.replayer.timeout_ms,
       ...(cfg.diff ? { diff: cfg.diff } : {}),
     },
+    ...(behind === undefined ? {} : { behind_live_ms: behind }),
   };
 }

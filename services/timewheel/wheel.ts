@@ -26,6 +26,7 @@ import { decideControl, type ControlDecision } from './control.js';
 import { dueAt, logTimeAt, peekDue, rebase, startPacer, type PacerState } from './pacer.js';
 import { changeRate, copiesFor, rateOf, startRate, type RateState } from './rate.js';
 import { ReorderBuffer } from './reorder.js';
+import { behindLive, followPacer, followPosition } from './follow.js';
 
 /** The job's settings the decisions use (from `[job]`). */
 export interface WheelSettings {
@@ -44,6 +45,11 @@ export interface WheelSettings {
   end?: number;
   /** Records per dispatch message. */
   dispatchBatch: number;
+  /**
+   * Follow mode (a live source): each record is due at its own ts + this many ms (log time =
+   * wall time − delay, speed 1), the job runs until stopped; undefined = a bounded replay.
+   */
+  followDelayMs?: number;
 }
 
 /** The checkpoint without its envelope: the job's progress, all of it. */
@@ -69,6 +75,8 @@ export interface WheelState {
    * delivered every batch still in it (`streamDrained`): their unacked batches come first.
    */
   endedBeforeRestart: number[];
+  /** Built from a checkpoint: a record not after `progress.last` may have been released before. */
+  readonly resumed: boolean;
 }
 
 export interface StepResult {
@@ -125,12 +133,14 @@ export function newWheel(cfg: WheelSettings, progress: WheelProgress | undefined
     sinceRouter: 0,
     sourceCounts: new Map(p.source_counts),
     endedBeforeRestart: p.source_counts.map(([src]) => src),
+    resumed: progress !== undefined,
   };
   if (progress && (p.state === JOB_STATES.running || p.state === JOB_STATES.paused)) {
     // Carry on from the last released record's log time, after a warm-up: no catch-up burst.
     const at = p.last ? p.last[0] : p.first_ts;
-    s.pacer = startPacer(now + cfg.warmupMs, at, p.speed, cfg.maxIdleMs);
-    s.frozenAt = at;
+    // Following, the clock is the wall clock: it picks up where live traffic is now.
+    s.pacer = cfg.followDelayMs === undefined ? startPacer(now + cfg.warmupMs, at, p.speed, cfg.maxIdleMs) : followPacer(now, cfg.followDelayMs, at);
+    s.frozenAt = s.pacer.originLog;
   }
   return s;
 }
@@ -178,8 +188,11 @@ export function ingestBatch(s: WheelState, msg: RecordBatchMsg): LogRecord[] {
   const p = s.progress;
   const { begin, end } = s.cfg;
   const kept: LogRecord[] = [];
+  // Following, a record older than one already released is late, not a redelivery, unless this
+  // time wheel took over from a checkpoint (then it may be either; it is taken as released).
+  const skipOld = s.cfg.followDelayMs === undefined || s.resumed;
   for (const r of msg.records) {
-    if (p.last && notAfter(r, p.last)) continue;
+    if (skipOld && p.last && notAfter(r, p.last)) continue;
     if ((begin !== undefined && r.ts < begin) || (end !== undefined && r.ts >= end)) {
       p.filtered++;
       continue;
@@ -246,6 +259,13 @@ export function step(s: WheelState, now: number): StepResult {
 function maybeStart(s: WheelState, now: number): boolean {
   const { cfg, progress: p } = s;
   if (s.members < cfg.minReplayers) return false;
+  if (cfg.followDelayMs !== undefined) {
+    // Live traffic: the clock runs from now on, records or not.
+    p.started_at = now;
+    p.state = JOB_STATES.running;
+    s.pacer = followPacer(now, cfg.followDelayMs);
+    return true;
+  }
   const head = s.buffer.peekReady(s.buffer.size >= cfg.maxBuffer);
   if (!head && !allRead(s)) return false;
   p.started_at = now;
@@ -260,8 +280,12 @@ function collectDue(s: WheelState, pacer: PacerState, now: number, r: StepResult
   const rate = rateIn(p);
   let out: DueRecord[] = [];
   let released = 0;
+  // Following, the watermark is the wall clock: a record leaves when its due time (ts + delay) is
+  // within the lead, whether or not newer records came, so the re-order window is delay − lead;
+  // one that arrives later than that leaves at once, late (counted by the buffer), not dropped.
+  const follow = cfg.followDelayMs !== undefined;
   for (;;) {
-    const head = s.buffer.peekReady(s.buffer.size >= cfg.maxBuffer);
+    const head = s.buffer.peekReady(follow || s.buffer.size >= cfg.maxBuffer);
     if (!head) break;
     if (isHeld(s, released)) {
       // Replayers are behind: look again once the router has reported (every 100 ms).
@@ -328,7 +352,15 @@ function drainStopped(s: WheelState, r: StepResult): void {
 export function positionAt(s: WheelState, now: number): number {
   if (s.progress.state === JOB_STATES.paused) return s.frozenAt;
   if (!s.pacer) return 0;
+  if (s.cfg.followDelayMs !== undefined) return followPosition(s.pacer, s.buffer.peekReady(true)?.ts, now);
   return Math.min(Math.max(logTimeAt(s.pacer, now), s.pacer.originLog), s.pacer.lastTs);
+}
+
+/** Follow mode: how far behind live the job runs, ms (undefined for a bounded replay). */
+export function behindLiveMs(s: WheelState, now: number): number | undefined {
+  const delay = s.cfg.followDelayMs;
+  if (delay === undefined || s.progress.state === JOB_STATES.pending) return undefined;
+  return behindLive(positionAt(s, now), delay, now);
 }
 
 export function currentSpeed(s: WheelState): number {
@@ -347,6 +379,7 @@ export function control(s: WheelState, op: string, value: number | undefined, no
   const p = s.progress;
   const d = decideControl(p.state, op, value);
   if (!d.ok) return d;
+  if (d.op === 'speed' && s.cfg.followDelayMs !== undefined) return { ok: false, error: 'a follow job runs at speed 1 (log time = wall time − delay_ms); its speed does not change' };
   switch (d.op) {
     case 'pause':
       // Records already released (due within lead_ms) still go out; nothing after them.

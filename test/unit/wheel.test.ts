@@ -7,21 +7,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { control, endSource, ingestBatch, newWheel, positionAt, routerSaid, step, streamDrained, type WheelSettings, type WheelState } from '../../services/timewheel/wheel.js';
 import { envelope, type DueRecord, type LogRecord, type RecordBatchMsg } from '../../shared/protocol.js';
+import { wheelSettings } from '../support/wheel-settings.js';
 
 const T0 = 1_700_000_000_000;
-const settings = (o: Partial<WheelSettings> = {}): WheelSettings => ({
-  leadMs: 50,
-  maxBuffer: 50_000,
-  maxBacklog: 0,
-  minReplayers: 1,
-  warmupMs: 500,
-  speed: 1,
-  rate: 1,
-  maxIdleMs: 0,
-  reorderWindowMs: 1000,
-  dispatchBatch: 500,
-  ...o,
-});
+const settings = wheelSettings;
 
 const rec = (ts: number, seq: number, src = 0): LogRecord => ({ ts, method: 'GET', url: `/r/${src}/${seq}`, src, seq });
 function batch(records: LogRecord[], n = 0, src = 0, sources = 1): RecordBatchMsg {

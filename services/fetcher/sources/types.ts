@@ -21,6 +21,12 @@ export interface Source {
   counts: SourceCounts;
   /** Records in source order; stop iterating to stop reading. */
   records: AsyncGenerator<ChainRecord>;
+  /**
+   * A source that never runs out by itself (`follow`) has this: it makes `records` end soon,
+   * after what it already read, even while it waits for more. The fetcher calls it when the job
+   * is stopped and publishes a partial batch when such a source goes quiet.
+   */
+  stop?(): void;
 }
 
 /** One problem, naming its key (a ConfigError is a list of them; exit 2). */
@@ -36,6 +42,11 @@ export interface SourceScope {
   /** `[job] begin` / `end` as epoch ms: the log-time range to read; absent = unbounded. */
   begin?: number;
   end?: number;
+  /** `[job] speed` and `max_idle_ms`: a source that follows live traffic needs log time = wall time. */
+  speed: number;
+  maxIdleMs: number;
+  /** `[job] delay_ms`: how far behind live a following source's records are due, ms. */
+  delayMs: number;
   /** Where defaults outside the config come from (SLS access keys). */
   env: NodeJS.ProcessEnv;
 }

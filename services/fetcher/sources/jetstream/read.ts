@@ -1,18 +1,20 @@
 /**
  * The jetstream source's reading: an ordered consumer (ephemeral, no acks, recreated by the client
- * after a reconnect) on the repo's subjects, from `[job] begin` by stored time, pulled in batches
- * so memory is one batch. The replay is bounded: it ends at the stream's last sequence when the
+ * after a reconnect) on the repo's subjects, from `[job] begin` by stored time. A bounded replay
+ * is pulled in batches, so memory is one batch, and ends at the stream's last sequence when the
  * job opened it (or past `[job] end` + end_slack_ms by stored time), or when no message is left.
+ * A followed one (`follow = true`) consumes what is stored as it is stored (at most one pull of
+ * messages buffered) and ends only when the fetcher stops it (the job was stopped) or past `end`.
  */
-import { DeliverPolicy, jetstream, jetstreamManager, type Consumer } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type Consumer, type ConsumerMessages } from '@nats-io/jetstream';
 import { SourceError } from '../../../../shared/errors.js';
 import type { Chain } from '../../analyzers/chain.js';
 import { countAnalyzed, emptyCounts, type AnalyzedLine } from '../lines.js';
 import type { Source, SourceContext } from '../types.js';
-import { pastEnd, selection, startOf, storedVerdict, subjectFilters, type Keep, type StopBounds } from './record.js';
+import { pastEnd, selection, startOf, stopBounds, storedVerdict, subjectFilters, type Keep, type StopBounds } from './record.js';
 import type { JetStreamSection } from './schema.js';
 
-/** Messages per pull; a pull that finds nothing within FETCH_WAIT_MS ends the replay. */
+/** Messages per pull; a pull that finds nothing within FETCH_WAIT_MS ends a bounded replay. */
 const FETCH_BATCH = 1000;
 const FETCH_WAIT_MS = 2000;
 
@@ -21,19 +23,21 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
   let bounds: StopBounds;
   let keep: Keep | undefined;
   let consumer: Consumer;
+  let live: ConsumerMessages | undefined;
   try {
     const info = await (await jetstreamManager(nc)).streams.info(s.stream);
-    bounds = { lastSeq: info.state.last_seq, endStoredMs: ctx.end === undefined ? undefined : ctx.end + s.end_slack_ms };
+    bounds = stopBounds(info.state.last_seq, s.follow, ctx.end, s.end_slack_ms);
     const sel = selection(s, Date.now());
     keep = sel && ((obj) => sel.matches(obj as never, s.repo!));
-    const start = startOf(ctx.begin, sel?.since);
+    const start = startOf(ctx.begin, sel?.since, s.follow ? Date.now() - ctx.delayMs : undefined);
     const filters = subjectFilters(s, sel);
     consumer = await jetstream(nc).consumers.get(s.stream, {
       // One filter as `filter_subject`: servers before 2.10 know no `filter_subjects`.
       filter_subjects: filters.length === 1 ? filters[0] : filters,
       ...(start.deliver === 'all' ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time }),
     });
-    ctx.log.info({ stream: s.stream, repo: s.repo, start, last_seq: bounds.lastSeq }, 'replaying the traffic stream');
+    if (s.follow) live = await consumer.consume({ max_messages: FETCH_BATCH });
+    ctx.log.info({ stream: s.stream, repo: s.repo, start, last_seq: info.state.last_seq, follow: s.follow }, s.follow ? 'following the traffic stream' : 'replaying the traffic stream');
   } catch (err) {
     await nc.close();
     throw new SourceError(`cannot read stream ${s.stream} ([fetcher.jetstream] stream): ${(err as Error).message}`, false, { cause: err });
@@ -60,5 +64,21 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
     }
   }
 
-  return { name: `${s.stream}/${s.repo}`, counts, records: countAnalyzed(read(), counts) };
+  async function* follow(messages: ConsumerMessages): AsyncGenerator<AnalyzedLine> {
+    try {
+      for await (const m of messages) {
+        if (pastEnd(m.seq, m.info.timestampNanos / 1e6, bounds)) return;
+        const line = m.string();
+        yield { line, res: storedVerdict(line, chain) };
+      }
+    } finally {
+      await nc.close();
+    }
+  }
+
+  const name = `${s.stream}/${s.repo}`;
+  if (!live) return { name, counts, records: countAnalyzed(read(), counts) };
+  const messages = live;
+  // Stopping the iterator ends `follow` once it has handed over what it holds.
+  return { name, counts, records: countAnalyzed(follow(messages), counts), stop: () => messages.stop() };
 }

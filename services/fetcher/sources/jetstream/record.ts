@@ -29,12 +29,19 @@ export function subjectFilters(s: JetStreamSection, sel?: CompiledFilter): strin
 }
 
 /**
- * Where reading starts: the stored time of `[job] begin` or of the filter's `since` (less a
- * minute's slack), whichever is later (JetStream start time), else the first message.
+ * Where reading starts (a JetStream start time): the stored time of `[job] begin`, or, following
+ * without a begin, `followFrom` (now − delay_ms: what was stored that recently is still due,
+ * anything older would only go out late, at once); and no earlier than the filter's `since` less
+ * a minute's slack. Else the first message.
  */
-export function startOf(begin: number | undefined, since?: number): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
-  const from = Math.max(begin ?? -Infinity, since === undefined ? -Infinity : since - SINCE_SLACK_MS);
+export function startOf(begin: number | undefined, since?: number, followFrom?: number): { deliver: 'all' } | { deliver: 'by_start_time'; time: string } {
+  const from = Math.max(begin ?? followFrom ?? -Infinity, since === undefined ? -Infinity : since - SINCE_SLACK_MS);
   return from === -Infinity ? { deliver: 'all' } : { deliver: 'by_start_time', time: new Date(from).toISOString() };
+}
+
+/** A bounded replay stops at the stream's last sequence when it opened; a followed one never does. */
+export function stopBounds(lastSeq: number, follow: boolean, end: number | undefined, endSlackMs: number): StopBounds {
+  return { lastSeq: follow ? Infinity : lastSeq, endStoredMs: end === undefined ? undefined : end + endSlackMs };
 }
 
 export interface StopBounds {

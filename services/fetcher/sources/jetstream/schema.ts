@@ -2,7 +2,8 @@
  * `[fetcher.jetstream]`: replays a repo recorded by `havok gateway` from the JetStream traffic
  * stream (the contract in shared/protocol.ts), a bounded replay: from `[job] begin` by stored
  * time (a JetStream start time, no scan from the beginning) to what the stream held when the
- * job opened it, or `[job] end` by stored time plus `end_slack_ms`.
+ * job opened it, or `[job] end` by stored time plus `end_slack_ms`; or, with `follow`, an endless
+ * one that replays what the gateway stores while the job runs.
  */
 import { z } from 'zod';
 import { SAFE_TOKEN, TRAFFIC_STREAM } from '../../../../shared/protocol.js';
@@ -26,6 +27,12 @@ export const jetstreamSchema = z.strictObject({
    * checked per line, and what it rejects is counted as filtered.
    */
   filter: filterTableSchema.optional(),
+  /**
+   * Follow live traffic: the job never runs out; records stored while it runs are replayed as
+   * they arrive, each at its own ts + `[job] delay_ms`, until `havok ctl stop` (or a record
+   * stored past `[job] end` + end_slack_ms). Needs `[job] speed = 1` and no `max_idle_ms`.
+   */
+  follow: z.boolean().default(false),
 });
 
 export type JetStreamSection = z.output<typeof jetstreamSchema>;

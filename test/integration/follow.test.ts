@@ -1,0 +1,121 @@
+/**
+ * Follow mode, the issue's acceptance: a job with `[fetcher.jetstream] follow = true` and
+ * `[job] delay_ms = 1000` runs with `havok local` while lines are POSTed to a real `havok gateway`
+ * in bursts (each line's `ts` = the instant of its POST, shuffled within a burst). Every line
+ * reaches the real target within delay_ms + 1 s of its POST, not before ts + delay_ms, in ts
+ * order; a line stored later than the window (ts 3 s old) still goes out, late. `havok ctl
+ * status` shows how far behind live the job runs; `havok ctl stop` ends it with a report whose
+ * accounting closes.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { check } from '../support/check.js';
+import { havokFixture, type HavokFixture } from '../support/fixture.js';
+import { postUntilStored, startGateway } from '../support/gateway.js';
+import { readReport } from '../support/havok-cli.js';
+import type { ControlReplyMsg } from '../../shared/protocol.js';
+
+const DELAY_MS = 1000;
+const BURSTS = 4;
+const PER_BURST = 25;
+/** Log-time spacing of a burst's lines, ms: arrivals over separate connections stay ordered. */
+const STEP_MS = 20;
+
+async function ctl(fx: Pick<HavokFixture, 'run' | 'nats'>, job: string, op: string, json = true): Promise<{ code: number; out: string }> {
+  const res = await fx.run(['ctl', op, '--job', job, '--nats', fx.nats!.url, ...(json ? ['--json'] : [])]);
+  return { code: res.code, out: res.stdout + res.stderr };
+}
+
+describe('follow live traffic', { timeout: 90_000 }, () => {
+  test('lines POSTed while the job runs reach the target within delay_ms + 1 s, in ts order; ctl stop ends it with a report', async () => {
+    await using fx = await havokFixture({ target: true });
+    const gw = await startGateway(fx, '[gateway.repos.web]');
+    const job = fx.job({
+      job: 'follow',
+      lines: [],
+      job_toml: `delay_ms = ${DELAY_MS}`,
+      fetcher_toml: 'type = "jetstream"',
+      extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true',
+    });
+    const run = fx.havok(['local', '--config', job.config]);
+    await check(
+      async () => {
+        const s = await ctl(fx, 'follow', 'status');
+        if (s.code !== 0) return false;
+        const v = (JSON.parse(s.out) as ControlReplyMsg).view;
+        return v.state === 'running' && v.replayers.length > 0;
+      },
+      30_000,
+      'the followed job to run with a replayer',
+    );
+
+    /** url → [ts, POST instant]. */
+    const sent = new Map<string, [number, number]>();
+    for (let b = 0; b < BURSTS; b++) {
+      const posted = Date.now();
+      const lines = Array.from({ length: PER_BURST }, (_, i) => ({ ts: posted - i * STEP_MS, method: 'GET', url: `/live/${b}/${i}` }));
+      // Shuffled: the time wheel orders them within the window.
+      lines.sort(() => Math.random() - 0.5);
+      if (b === 2) lines.push({ ts: posted - 3000, method: 'GET', url: '/late/0' });
+      for (const l of lines) sent.set(l.url, [l.ts, posted]);
+      assert.equal((await postUntilStored(gw.url, 'web', lines.map((l) => JSON.stringify(l)).join('\n') + '\n', `burst-${b}`)).result.json.accepted, lines.length);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    await check(() => fx.target.count() >= sent.size, 15_000, `${sent.size} requests at the target`);
+
+    const status = await ctl(fx, 'follow', 'status', false);
+    assert.equal(status.code, 0, status.out);
+    assert.match(status.out, /behind\s+\d+\.\d s behind live/);
+    const view = (JSON.parse((await ctl(fx, 'follow', 'status')).out) as ControlReplyMsg).view;
+    assert.equal(typeof view.behind_live_ms, 'number');
+    assert.ok(view.behind_live_ms! < 1000, `on schedule: ${view.behind_live_ms} ms behind live`);
+
+    const worst = { afterPost: 0, early: -Infinity };
+    const live = fx.target.requests.filter((r) => r.url.startsWith('/live/'));
+    for (const r of fx.target.requests) {
+      const [ts, posted] = sent.get(r.url) ?? assert.fail(`unexpected request ${r.url}`);
+      const afterPost = r.at - posted;
+      worst.afterPost = Math.max(worst.afterPost, afterPost);
+      assert.ok(afterPost <= DELAY_MS + 1000, `${r.url} arrived ${Math.round(afterPost)} ms after its POST`);
+      if (r.url.startsWith('/live/')) {
+        worst.early = Math.max(worst.early, ts + DELAY_MS - r.at);
+        assert.ok(r.at >= ts + DELAY_MS - 50, `${r.url} arrived ${Math.round(ts + DELAY_MS - r.at)} ms before ts + delay_ms`);
+      }
+    }
+    assert.equal(live.length, BURSTS * PER_BURST);
+    assert.equal(new Set(fx.target.requests.map((r) => r.url)).size, sent.size, 'each line once');
+    const tss = live.map((r) => sent.get(r.url)![0]);
+    for (let i = 1; i < tss.length; i++) assert.ok(tss[i - 1] <= tss[i], `ts order at the target: ${live[i - 1].url} then ${live[i].url}`);
+
+    // Stored just before the stop: due in 1 s, so never sent; the accounting still closes.
+    await postUntilStored(gw.url, 'web', Array.from({ length: 10 }, (_, i) => JSON.stringify({ ts: Date.now(), method: 'GET', url: `/tail/${i}` })).join('\n') + '\n', 'tail');
+    const stop = await ctl(fx, 'follow', 'stop');
+    assert.equal(stop.code, 0, stop.out);
+    const res = await run.done;
+    assert.equal(res.code, 0, res.stderr);
+    const report = readReport(job.report);
+    assert.equal(report.state, 'stopped');
+    assert.ok(report.records.read >= sent.size, JSON.stringify(report.records));
+    assert.equal(report.requests.sent, fx.target.count());
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+    process.stderr.write(
+      `# follow: ${sent.size} lines in ${BURSTS} bursts, latest arrival ${Math.round(worst.afterPost)} ms after its POST (bound ${DELAY_MS + 1000}), ` +
+        `at most ${Math.round(Math.max(0, worst.early))} ms before ts + delay; ${report.records.read} read, ${report.requests.sent} sent, never sent ${report.requests.dropped_by_reason.stopped ?? 0}\n`,
+    );
+  });
+
+  test('plan of a follow job counts what is stored now and ends; speed other than 1 exits 2 naming the key', async () => {
+    await using fx = await havokFixture({ target: true });
+    const gw = await startGateway(fx, '[gateway.repos.web]');
+    await postUntilStored(gw.url, 'web', Array.from({ length: 7 }, (_, i) => JSON.stringify({ ts: Date.now(), method: 'GET', url: `/p/${i}` })).join('\n') + '\n', 'p');
+    const follow = '[fetcher.jetstream]\nrepo = "web"\nfollow = true';
+    const ok = fx.job({ job: 'planned', lines: [], fetcher_toml: 'type = "jetstream"', extra: follow });
+    const p = await fx.run(['plan', '--config', ok.config, '--json']);
+    assert.equal(p.code, 0, p.stderr);
+    assert.equal((JSON.parse(p.stdout) as { read: number }).read, 7);
+    const fast = fx.job({ job: 'fast', lines: [], job_toml: 'speed = 2', fetcher_toml: 'type = "jetstream"', extra: follow });
+    const r = await fx.run(['plan', '--config', fast.config]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /job\.speed: must be 1/);
+  });
+});
