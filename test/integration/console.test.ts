@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { get } from 'node:http';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { decode, lifeId, subjects, type ControlReplyMsg } from '../../shared/protocol.js';
-import { launchChromium } from '../support/browser.js';
+import { suiteBrowser } from '../support/browser.js';
 import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
 import { pacedJsonl, readReport, REPO_ROOT } from '../support/havok-cli.js';
@@ -74,13 +74,7 @@ async function press(page: Page, button: string, op: string): Promise<string> {
 }
 
 describe('live web console', { timeout: 240_000 }, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = suiteBrowser();
 
   test('havok local --console: progress moves, charts draw, Pause holds the target, Resume and speed 4 finish the job', async () => {
     await using fx = await havokFixture({ target: true });
@@ -90,7 +84,7 @@ describe('live web console', { timeout: 240_000 }, () => {
     const port = await freePort();
     const run = fx.havok(['local', '--config', job.config, '--console', `127.0.0.1:${port}`]);
     await listening(port);
-    const { page, foreign, problems } = await openConsole(browser, `http://127.0.0.1:${port}/`);
+    const { page, foreign, problems } = await openConsole(browser(), `http://127.0.0.1:${port}/`);
 
     await check(() => target.count() >= 150, 60_000, '150 requests');
     const before = await text(page, '#progress');
@@ -166,7 +160,7 @@ describe('live web console', { timeout: 240_000 }, () => {
     fx.havok(['timewheel', ...args, '--health-port', String(health.timewheel)]);
     fx.havok(['fetcher', ...args]);
     await listening(port);
-    const { page, problems } = await openConsole(browser, `http://127.0.0.1:${port}/`);
+    const { page, problems } = await openConsole(browser(), `http://127.0.0.1:${port}/`);
     // Without a token, a request naming another host (DNS rebinding) is refused.
     const rebound = await new Promise<number>((resolve, reject) => {
       get({ host: '127.0.0.1', port, path: '/api/view', headers: { host: `rebind.example:${port}` } }, (res) => {
@@ -250,7 +244,7 @@ describe('live web console', { timeout: 240_000 }, () => {
     assert.equal(ctl.status, 502);
     assert.match(((await ctl.json()) as { error: string }).error, /no time wheel answers for job "locked"/);
 
-    const { page, problems } = await openConsole(browser, `${base}/?token=s3cret`);
+    const { page, problems } = await openConsole(browser(), `${base}/?token=s3cret`);
     assert.equal(await text(page, '#state'), 'waiting');
     assert.match(await press(page, '#pause', 'pause'), /no time wheel answers/);
     assert.deepEqual(problems.filter((p) => !/502/.test(p)), []);

@@ -9,9 +9,8 @@ import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchChromium, watchPage } from '../support/browser.js';
+import { describe, test } from 'node:test';
+import { suiteBrowser, watchPage } from '../support/browser.js';
 import { DiffCounters } from '../../services/diff/counters.js';
 import { DiffMerger } from '../../services/diff/merge.js';
 import { compareRecord, comparerOptions, type TargetOutcome } from '../../services/diff/record.js';
@@ -49,13 +48,7 @@ function diffReport() {
 }
 
 describe('HTML report: diff section', { timeout: 60_000 }, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = suiteBrowser();
 
   test('endpoints by different fields, examples side by side with the values marked', async () => {
     const report = buildReport(statusMsg({ copies: 180 }), routerMsg(), new StatsMerger(), 5_000);
@@ -65,7 +58,7 @@ describe('HTML report: diff section', { timeout: 60_000 }, () => {
     const file = join(dir, 'report.html');
     writeFileSync(file, renderHtml(report));
 
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await browser().newPage({ viewport: { width: 1400, height: 900 } });
     const { problems, fetched } = watchPage(page);
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
 

@@ -10,9 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { after, before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
-import { launchChromium, watchPage } from '../support/browser.js';
+import { describe, test } from 'node:test';
+import { suiteBrowser, watchPage } from '../support/browser.js';
 import { esc, htmlPathFor, prepareTimeline, renderHtml } from '../../services/reporter/html.js';
 import type { EndReport, TimelinePoint } from '../../services/reporter/report.js';
 import { APACHE_LOG, readReport, runHavok, writeJob } from '../support/havok-cli.js';
@@ -184,19 +183,13 @@ describe('HTML end report (pure)', () => {
 });
 
 describe('HTML end report in headless Chromium', { timeout: 120_000 }, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = suiteBrowser();
 
   test('opens, draws its charts and tables, fetches nothing, and screenshots', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'havok-html-'));
     const file = join(dir, 'report.html');
     writeFileSync(file, renderHtml(fixture()));
-    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const page = await browser().newPage({ viewport: { width: 1400, height: 900 } });
     const { problems, fetched } = watchPage(page);
     await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
 
@@ -270,7 +263,7 @@ describe('HTML end report in headless Chromium', { timeout: 120_000 }, () => {
       assert.ok(existsSync(html), `${html} written`);
       assert.ok(res.stdout.includes(`html: ${html}`), res.stdout);
       const report = readReport(job.report);
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const page = await browser().newPage({ viewport: { width: 1280, height: 900 } });
       const problems: string[] = [];
       page.on('console', (m) => {
         if (m.type() === 'error') problems.push(m.text());

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.HAVOK_CHROMIUM ?? '/usr/bin/chromium';
@@ -28,4 +29,22 @@ export function watchPage(page: Page): { problems: string[]; fetched: string[] }
     if (!req.url().startsWith('file:')) fetched.push(req.url());
   });
   return { problems, fetched };
+}
+
+/**
+ * One Chromium for the calling suite: launched before its first test, closed after its last
+ * (call inside `describe`). Returns the browser's getter.
+ */
+export function suiteBrowser(): () => Browser {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error('suiteBrowser(): the browser is not launched yet (use it inside a test)');
+    return browser;
+  };
 }
