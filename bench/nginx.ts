@@ -18,6 +18,9 @@ import { mkdirSync, openSync, readSync, closeSync, statSync, writeFileSync } fro
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import type { BenchTarget, TargetStats } from './types.js';
+import { freePort } from '../shared/ports.js';
+
+export { freePort };
 
 export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
@@ -103,17 +106,6 @@ export interface Nginx extends BenchTarget {
 }
 
 /** A loopback port nothing listens on right now. */
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const addr = srv.address();
-  srv.close();
-  await once(srv, 'close');
-  if (!addr || typeof addr === 'string') throw new Error('no free port');
-  return addr.port;
-}
-
 async function accepts(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect(port, '127.0.0.1');

@@ -225,6 +225,8 @@ async function timerBaseline(rate: number, seconds: number, leadMs = 50): Promis
 // ---------------------------------------------------------------------------------------------
 // b, c. havok local runs
 
+let localArgs: string[] = [];
+
 async function runHavok(dir: string, benchNatsUrl: string, target: BenchTarget, o: HavokRunOptions): Promise<HavokRun> {
   // With defaults, a URL nothing answers at: `havok local` then starts a nats-server of its own.
   const natsUrl = o.defaults ? `nats://127.0.0.1:${await freePort()}` : benchNatsUrl;
@@ -236,7 +238,7 @@ async function runHavok(dir: string, benchNatsUrl: string, target: BenchTarget, 
   const t0 = performance.now();
   const spawned_at_ms = Date.now();
   const proc = track(
-    spawn(process.execPath, [HAVOK_BIN, 'local', '--config', configPath], {
+    spawn(process.execPath, [HAVOK_BIN, 'local', '--config', configPath, ...localArgs], {
       env: { ...process.env, HAVOK_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
@@ -317,8 +319,11 @@ async function main(): Promise<number> {
       'nginx-rates': { type: 'string' },
       minutes: { type: 'string', default: '30' },
       'traffic-lines': { type: 'string' },
+      'local-args': { type: 'string' },
     },
   });
+  // Extra `havok local` arguments for every run (e.g. `--replayers 2`), to compare a setting with the defaults.
+  localArgs = values['local-args']?.split(/\s+/).filter((a) => a !== '') ?? [];
   const p = plan(values.quick ?? false);
   if (values['memory-lines'] !== undefined) {
     p.memoryLines = Number(values['memory-lines']);

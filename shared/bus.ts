@@ -79,7 +79,9 @@ export async function connectBus(cfg: HavokConfig['nats'], log: Logger, opts: Bu
         backoff: { initialMs: 200, maxMs: 2000 },
         deadlineMs: opts.firstConnectTimeoutMs || undefined,
         isRetryable: (err) => !isAuthError(err),
-        onRetry: ({ err, attempt, delayMs }) => log.warn({ url: cfg.url, attempt, retry_in_ms: delayMs, err: (err as Error).message }, 'NATS unreachable, retrying'),
+        // `havok local` starts its nats-server while the actors load: a first miss is that race, not news.
+        onRetry: ({ err, attempt, delayMs }) =>
+          log[attempt <= 1 ? 'info' : 'warn']({ url: cfg.url, attempt, retry_in_ms: delayMs, err: (err as Error).message }, 'NATS unreachable, retrying'),
       },
     );
     void watchStatus(nc, log);

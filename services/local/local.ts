@@ -5,6 +5,7 @@
  * No process is left behind, also on Ctrl-C or when an actor fails.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -13,6 +14,7 @@ import { requireKeys, type HavokConfig } from '../../shared/config.js';
 import type { Logger } from '../../shared/log.js';
 import { stateStreamName, streamName } from '../../shared/protocol.js';
 import { startNatsServer, type NatsServerHandle } from './nats-server.js';
+import { freePort } from '../../shared/ports.js';
 
 /** The CLI of this same build: the actors run exactly the code `havok local` runs. */
 const BIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
@@ -24,11 +26,13 @@ const BIN = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
  * RSS near its working set (bench/README.md, memory). NODE_OPTIONS, when set, wins.
  */
 export function actorNodeFlags(actor: string, cfg: HavokConfig): string[] {
-  if (process.env.NODE_OPTIONS) return [];
+  // HAVOK_ACTOR_NODE_ARGS adds flags NODE_OPTIONS refuses (e.g. `--cpu-prof --cpu-prof-dir=DIR`).
+  const extra = (process.env.HAVOK_ACTOR_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  if (process.env.NODE_OPTIONS) return extra;
   // ~600 B per buffered record in the time wheel, ~1 KB per queued record in a replayer.
   const heapMb =
     actor === 'timewheel' ? 96 + Math.ceil(cfg.job.max_buffer * 0.0006) : actor === 'replayer' ? 96 + Math.ceil(cfg.job.max_backlog * 0.001) : 128;
-  return ['--max-semi-space-size=4', `--max-old-space-size=${heapMb}`];
+  return ['--max-semi-space-size=4', `--max-old-space-size=${heapMb}`, ...extra];
 }
 
 export interface LocalOptions {
@@ -40,6 +44,11 @@ export interface LocalOptions {
   console?: string | true;
   /** Also run `havok gateway` ([gateway]); with no `[replayer] target`, only the gateway runs (recording). */
   gateway?: boolean;
+  /**
+   * Niceness of the actors whose work runs ahead of the due time (fetcher, time wheel, router,
+   * reporter, gateway): on a busy machine the kernel then gives a waking replayer a core first.
+   */
+  backgroundNice?: number;
 }
 
 interface Child {
@@ -60,20 +69,26 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
   }
   let natsUrl = cfg.nats.url;
   let server: NatsServerHandle | undefined;
+  // Our own server starts while the actors load their code (most of a start's time): they are
+  // spawned with its URL and connect once it answers. Its store is new, so there is nothing to clear.
+  let serverStarting: Promise<NatsServerHandle> | undefined;
   if (!(await reachable(cfg))) {
     log.info({ url: cfg.nats.url }, 'no NATS server reachable; starting one');
-    server = await startNatsServer({ jetstream: true });
-    natsUrl = server.url;
-  }
-  if (job) await clearJobStream({ ...cfg, nats: { ...cfg.nats, url: natsUrl } });
+    const port = await freePort();
+    natsUrl = `nats://127.0.0.1:${port}`;
+    serverStarting = startNatsServer({ jetstream: true, port });
+    // Failing, it is awaited below; until then a rejection must not count as unhandled.
+    serverStarting.catch(() => undefined);
+  } else if (job) await clearJobStream(cfg);
   // A bad --console address (off loopback without a token) is a usage error: stop the server we started.
-  const stopConsole =
-    opts.console === undefined
-      ? undefined
-      : await (await import('../console/start.js')).startLocalConsole({ ...cfg, nats: { ...cfg.nats, url: natsUrl } }, opts.console).catch(async (err: unknown) => {
-          await server?.stop();
-          throw err;
-        });
+  let stopConsole: (() => Promise<void>) | undefined;
+  if (opts.console !== undefined) {
+    if (serverStarting) server = await serverStarting;
+    stopConsole = await (await import('../console/start.js')).startLocalConsole({ ...cfg, nats: { ...cfg.nats, url: natsUrl } }, opts.console).catch(async (err: unknown) => {
+      await server?.stop();
+      throw err;
+    });
+  }
 
   const children: Child[] = [];
   let stopping = false;
@@ -106,6 +121,7 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     const exited = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
     const child = { name, proc, exited };
     children.push(child);
+    if (!name.startsWith('replayer') && (opts.backgroundNice ?? 0) > 0 && proc.pid !== undefined) lowerPriority(proc.pid, opts.backgroundNice ?? 0, log);
     return child;
   };
   const gateway = opts.gateway ? spawnActor('gateway', ['gateway'], 'ignore') : undefined;
@@ -116,6 +132,14 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
     for (let i = 0; i < opts.replayers; i++) spawnActor(`replayer-${i}`, ['replayer', '--id', `local-${i}`], 'ignore');
     spawnActor('timewheel', ['timewheel'], 'ignore');
     spawnActor('fetcher', ['fetcher'], 'ignore');
+  }
+  if (serverStarting && server === undefined) {
+    try {
+      server = await serverStarting;
+    } catch (err) {
+      await stopAll();
+      throw err;
+    }
   }
 
   // The job ends when the reporter exits (a recording session: the gateway); any other actor failing first ends it too.
@@ -135,6 +159,15 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   return code;
+}
+
+function lowerPriority(pid: number, nice: number, log: Logger): void {
+  try {
+    setPriority(pid, nice);
+  } catch (err) {
+    // Only a raise of priority needs privileges; a lowering that fails costs timing, not the job.
+    log.warn({ pid, nice, err: (err as Error).message }, 'could not lower an actor\'s scheduling priority');
+  }
 }
 
 /** A server that refuses our credentials is reachable: that is a config error, not a reason to start another. */

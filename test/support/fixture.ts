@@ -77,9 +77,15 @@ class CleanupStack {
   }
 }
 
-/** SIGKILL if still running, then wait for its stdio to close: no process outlives the test. */
+/** SIGKILL to its process group (its children too) if still running, then wait for its stdio to close: no process outlives the test. */
 async function reap(p: Running): Promise<void> {
-  if (p.proc.exitCode === null && p.proc.signalCode === null) p.proc.kill('SIGKILL');
+  if (p.proc.exitCode === null && p.proc.signalCode === null && p.proc.pid !== undefined) {
+    try {
+      process.kill(-p.proc.pid, 'SIGKILL');
+    } catch {
+      p.proc.kill('SIGKILL');
+    }
+  }
   await p.done;
 }
 
