@@ -441,6 +441,8 @@ describe('protocol: subject → kinds table', () => {
  * Resolved from the repository root: the compiled test runs from dist/test/unit/.
  */
 const GOLDEN_FILE = fileURLToPath(new URL('../../../test/fixtures/protocol/golden.json', import.meta.url));
+/** The same samples as plain msgpack maps: the encoding before records (never regenerated). */
+const GOLDEN_MAPS_FILE = fileURLToPath(new URL('../../../test/fixtures/protocol/golden-maps.json', import.meta.url));
 /** `kind@version` → hex of its bytes. Older versions stay while a kind still reads them. */
 type Golden = Record<string, string>;
 const goldenKey = (kind: MsgKind, v: number): string => `${kind}@${v}`;
@@ -474,6 +476,15 @@ describe('protocol: golden bytes', () => {
       assert.deepEqual(decode(Buffer.from(want, 'hex'), kind), SAMPLES[kind]);
     });
   }
+
+  test('plain-map bytes, as builds before the records encoding wrote them, still decode to each sample', () => {
+    const maps = JSON.parse(readFileSync(GOLDEN_MAPS_FILE, 'utf8')) as Golden;
+    for (const kind of ALL_KINDS) {
+      const bytes = maps[goldenKey(kind, KINDS[kind].v)];
+      assert.ok(bytes !== undefined, `no plain-map bytes for ${kind}`);
+      assert.deepEqual(decode(Buffer.from(bytes, 'hex'), kind), SAMPLES[kind], kind);
+    }
+  });
 
   test('every golden entry is a kind at a version this build reads (older ones still decode)', () => {
     for (const [key, bytes] of Object.entries(golden)) {
