@@ -5,11 +5,10 @@
  * around it is bounded by the same budget as a query.
  */
 import { ApiNamer } from '../../shared/api-name.js';
-import { trafficSubjectParts } from '../../shared/protocol.js';
 import type { CompiledFilter } from './filter.js';
 import { lineMethod, lineStatus, lineTime, lineUrl, type JsonObject } from './line.js';
-import { decodeLine, QUERY_DEFAULTS } from './query.js';
-import { scanLines, type TrafficStreamClient } from './scan.js';
+import { matchStored, QUERY_DEFAULTS } from './query.js';
+import { scanEach, type TrafficStreamClient } from './scan.js';
 
 export interface TrafficStats {
   total: number;
@@ -63,17 +62,13 @@ export async function trafficStats(c: TrafficStreamClient, f: CompiledFilter, op
   const s = emptyStats();
   const routes = new ApiNamer(MAX_ROUTES);
   const stopAfterMs = f.until === undefined ? Infinity : f.until + skew;
-  for await (const stored of scanLines(c, { subject: f.subject, ...(f.since !== undefined ? { startMs: f.since - skew } : {}) }, budget)) {
-    if (stored.stored_ms > stopAfterMs) return s;
+  await scanEach(c, { subject: f.subject, ...(f.since !== undefined ? { startMs: f.since - skew } : {}) }, budget, (stored) => {
+    if (stored.stored_ms > stopAfterMs) return false;
     s.scanned++;
-    const line = decodeLine(stored.data);
-    if (!line) {
-      s.malformed++;
-      continue;
-    }
-    const repo = trafficSubjectParts(stored.subject)?.repo ?? '';
-    if (f.matches(line, repo)) addToStats(s, line, repo, routes);
-  }
+    const m = matchStored(f, stored);
+    if (m === 'malformed') s.malformed++;
+    else if (m) addToStats(s, m.line, m.repo, routes);
+  });
   s.budget_hit = s.scanned >= budget;
   return s;
 }

@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { TRAFFIC_STREAM, trafficSubjectParts } from '../../shared/protocol.js';
 import { shouldSample } from '../../services/traffic/keep.js';
 import { decodeLine } from '../../services/traffic/query.js';
-import { scanLines } from '../../services/traffic/scan.js';
+import { scanEach } from '../../services/traffic/scan.js';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import { post, startGateway } from '../support/gateway.js';
@@ -30,11 +30,11 @@ interface Stored {
 async function storedLines(nc: NatsConnection): Promise<Stored[]> {
   const c = { js: jetstream(nc), jsm: await jetstreamManager(nc), stream: TRAFFIC_STREAM };
   const out: Stored[] = [];
-  for await (const s of scanLines(c, {})) {
+  await scanEach(c, {}, Infinity, (s) => {
     const line = decodeLine(s.data)!;
     const user = (line.headers as Record<string, string> | undefined)?.['x-user'];
     out.push({ seq: s.seq, repo: trafficSubjectParts(s.subject)!.repo, url: String(line.url), ...(user ? { user } : {}), bytes: s.data.length });
-  }
+  });
   return out;
 }
 
