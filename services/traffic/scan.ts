@@ -6,6 +6,7 @@
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { randomUUID } from 'node:crypto';
+import { trafficFilter } from '../../shared/protocol.js';
 
 /** One stored message of the traffic stream. */
 export interface StoredLine {
@@ -34,6 +35,8 @@ export interface ScanStart {
  * work (5,000 cost ~10% more client CPU per record than 20,000), small enough to stop early.
  */
 const BATCH = 20_000;
+/** A filter of every repo and method (`havok.traffic.*.*`): the stream holds nothing else. */
+const EVERY_TRAFFIC_SUBJECT = trafficFilter();
 /** An ephemeral consumer outlives a crashed reader by this long (ms), then the server removes it. */
 const INACTIVE_MS = 30_000;
 /** A pull waits at most this long (ms) for messages the server said are pending. */
@@ -69,7 +72,8 @@ export async function scanEach(c: TrafficStreamClient, start: ScanStart, max: nu
   const info = await c.jsm.consumers.add(c.stream, {
     name,
     ...from,
-    ...(start.subject !== undefined ? { filter_subject: start.subject } : {}),
+    // Every traffic subject: no filter, whose pending count the server knows at once.
+    ...(start.subject !== undefined && start.subject !== EVERY_TRAFFIC_SUBJECT ? { filter_subject: start.subject } : {}),
     ack_policy: AckPolicy.None,
     mem_storage: true,
     num_replicas: 1,

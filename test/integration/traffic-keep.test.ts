@@ -120,4 +120,22 @@ describe('gateway: sampling and retention per repo', { timeout: 120_000 }, () =>
     const purges = gw.proc.stderr().split('\n').filter((l) => l.includes('retention purged lines')).map((l) => JSON.parse(l) as { repo: string; reason: string; purged: number });
     assert.equal(purges.filter((p) => p.repo === 'big' && p.reason === 'bytes').reduce((a, p) => a + p.purged, 0), 4000, 'each purge is logged with its count');
   });
+
+  test('a bad sampling or retention value exits 2 naming the key', async () => {
+    await using fx = await havokFixture({ nats: false });
+    const { writeFileSync } = await import('node:fs');
+    const cfg = `${fx.dir}/bad.toml`;
+    const rows: Array<[string, RegExp]> = [
+      ['[gateway.repos.web]\nsample = { rate = 0, key = "user" }\n', /gateway\.repos\.web\.sample\.rate/],
+      ['[gateway.repos.web]\nmax_bytes = -5\n', /gateway\.repos\.web\.max_bytes/],
+      ['[gateway]\nretention_interval_ms = 5\n[gateway.repos.web]\n', /gateway\.retention_interval_ms/],
+      ['[gateway.producers.k]\ntype = "kafka"\nbrokers = "127.0.0.1:1"\n[gateway.repos.web]\noutput = "k"\nmax_age_ms = 1000\n', /gateway\.repos\.web\.max_age_ms: per-repo retention applies to the JetStream traffic stream/],
+    ];
+    for (const [toml, key] of rows) {
+      writeFileSync(cfg, toml);
+      const r = await fx.run(['gateway', '--config', cfg]);
+      assert.equal(r.code, 2, `${toml}: ${r.stderr}`);
+      assert.match(r.stderr, key);
+    }
+  });
 });
