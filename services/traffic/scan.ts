@@ -79,6 +79,7 @@ export async function scanEach(c: TrafficStreamClient, start: ScanStart, max: nu
     num_replicas: 1,
     inactive_threshold: INACTIVE_MS * 1e6,
   });
+  let idle: ReturnType<typeof setInterval> | undefined;
   try {
     let left = Math.min(info.num_pending, max);
     if (left <= 0) return;
@@ -92,11 +93,20 @@ export async function scanEach(c: TrafficStreamClient, start: ScanStart, max: nu
       failed = err;
       void msgs?.stop();
     };
+    // Lines purged after the consumer counted them never come: when nothing arrived for a
+    // while and the server says nothing is pending, the range is read.
+    let arrived = 0;
+    let arrivedAtCheck = 0;
+    idle = setInterval(() => {
+      if (arrived === arrivedAtCheck) void consumer.info().then((ci) => ci.num_pending === 0 && finish(), () => undefined);
+      arrivedAtCheck = arrived;
+    }, FETCH_EXPIRES_MS);
     msgs = await consumer.consume({
       max_messages: Math.min(left, BATCH),
       expires: FETCH_EXPIRES_MS,
       callback: (m) => {
         if (done) return;
+        arrived++;
         try {
           const go = visit({ seq: m.seq, subject: m.subject, stored_ms: Math.floor(m.info.timestampNanos / 1e6), data: m.data });
           // pending 0: the last message there was (fewer than at the start when some aged out).
@@ -111,6 +121,7 @@ export async function scanEach(c: TrafficStreamClient, start: ScanStart, max: nu
     if (failed !== undefined) throw failed;
     if (closed instanceof Error) throw closed;
   } finally {
+    clearInterval(idle);
     await c.jsm.consumers.delete(c.stream, name).catch(ignoreGone);
   }
 }

@@ -14,6 +14,8 @@ import { shouldSample } from '../../services/traffic/keep.js';
 import { decodeLine } from '../../services/traffic/query.js';
 import { scanEach } from '../../services/traffic/scan.js';
 import { check } from '../support/check.js';
+import { createTrafficStream, publishTrafficFast } from '../support/traffic.js';
+import { trafficLines } from '../support/traffic-lines.js';
 import { havokFixture } from '../support/fixture.js';
 import { post, startGateway } from '../support/gateway.js';
 
@@ -137,5 +139,23 @@ describe('gateway: sampling and retention per repo', { timeout: 120_000 }, () =>
       assert.equal(r.code, 2, `${toml}: ${r.stderr}`);
       assert.match(r.stderr, key);
     }
+  });
+
+  test('a scan whose remaining lines are purged while it reads ends instead of waiting for them', async () => {
+    await using fx = await havokFixture();
+    const nc = await fx.connect();
+    const h = await createTrafficStream(nc, { stream: 'TRAFFIC_PURGED' });
+    await publishTrafficFast(nc, h, trafficLines(60_000, { seed: 3 }));
+    let seen = 0;
+    let purge: Promise<unknown> | undefined;
+    const t0 = Date.now();
+    await scanEach(h, {}, Infinity, () => {
+      // Retention purges the whole stream while the first pull is being delivered.
+      purge ??= h.jsm.streams.purge(h.stream);
+      seen++;
+    });
+    await purge;
+    assert.ok(seen < 60_000, `read ${seen} lines of 60,000 before the purge took them`);
+    assert.ok(Date.now() - t0 < 60_000);
   });
 });
