@@ -538,7 +538,7 @@ async function main(): Promise<number> {
       const lines = values['traffic-lines'] !== undefined ? Number(values['traffic-lines']) : p.quick ? 500_000 : 5_000_000;
       if (!Number.isInteger(lines) || lines < 1) throw new Error(`--traffic-lines: expected a positive integer, got ${JSON.stringify(values['traffic-lines'])}`);
       const { runTrafficBench } = await import('./traffic.js');
-      const t = await measured(`traffic ${fmtN(lines)}`, () => runTrafficBench(nats!.url, lines, log));
+      const t = await measured(`traffic ${fmtN(lines)}`, () => runTrafficBench(nats!.url, lines, log, nats!.pid));
       results.traffic = t.result;
       rows.push(...t.rows);
     }

@@ -11,7 +11,7 @@ import { createLogger, type Logger } from '../shared/log.js';
 import { serveHealth } from '../shared/health.js';
 import type { ControlOp } from '../shared/protocol.js';
 import { defaultReplayerId } from '../services/replayer/id.js';
-import { addTrafficCommands } from './traffic.js';
+import { addTrafficCommands, positiveInt } from './traffic.js';
 
 // Each subcommand loads only its own actor's code (dynamic import): an actor process then holds
 // its own dependencies only — loading all of them (kafkajs, SLS SDK, influx…) cost ~35 MB each.
@@ -136,12 +136,13 @@ export function buildProgram(): Command {
       process.exitCode = await runConsole(cfg, flags, createLogger('console', { job: cfg.job.id }));
     });
 
-  withConfigOptions(program.command('plan').description('dry run: read the source and print record count, log span, disorder, parse errors, expected duration and peak req/s'))
+  withConfigOptions(program.command('plan').description('dry run: read the source and print record count, log span, disorder, parse errors, expected duration and peak req/s; for [fetcher] type = "jetstream", what the filter selects first'))
     .option('--json', 'print the plan as JSON')
-    .action(async (flags: ConfigFlags & { json?: boolean }) => {
+    .option('--scan-budget <n>', 'jetstream source: read at most this many stored records to count the selection; reported when reached', (v) => positiveInt(v, '--scan-budget'))
+    .action(async (flags: ConfigFlags & { json?: boolean; scanBudget?: number }) => {
       const cfg = configFrom(flags);
       const { formatPlan, plan } = await import('../services/plan/plan.js');
-      const p = await plan(cfg);
+      const p = await plan(cfg, flags.scanBudget ? { scanBudget: flags.scanBudget } : {});
       process.stdout.write((flags.json ? JSON.stringify(p, null, 2) : formatPlan(p, cfg)) + '\n');
     });
 

@@ -49,7 +49,8 @@ function withFilterOptions(cmd: Command): Command {
     .option('--scan-budget <n>', 'read at most this many stored records; reported when reached', (v) => positiveInt(v, '--scan-budget'));
 }
 
-function positiveInt(v: string, flag: string): number {
+/** A flag's value as a positive integer; exit 2 naming the flag otherwise. */
+export function positiveInt(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new ConfigError([{ key: flag, message: `expected a positive integer, got ${JSON.stringify(v)}` }]);
   return n;

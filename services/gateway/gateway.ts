@@ -2,6 +2,7 @@
  * The ingest gateway actor (`havok gateway`): takes batches of JSON lines on POST
  * /log/repo/{repo}, runs each repo's pipeline and stores the accepted lines in its output (the
  * JetStream traffic stream by default), answering 200 only once the store acknowledged them.
+ * Beside it: the trace-id indexer and per-repo retention of the traffic stream (retention.ts).
  * Closing stops accepting connections, lets the POSTs in flight finish (their acks or their
  * 503s), then drains the producers.
  */
@@ -13,13 +14,14 @@ import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { ByteBudget } from './budget.js';
 import type { Repo } from './ingest.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, type GatewayMetrics } from './metrics.js';
 import { openProducer } from './outputs/registry.js';
 import type { Producer } from './outputs/types.js';
 import { compileRepo } from './pipeline/pipeline.js';
 import { Sampler } from './sampler.js';
 import { buildServer } from './server.js';
-import { gatewayIssues, producerOf, type JetStreamProducerSettings } from './settings.js';
+import { runRetention } from './retention.js';
+import { gatewayIssues, producerOf, retentionByStream, type JetStreamProducerSettings } from './settings.js';
 import { trafficRoutes, type TrafficRoutes } from '../traffic/http.js';
 import { runTraceIndexer } from '../traffic/trace-index.js';
 
@@ -60,9 +62,10 @@ export class Gateway extends Actor {
       repos.set(name, { name, pipeline: compileRepo(settings), producer, producerLabel: label, ...(settings.token ? { token: settings.token } : {}) });
     }
     const budget = new ByteBudget(g.max_inflight_bytes);
-    const traffic = await this.openTrafficStore(signal);
+    const metrics = createMetrics(budget);
+    const traffic = await this.openTrafficStore(signal, metrics);
     const app = buildServer(
-      { repos, budget, maxBodyBytes: g.max_body_bytes, metrics: createMetrics(budget), sampler: new Sampler(g.samples_per_minute), log: this.log, now: Date.now },
+      { repos, budget, maxBodyBytes: g.max_body_bytes, metrics, sampler: new Sampler(g.samples_per_minute), log: this.log, now: Date.now },
       { retryAfterS: g.retry_after_s, ...(traffic ? { traffic } : {}) },
     );
     this.app = app;
@@ -75,9 +78,10 @@ export class Gateway extends Actor {
 
   /**
    * The traffic store beside the JetStream output (the first repo writing to one): GET /traffic
-   * and, with `index_traces`, the trace-id indexer. None when every repo writes to Kafka.
+   * and, with `index_traces`, the trace-id indexer; and per-repo retention on every traffic
+   * stream a limited repo writes to. None when every repo writes to Kafka.
    */
-  private async openTrafficStore(signal: AbortSignal): Promise<TrafficRoutes | undefined> {
+  private async openTrafficStore(signal: AbortSignal, metrics: GatewayMetrics): Promise<TrafficRoutes | undefined> {
     const g = this.cfg.gateway;
     const stream = Object.values(g.repos)
       .map((r) => producerOf(g, r).settings)
@@ -86,13 +90,22 @@ export class Gateway extends Actor {
     const nc = await connectBus(this.cfg.nats, this.log, { name: `havok-gateway-traffic-${process.pid}`, signal });
     this.onClose('traffic store connection', () => nc.drain());
     const client = { js: jetstream(nc), jsm: await jetstreamManager(nc), stream };
+    const traceFieldOf = (repo: string): string | undefined => g.repos[repo]?.trace_field;
+    for (const [s, limits] of retentionByStream(g)) {
+      const log = this.log.child({ part: 'retention', stream: s });
+      const running = runRetention({ client: { ...client, stream: s }, limits, intervalMs: g.retention_interval_ms, metrics, log, signal }).catch((err: Error) =>
+        log.error({ err: err.message }, 'per-repo retention failed to start: the repos keep the stream\'s own limits only'),
+      );
+      // Before the connection drains (cleanups run last-registered first): a sweep in hand ends.
+      this.onClose(`retention of ${s}`, () => running);
+    }
     if (g.index_traces) {
-      runTraceIndexer({ nc, ...client, log: this.log.child({ part: 'trace-indexer' }), signal }).then(
+      runTraceIndexer({ nc, ...client, traceFieldOf, log: this.log.child({ part: 'trace-indexer' }), signal }).then(
         (st) => this.log.info(st, 'trace indexer stopped'),
         (err: Error) => this.log.error({ err: err.message }, 'trace indexer failed: trace-id lookups fall back to scanning; run `havok traffic index`'),
       );
     }
-    return trafficRoutes(client);
+    return trafficRoutes(client, { traceFieldOf });
   }
 
   /** Stops accepting; in-flight POSTs finish (fastify's close waits for them). */

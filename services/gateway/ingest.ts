@@ -4,7 +4,8 @@
  * 404 unknown repo · 401 the repo has a token and the POST does not carry it · 415 content type or encoding not decodable · 413 over max_body_bytes
  * (declared, read or inflated) · 400 bad gzip, not UTF-8, bad Idempotency-Key · 503 +
  * Retry-After when the byte budget is spent or the store refuses / does not answer · 200
- * `{accepted, dropped, malformed}` only once the store acknowledged every accepted line.
+ * `{accepted, dropped, malformed, sampled_out}` only once the store acknowledged every accepted
+ * line (`sampled_out`: lines the repo's `sample` left out, by their key).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -46,6 +47,8 @@ export interface Counts {
   accepted: number;
   dropped: number;
   malformed: number;
+  /** Lines the repo's sampling did not keep (their key is not sampled): counted, never stored. */
+  sampled_out: number;
 }
 
 /** A message id is `<key>:<index>`: visible ASCII, no spaces, at most 200 characters. */
@@ -98,6 +101,7 @@ export async function ingest(req: IngestRequest, d: IngestDeps): Promise<Counts>
     logSamples(d, repo.name, 'dropped', result.dropped);
     d.metrics.lines.inc({ repo: repo.name, outcome: 'malformed' }, result.malformed.length);
     d.metrics.lines.inc({ repo: repo.name, outcome: 'dropped' }, result.dropped.length);
+    d.metrics.lines.inc({ repo: repo.name, outcome: 'sampled_out' }, result.sampled_out);
     if (result.stored.length) {
       const stop = d.metrics.storeSeconds.startTimer({ producer: repo.producerLabel });
       try {
@@ -111,7 +115,7 @@ export async function ingest(req: IngestRequest, d: IngestDeps): Promise<Counts>
       }
       d.metrics.lines.inc({ repo: repo.name, outcome: 'accepted' }, result.stored.length);
     }
-    return { accepted: result.stored.length, dropped: result.dropped.length, malformed: result.malformed.length };
+    return { accepted: result.stored.length, dropped: result.dropped.length, malformed: result.malformed.length, sampled_out: result.sampled_out };
   } finally {
     d.budget.give(taken);
   }

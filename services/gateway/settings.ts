@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { SAFE_TOKEN, TRAFFIC_STREAM } from '../../shared/protocol.js';
+import { repoKeepSchema, type RetentionLimits } from '../traffic/keep.js';
 import { EXECUTER_SCHEMAS } from './pipeline/executers.js';
 
 /** `host:port`, IPv6 hosts in brackets. */
@@ -77,6 +78,8 @@ const repoSchema = z.strictObject({
   constraint: constraintSchema.prefault({}),
   /** Applied in order to each decoded line (see pipeline/executers.ts). */
   executers: z.array(z.discriminatedUnion('type', EXECUTER_SCHEMAS)).default([]),
+  // What the traffic store keeps of this repo: trace_field, max_age_ms, max_bytes, sample (keep.ts).
+  ...repoKeepSchema.shape,
 });
 export type RepoSettings = z.output<typeof repoSchema>;
 
@@ -101,6 +104,11 @@ export const gatewaySchema = z.strictObject({
   index_traces: z.boolean().default(true),
   /** Malformed and dropped lines logged per minute (samples); the rest are only counted. */
   samples_per_minute: z.number().int().nonnegative().default(10),
+  /**
+   * How often per-repo retention (`[gateway.repos.<name>] max_age_ms`, `max_bytes`) purges the
+   * traffic stream, ms. A repo may hold up to this long's worth more than its limits.
+   */
+  retention_interval_ms: z.number().int().min(100).default(60_000),
   repos: z.record(z.string(), repoSchema).default({}),
   producers: z.record(z.string(), producerSchema).default({}),
 });
@@ -125,6 +133,11 @@ export function gatewayIssues(g: GatewaySettings): Array<{ key: string; message:
     if (repo.output !== undefined && repo.output !== DEFAULT_PRODUCER && !(repo.output in g.producers)) {
       issues.push({ key: `${key}.output`, message: `no producer ${JSON.stringify(repo.output)}; defined: ${[DEFAULT_PRODUCER, ...Object.keys(g.producers)].join(', ')}` });
     }
+    if (repo.max_age_ms > 0 || repo.max_bytes > 0) {
+      const { label, settings } = producerOf(g, repo);
+      // Retention purges the JetStream traffic stream; a Kafka topic keeps its own retention.
+      if (settings.type !== 'jetstream') issues.push({ key: `${key}.${repo.max_bytes > 0 ? 'max_bytes' : 'max_age_ms'}`, message: `per-repo retention applies to the JetStream traffic stream; this repo writes to the ${settings.type} producer ${JSON.stringify(label)} (set the topic's retention in Kafka)` });
+    }
     for (const [field, re] of Object.entries(repo.constraint.matches)) {
       try {
         new RegExp(re);
@@ -140,4 +153,17 @@ export function gatewayIssues(g: GatewaySettings): Array<{ key: string; message:
 export function producerOf(g: GatewaySettings, repo: RepoSettings): { label: string; settings: ProducerSettings } {
   const label = repo.output ?? DEFAULT_PRODUCER;
   return { label, settings: g.producers[label] ?? producerSchema.parse({ type: 'jetstream' }) };
+}
+
+/** Per traffic stream, the repos writing to it that have a retention limit, with their limits. Pure. */
+export function retentionByStream(g: GatewaySettings): Map<string, Map<string, RetentionLimits>> {
+  const out = new Map<string, Map<string, RetentionLimits>>();
+  for (const [name, repo] of Object.entries(g.repos)) {
+    const p = producerOf(g, repo).settings;
+    if (p.type !== 'jetstream' || (repo.max_age_ms === 0 && repo.max_bytes === 0)) continue;
+    let limits = out.get(p.stream);
+    if (!limits) out.set(p.stream, (limits = new Map()));
+    limits.set(name, { max_age_ms: repo.max_age_ms, max_bytes: repo.max_bytes });
+  }
+  return out;
 }

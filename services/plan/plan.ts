@@ -3,9 +3,16 @@
  * what the replay would be — record count, log span, disorder, parse errors, expected duration
  * and peak request rate at the configured speed, rate and idle cap — without sending anything.
  * Memory: 8 bytes per record (its timestamp), to sort them as the time wheel would.
+ *
+ * A `jetstream` source is counted first (selection.ts): what its filter selects, bounded by a
+ * scan budget. When the budget ends that count, the replay's own read (which would read at least
+ * as much) is skipped and the plan says so.
  */
 import { toEpochMs, type HavokConfig } from '../../shared/config.js';
+import { createLogger } from '../../shared/log.js';
 import { openSources, sumCounts } from '../fetcher/source.js';
+import { QUERY_DEFAULTS } from '../traffic/query.js';
+import { formatSelection, planSelection, type SelectionSummary } from './selection.js';
 import { DisorderMeter, planTimeline, type Timeline } from './timeline.js';
 
 export interface PlanResult extends Timeline {
@@ -21,9 +28,42 @@ export interface PlanResult extends Timeline {
   /** Records further out of order than the re-order window: they would leave late. */
   beyond_window: boolean;
   samples: Array<{ line: number; text: string; reason: string }>;
+  /** `[fetcher] type = "jetstream"`: what the filter selects in the stream. */
+  selection?: SelectionSummary;
+  /** Why the replay's own read was skipped (all replay counts above are 0 then). */
+  replay_skipped?: string;
 }
 
-export async function plan(cfg: HavokConfig): Promise<PlanResult> {
+export interface PlanOptions {
+  /** Jetstream source: stored records the selection count reads at most (default 1,000,000). */
+  scanBudget?: number;
+}
+
+export async function plan(cfg: HavokConfig, opts: PlanOptions = {}): Promise<PlanResult> {
+  if (cfg.fetcher.type !== 'jetstream') return planReplay(cfg);
+  const sel = await planSelection(cfg, opts.scanBudget ?? QUERY_DEFAULTS.scanBudget, createLogger('plan', { job: cfg.job.id }));
+  if (!sel.budget_hit) return { ...(await planReplay(cfg)), selection: sel };
+  const none = planTimeline([], cfg.job.speed, cfg.job.rate, cfg.job.max_idle_ms);
+  return {
+    ...none,
+    files: [`${sel.stream}/${sel.repo}`],
+    read: 0,
+    parse_errors: 0,
+    filtered: 0,
+    first_ts: 0,
+    last_ts: 0,
+    span_ms: 0,
+    out_of_order: 0,
+    out_of_order_depth_ms: 0,
+    beyond_window: false,
+    samples: [],
+    selection: sel,
+    replay_skipped: `the selection is larger than the scan budget (${sel.scan_budget} records scanned)`,
+  };
+}
+
+/** Reads the source as the fetcher would: the replay's records, span, disorder and timeline. */
+async function planReplay(cfg: HavokConfig): Promise<PlanResult> {
   // A followed source never ends: the plan counts what is stored now.
   const sources = await openSources(cfg, { bounded: true });
   const begin = toEpochMs(cfg.job.begin) ?? -Infinity;
@@ -79,8 +119,11 @@ const dur = (ms: number): string => {
 
 export function formatPlan(p: PlanResult, cfg: HavokConfig): string {
   const iso = (ms: number): string => (p.records ? new Date(ms).toISOString() : '-');
+  const head = [`plan for job ${cfg.job.id}: ${p.files.length} file(s)`, ...(p.selection ? [formatSelection(p.selection)] : [])];
+  // Nothing of the replay was read: its zeros would only mislead.
+  if (p.replay_skipped) return [...head, `  replay     not read: ${p.replay_skipped}`].join('\n');
   const lines = [
-    `plan for job ${cfg.job.id}: ${p.files.length} file(s)`,
+    ...head,
     `  lines      read ${p.read}  records ${p.records}  parse_errors ${p.parse_errors}  filtered ${p.filtered}`,
     `  log span   ${iso(p.first_ts)} … ${iso(p.last_ts)}  (${dur(p.span_ms)})`,
     `  disorder   ${p.out_of_order} records out of order, deepest ${dur(p.out_of_order_depth_ms)}${p.beyond_window ? `  WARNING: beyond reorder_window_ms (${cfg.job.reorder_window_ms} ms); raise it to keep order` : ''}`,

@@ -13,7 +13,7 @@ import { TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { compileFilter, parseFilter, rawFromFlags, type FilterFlags } from './filter.js';
 import { queryTraffic, RecordNotFoundError, showRecord, type QueryOptions, type QueryResult, type TrafficRecord } from './query.js';
 import type { TrafficStreamClient } from './scan.js';
-import { trafficStats, type TrafficStats } from './stats.js';
+import { formatStats, trafficStats } from './stats.js';
 import { runTraceIndexer } from './trace-index.js';
 
 interface StoreFlags extends FilterFlags {
@@ -98,16 +98,6 @@ export async function showCommand(cfg: HavokConfig, flags: StoreFlags, seq: numb
       return 1;
     }
   });
-}
-
-export function formatStats(s: TrafficStats): string {
-  const table = (title: string, m: Record<string, number>): string[] => [
-    title,
-    ...Object.entries(m)
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .map(([k, n]) => `  ${String(n).padStart(10)}  ${k}`),
-  ];
-  return [`total ${s.total} (scanned ${s.scanned})`, ...table('by repo', s.by_repo), ...table('by method', s.by_method), ...table('by status', s.by_status), ...table('by route', s.by_route)].join('\n');
 }
 
 export async function statsCommand(cfg: HavokConfig, flags: StoreFlags, scanBudget: number | undefined): Promise<number> {

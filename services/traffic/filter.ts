@@ -198,6 +198,11 @@ export interface CompiledFilter {
   until?: number;
   /** The whole filter as one predicate (repo and method included). */
   matches: LinePredicate;
+  /**
+   * A necessary condition on the stored bytes, checked before decoding: false = cannot match
+   * (a literal the predicate needs is absent). Undefined when the filter needs no literal.
+   */
+  mayMatch?: (data: Uint8Array) => boolean;
 }
 
 export interface CompileOptions {
@@ -246,12 +251,59 @@ export function compileFilter(f: TrafficFilter, opts: CompileOptions = {}): Comp
       });
     }
   }
+  const mayMatch = literalCheck(requiredLiterals(f));
   return {
     filter: f,
     subject: trafficFilter(f.repo, f.method),
+    ...(mayMatch ? { mayMatch } : {}),
     ...(f.since !== undefined ? { since: f.since } : {}),
     ...(f.until !== undefined ? { until: f.until } : {}),
     matches: (line, repo) => tests.every((t) => t(line, repo)),
+  };
+}
+
+/** Text that JSON writes as is: no quote, backslash or control character. */
+const LITERAL_SAFE = /^[^"\\\u0000-\u001f]+$/;
+/** Glob syntax (picomatch): a path glob's literal prefix ends before the first of these. */
+const GLOB_SPECIAL = /[*?[\]{}()!+@\\]/;
+
+/**
+ * Texts every matching line's JSON must contain: a field's equal value, a status code, the
+ * literal start of a path glob or route template. A field's text equal to a value appears in
+ * the JSON as written (JSON.stringify escapes only quotes, backslashes and control characters).
+ */
+export function requiredLiterals(f: TrafficFilter): string[] {
+  const out: string[] = [];
+  for (const fm of f.fields ?? []) if ('equals' in fm && LITERAL_SAFE.test(fm.equals)) out.push(fm.equals);
+  if (f.status !== undefined && !f.status.endsWith('xx')) out.push(f.status);
+  // A leading `!` negates a glob: nothing is required then.
+  if (f.path !== undefined && !f.path.startsWith('!')) {
+    const cut = f.path.search(GLOB_SPECIAL);
+    // Without its last `/`: `/a/**` matches `/a` too.
+    out.push((cut < 0 ? f.path : f.path.slice(0, cut)).replace(/\/$/, ''));
+  }
+  if (f.route !== undefined) {
+    const cut = f.route.indexOf(':');
+    out.push(cut < 0 ? f.route : f.route.slice(0, cut));
+  }
+  // One character (a lone `/`) is in every line: no use.
+  return out.filter((l) => l.length >= 2 && LITERAL_SAFE.test(l));
+}
+
+const BACKSLASH = 0x5c;
+
+/**
+ * The byte check of `literals`, or undefined for none. A line holding any backslash is let
+ * through to the full predicate: an escape (`\u002f`) could spell a literal differently.
+ */
+function literalCheck(literals: string[]): ((data: Uint8Array) => boolean) | undefined {
+  if (literals.length === 0) return undefined;
+  const needles = literals.map((l) => Buffer.from(l, 'utf8'));
+  return (data) => {
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    if (b.includes(BACKSLASH)) return true;
+    for (const n of needles) if (!b.includes(n)) return false;
+    return true;
   };
 }
 

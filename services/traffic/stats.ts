@@ -1,14 +1,14 @@
 /**
- * `havok traffic stats`: counts of the matching records by repo, route template (the reporter's
- * API names, `/items/:id`), method and status, over the filter's range. The counting is a pure
- * fold (`addToStats`); the scan around it is bounded by the same budget as a query.
+ * `havok traffic stats` (and the selection part of `havok plan`): counts of the matching records
+ * by repo, route template (the reporter's API names, `/items/:id`), method and status, and their
+ * time range, over the filter's range. The counting is a pure fold (`addToStats`); the scan
+ * around it is bounded by the same budget as a query.
  */
 import { ApiNamer } from '../../shared/api-name.js';
-import { trafficSubjectParts } from '../../shared/protocol.js';
 import type { CompiledFilter } from './filter.js';
-import { lineMethod, lineStatus, lineUrl, type JsonObject } from './line.js';
-import { decodeLine, QUERY_DEFAULTS } from './query.js';
-import { scanLines, type TrafficStreamClient } from './scan.js';
+import { lineMethod, lineStatus, lineTime, lineUrl, type JsonObject } from './line.js';
+import { matchStored, QUERY_DEFAULTS } from './query.js';
+import { scanEach, type TrafficStreamClient } from './scan.js';
 
 export interface TrafficStats {
   total: number;
@@ -17,6 +17,9 @@ export interface TrafficStats {
   by_method: Record<string, number>;
   /** Status code as text; `none` for lines without one. */
   by_status: Record<string, number>;
+  /** Earliest and latest line time (received_ms, else ts) of the matches, epoch ms; absent: none has one. */
+  first_ms?: number;
+  last_ms?: number;
   scanned: number;
   malformed: number;
   /** The scan budget ended the scan before the range did: the counts cover part of it. */
@@ -41,25 +44,49 @@ export function addToStats(s: TrafficStats, line: JsonObject, repo: string, rout
   bump(s.by_route, routes.name(lineUrl(line)));
   bump(s.by_method, lineMethod(line) || '_');
   bump(s.by_status, String(lineStatus(line) ?? 'none'));
+  const t = lineTime(line);
+  if (t !== undefined) {
+    if (s.first_ms === undefined || t < s.first_ms) s.first_ms = t;
+    if (s.last_ms === undefined || t > s.last_ms) s.last_ms = t;
+  }
 }
 
-export async function trafficStats(c: TrafficStreamClient, f: CompiledFilter, opts: { scanBudget?: number; clockSkewMs?: number } = {}): Promise<TrafficStats> {
+export interface StatsOptions {
+  scanBudget?: number;
+  clockSkewMs?: number;
+}
+
+export async function trafficStats(c: TrafficStreamClient, f: CompiledFilter, opts: StatsOptions = {}): Promise<TrafficStats> {
   const budget = opts.scanBudget ?? QUERY_DEFAULTS.scanBudget;
   const skew = opts.clockSkewMs ?? QUERY_DEFAULTS.clockSkewMs;
   const s = emptyStats();
   const routes = new ApiNamer(MAX_ROUTES);
   const stopAfterMs = f.until === undefined ? Infinity : f.until + skew;
-  for await (const stored of scanLines(c, { subject: f.subject, ...(f.since !== undefined ? { startMs: f.since - skew } : {}) }, budget)) {
-    if (stored.stored_ms > stopAfterMs) return s;
+  await scanEach(c, { subject: f.subject, ...(f.since !== undefined ? { startMs: f.since - skew } : {}) }, budget, (stored) => {
+    if (stored.stored_ms > stopAfterMs) return false;
     s.scanned++;
-    const line = decodeLine(stored.data);
-    if (!line) {
-      s.malformed++;
-      continue;
-    }
-    const repo = trafficSubjectParts(stored.subject)?.repo ?? '';
-    if (f.matches(line, repo)) addToStats(s, line, repo, routes);
-  }
+    const m = matchStored(f, stored);
+    if (m === 'malformed') s.malformed++;
+    else if (m) addToStats(s, m.line, m.repo, routes);
+  });
   s.budget_hit = s.scanned >= budget;
   return s;
+}
+
+/** Counts as text: total, time range, then each dimension, largest first (`top`: rows per dimension). */
+export function formatStats(s: TrafficStats, top = Infinity): string {
+  const table = (title: string, m: Record<string, number>): string[] => {
+    const rows = Object.entries(m).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+    const shown = rows.slice(0, top).map(([k, n]) => `  ${String(n).padStart(10)}  ${k}`);
+    return [title, ...shown, ...(rows.length > top ? [`  ${''.padStart(10)}  … ${rows.length - top} more`] : [])];
+  };
+  const iso = (ms: number | undefined): string => (ms === undefined ? '-' : new Date(ms).toISOString());
+  return [
+    `total ${s.total} (scanned ${s.scanned}${s.budget_hit ? ', scan budget reached: the counts cover part of the range' : ''})`,
+    `time ${iso(s.first_ms)} … ${iso(s.last_ms)}`,
+    ...table('by repo', s.by_repo),
+    ...table('by method', s.by_method),
+    ...table('by status', s.by_status),
+    ...table('by route', s.by_route),
+  ].join('\n');
 }

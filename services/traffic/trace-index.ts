@@ -26,7 +26,7 @@ import {
   trafficTraceWatermark,
 } from '../../shared/protocol.js';
 import { traceIdOf, type JsonObject } from './line.js';
-import { scanLines, type TrafficStreamClient } from './scan.js';
+import { scanEach, type TrafficStreamClient } from './scan.js';
 
 const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
 /** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
@@ -80,9 +80,9 @@ export async function lookupTrace(c: TrafficStreamClient, traceId: string): Prom
   const index = { ...c, stream: trafficTracesStream(c.stream) };
   const seqs = new Set<number>();
   try {
-    for await (const m of scanLines(index, { subject: trafficTraceSubject(c.stream, traceKeyToken(traceId)) })) {
+    await scanEach(index, { subject: trafficTraceSubject(c.stream, traceKeyToken(traceId)) }, Infinity, (m) => {
       for (const s of dec.decode(m.data).split(',')) if (s) seqs.add(Number(s));
-    }
+    });
   } catch (err) {
     if (isNoStream(err)) return [];
     throw err;

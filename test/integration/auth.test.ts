@@ -45,7 +45,7 @@ describe('NATS authentication and permissions', { timeout: 120_000 }, () => {
   test('gateway and console roles: the gateway stores with its credentials; neither role can do the other\'s job', async () => {
     await using fx = await havokFixture({ nats: withAuth });
     const gw = await startGateway(fx, '[gateway.repos.web]\n', 'gateway', ['--set', 'nats.user="gateway"', '--set', 'nats.password="gateway-secret"']);
-    assert.deepEqual((await post(gw.url, 'web', batchLines(0, 20))).json, { accepted: 20, dropped: 0, malformed: 0 });
+    assert.deepEqual((await post(gw.url, 'web', batchLines(0, 20))).json, { accepted: 20, dropped: 0, malformed: 0, sampled_out: 0 });
     // The gateway role may not steer a job; the console role may (it sends the ctl requests).
     const asGateway = await fx.run(['ctl', 'status', '--job', 'nojob', '--nats', fx.nats.url, '--set', 'nats.user="gateway"', '--set', 'nats.password="gateway-secret"']);
     assert.notEqual(asGateway.code, 0);

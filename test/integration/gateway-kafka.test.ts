@@ -31,7 +31,7 @@ describe('gateway → Kafka', () => {
     fx.defer(() => broker.stop());
     const gw = await startGateway(fx, producerToml(broker.address));
     const r = await post(gw.url, 'web', batchLines(0, 250) + 'garbage\n', { key: 'b0' });
-    assert.deepEqual([r.status, r.json], [200, { accepted: 250, dropped: 0, malformed: 1 }]);
+    assert.deepEqual([r.status, r.json], [200, { accepted: 250, dropped: 0, malformed: 1, sampled_out: 0 }]);
     const stored = broker.records('traffic-web', 0);
     assert.equal(stored.length, 250);
     // Batches of one POST may arrive in any order (up to 5 produce requests in flight, kept in order

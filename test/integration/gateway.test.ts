@@ -78,7 +78,7 @@ describe('gateway', () => {
     const body = '{"ts":1,"method":"post","url":"/a"}\n{"ts":2,"url":"/b"}\nnot json\n{"ts":3,"method":"GET","url":"/c"\n[1]\n\n';
     const r = await post(gw.url, 'web', body);
     assert.equal(r.status, 200);
-    assert.deepEqual(r.json, { accepted: 2, dropped: 0, malformed: 3 });
+    assert.deepEqual(r.json, { accepted: 2, dropped: 0, malformed: 3, sampled_out: 0 });
     // The answer came after the acks: the lines are in the stream already.
     assert.equal(await streamMessages(nc), 2);
     const stored = await readStream(nc);
@@ -100,7 +100,7 @@ describe('gateway', () => {
       JSON.stringify({ request: 'GET /z', t: 'not a time' }),
     ].join('\n');
     const r = await post(gw.url, 'edge', body, { gzip: true });
-    assert.deepEqual([r.status, r.json], [200, { accepted: 1, dropped: 3, malformed: 0 }]);
+    assert.deepEqual([r.status, r.json], [200, { accepted: 1, dropped: 3, malformed: 0, sampled_out: 0 }]);
     const [stored] = await readStream(nc);
     const { received_ms: _, ...line } = stored;
     assert.deepEqual(line, { method: 'GET', url: '/x?y=1', ts: Date.UTC(2024, 0, 1), host: 'edge-1' });
@@ -111,7 +111,7 @@ describe('gateway', () => {
     const gw = await startGateway(fx, REPOS);
     const nc = await fx.connect();
     const body = batchLines(0, 50);
-    for (let i = 0; i < 3; i++) assert.deepEqual((await post(gw.url, 'web', body, { key: 'batch-0' })).json, { accepted: 50, dropped: 0, malformed: 0 });
+    for (let i = 0; i < 3; i++) assert.deepEqual((await post(gw.url, 'web', body, { key: 'batch-0' })).json, { accepted: 50, dropped: 0, malformed: 0, sampled_out: 0 });
     await post(gw.url, 'web', body, { key: 'batch-1' });
     assert.equal(await streamMessages(nc), 100);
   });
@@ -155,7 +155,7 @@ describe('gateway', () => {
     assert.equal(none.headers['www-authenticate'], 'Bearer');
     assert.equal((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status, 401);
     assert.equal(await streamMessages(nc), 0, 'nothing stored without the token');
-    assert.deepEqual((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer s3cret-token-for-tests' } })).json, { accepted: 10, dropped: 0, malformed: 0 });
+    assert.deepEqual((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer s3cret-token-for-tests' } })).json, { accepted: 10, dropped: 0, malformed: 0, sampled_out: 0 });
     assert.equal((await post(gw.url, 'web', body)).status, 200, 'a repo without a token takes any POST');
     assert.equal(await streamMessages(nc), 20);
   });
@@ -175,7 +175,7 @@ describe('gateway', () => {
     assert.equal((await post(gw.url, 'web', '{}', { key: 'a b' })).status, 400);
     // Garbage and half-JSON: counted as malformed, the sender told, nothing stored.
     const garbage = await post(gw.url, 'web', 'GET / HTTP/1.1\n\x01\x02\n{"url":"/half"\n{"url":');
-    assert.deepEqual([garbage.status, garbage.json], [200, { accepted: 0, dropped: 0, malformed: 4 }]);
+    assert.deepEqual([garbage.status, garbage.json], [200, { accepted: 0, dropped: 0, malformed: 4, sampled_out: 0 }]);
     // 100 MB declared: refused from the header alone.
     const declared = await sendUntilAnswered(gw.url, '/log/repo/web', Buffer.from('{"url":"/x"}\n'), 1, 100 * 1024 * 1024);
     assert.equal(declared.status, 413);
@@ -189,7 +189,7 @@ describe('gateway', () => {
     // A 1 MB line: over NATS's 1 MB message limit once stored, so dropped (counted), its neighbour stored.
     const big = JSON.stringify({ url: '/big', body: 'x'.repeat(1024 * 1024) });
     const r = await post(gw.url, 'web', `${big}\n{"url":"/small"}\n`);
-    assert.deepEqual([r.status, r.json], [200, { accepted: 1, dropped: 1, malformed: 0 }]);
+    assert.deepEqual([r.status, r.json], [200, { accepted: 1, dropped: 1, malformed: 0, sampled_out: 0 }]);
     assert.equal(await streamMessages(nc), 1);
     // The gateway still serves after all that.
     assert.equal((await post(gw.url, 'web', '{"url":"/after"}')).status, 200);

@@ -20,7 +20,8 @@ import { runExecuter, type ExecuterSettings, type Line } from '../../services/ga
 import { compileRepo, processBody } from '../../services/gateway/pipeline/pipeline.js';
 import { Sampler } from '../../services/gateway/sampler.js';
 import { batchDue } from '../../services/gateway/outputs/batch.js';
-import { gatewayIssues, gatewaySchema, type RepoSettings } from '../../services/gateway/settings.js';
+import { gatewayIssues, gatewaySchema, retentionByStream, type RepoSettings } from '../../services/gateway/settings.js';
+import { shouldSample } from '../../services/traffic/keep.js';
 
 const repo = (r: unknown): RepoSettings => gatewaySchema.parse({ repos: { r } }).repos.r;
 const step = (s: unknown): ExecuterSettings => repo({ executers: [s] }).executers[0];
@@ -111,11 +112,38 @@ describe('a repo over a body', () => {
       fc.property(fc.array(fc.oneof(fc.constant('{"req":"GET /x"}'), fc.constant('{"req":1}'), fc.string(), fc.constant(''))), (lines) => {
         const res = processBody(lines.join('\n'), 'web', pipeline, 0);
         const nonBlank = lines.join('\n').split('\n').filter((l) => l.replace(/\r$/, '').trim() !== '').length;
-        assert.equal(res.stored.length + res.dropped.length + res.malformed.length, nonBlank);
+        assert.equal(res.stored.length + res.dropped.length + res.malformed.length + res.sampled_out, nonBlank);
         const idx = [...res.stored, ...res.dropped, ...res.malformed].map((x) => x.index);
         assert.equal(new Set(idx).size, idx.length);
       }),
     );
+  });
+});
+
+describe('sampling at ingest', () => {
+  // Half of the users, by the key the executers produce; a line without the key is kept.
+  const pipeline = compileRepo(repo({ executers: [{ type: 'rename', fields: { uid: 'user' } }], constraint: { required: ['url'] }, sample: { rate: 0.5, key: 'user' } }));
+  const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
+  const lines = users.flatMap((u) => [1, 2, 3].map((n) => JSON.stringify({ uid: u, url: `/x/${n}` })));
+  const r = processBody([...lines, '{"url":"/anon"}', '{"uid":"u1"}', 'nope'].join('\n'), 'web', pipeline, 5);
+  const kept = users.filter((u) => shouldSample({ user: u }, { rate: 0.5, key: 'user', missing: 'keep' }));
+
+  test('a sampled key keeps all its lines, an unsampled one none; they are counted, not stored', () => {
+    assert.ok(kept.length > 5 && kept.length < 35, `${kept.length} of 40 users sampled`);
+    const storedUsers = r.stored.map((x) => (JSON.parse(x.payload) as { user?: string }).user);
+    for (const u of users) assert.equal(storedUsers.filter((x) => x === u).length, kept.includes(u) ? 3 : 0, u);
+    assert.equal(r.sampled_out, (users.length - kept.length) * 3);
+    assert.equal(storedUsers.filter((x) => x === undefined).length, 1, 'no key: kept (missing = "keep")');
+  });
+  test('sampling comes after the constraint and the executers: a dropped line is dropped, not sampled out', () => {
+    assert.deepEqual(r.dropped.map((d) => d.reason), ['constraint: url is required']);
+    assert.equal(r.malformed.length, 1);
+  });
+  test('missing = "drop" leaves out lines without the key', () => {
+    const p = compileRepo(repo({ sample: { rate: 1, key: 'user', missing: 'drop' } }));
+    const strict = compileRepo(repo({ sample: { rate: 0.999, key: 'user', missing: 'drop' } }));
+    assert.equal(processBody('{"url":"/a"}', 'web', p, 0).sampled_out, 0, 'rate 1 keeps everything');
+    assert.equal(processBody('{"url":"/a"}', 'web', strict, 0).sampled_out, 1);
   });
 });
 
@@ -217,6 +245,32 @@ describe('[gateway] settings', () => {
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536 }), ['gateway.producers.k.linger_ms']);
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536, 'gateway.producers.k.linger_ms': 5 }), []);
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka' }), ['gateway.producers.k.brokers']);
+  });
+  test('sampling and retention keys of a repo: bad values name the key', () => {
+    assert.deepEqual(issues({ 'gateway.repos.web.sample.rate': 0, 'gateway.repos.web.sample.key': 'user' }), ['gateway.repos.web.sample.rate']);
+    assert.deepEqual(issues({ 'gateway.repos.web.sample.rate': 1.5, 'gateway.repos.web.sample.key': 'user' }), ['gateway.repos.web.sample.rate']);
+    assert.deepEqual(issues({ 'gateway.repos.web.sample.rate': 0.5 }), ['gateway.repos.web.sample.key']);
+    assert.deepEqual(issues({ 'gateway.repos.web.sample.rate': 0.5, 'gateway.repos.web.sample.key': 'u', 'gateway.repos.web.sample.missing': 'maybe' }), ['gateway.repos.web.sample.missing']);
+    assert.deepEqual(issues({ 'gateway.repos.web.max_bytes': -1 }), ['gateway.repos.web.max_bytes']);
+    assert.deepEqual(issues({ 'gateway.repos.web.max_age_ms': 1.5 }), ['gateway.repos.web.max_age_ms']);
+    assert.deepEqual(issues({ 'gateway.retention_interval_ms': 10 }), ['gateway.retention_interval_ms']);
+    // A Kafka topic keeps its own retention: a limit on a repo writing to Kafka is refused.
+    const kafka = { 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.repos.web.output': 'k' };
+    assert.deepEqual(issues({ ...kafka, 'gateway.repos.web.max_bytes': 1000 }), ['gateway.repos.web.max_bytes']);
+    assert.deepEqual(issues({ ...kafka, 'gateway.repos.web.sample.rate': 0.5, 'gateway.repos.web.sample.key': 'u' }), [], 'sampling works with any output');
+  });
+  test('retention by stream: only limited repos writing to JetStream', () => {
+    const g = gatewaySchema.parse({
+      producers: { other: { type: 'jetstream', stream: 'OTHER' } },
+      repos: { a: { max_bytes: 10 }, b: {}, c: { output: 'other', max_age_ms: 5 } },
+    });
+    assert.deepEqual(
+      [...retentionByStream(g)].map(([s, l]) => [s, Object.fromEntries(l)]),
+      [
+        ['HAVOK_TRAFFIC', { a: { max_age_ms: 0, max_bytes: 10 } }],
+        ['OTHER', { c: { max_age_ms: 5, max_bytes: 0 } }],
+      ],
+    );
   });
 });
 

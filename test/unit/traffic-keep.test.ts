@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { addToLedger, dropBelow, repoKeepSchema, retentionCut, shouldSample, type LedgerChunk } from '../../services/traffic/keep.js';
+import { addToLedger, AGE_SLICES, dropBelow, RetentionBook, repoKeepSchema, retentionCut, shouldSample, type LedgerChunk, type RetentionLimits } from '../../services/traffic/keep.js';
 
 describe('shouldSample', () => {
   const s = (rate: number, missing: 'keep' | 'drop' = 'keep') => ({ rate, key: 'user', missing });
@@ -88,5 +88,72 @@ describe('retention per repo', () => {
     assert.ok(!bad.success);
     const paths = bad.error.issues.map((i) => i.path.join('.') || (i as { keys?: string[] }).keys?.join(','));
     assert.ok(paths.includes('sample.rate') && paths.includes('colour'), JSON.stringify(paths));
+  });
+});
+
+describe('retention book (fake clock)', () => {
+  const MIN = 60_000;
+  const book = (limits: Record<string, Partial<RetentionLimits>>, chunk = 10): RetentionBook =>
+    new RetentionBook(new Map(Object.entries(limits).map(([r, l]) => [r, { max_age_ms: 0, max_bytes: 0, ...l }])), chunk);
+
+  test('a chunk also closes after max_age / AGE_SLICES of stored time, so a quiet repo ages out', () => {
+    // One line a minute, chunks of 1000 lines: without the time bound one chunk would hold them all.
+    const l: LedgerChunk[] = [];
+    for (let i = 0; i < 60; i++) addToLedger(l, i + 1, 10, i * MIN, 1000, (20 * MIN) / AGE_SLICES);
+    assert.equal(l.length, 30, 'chunks of two lines: one minute apart, span one minute');
+    assert.ok(l.every((c) => c.newest_ms - c.oldest_ms <= MIN));
+  });
+
+  test('age: nothing is due until the clock passes a chunk\'s newest line by max_age', () => {
+    const b = book({ shop: { max_age_ms: 10 * MIN } }, 1000);
+    // 40 lines, one every 30 s from t = 0; chunks span at most 30 s (10 min / 20).
+    for (let i = 0; i < 40; i++) b.see('shop', i + 1, 100, i * 30_000);
+    const rows: Array<[number, number, string]> = [
+      // Chunks of two lines (0 s and 30 s, 60 s and 90 s, …): a chunk goes once its newest is old.
+      [10 * MIN + 30_000, 0, 'the first chunk\'s newest line is exactly max_age old: kept'],
+      [10 * MIN + 30_001, 2, 'a millisecond later the first chunk goes'],
+      [15 * MIN + 30_001, 12, 'five minutes later: ten more lines'],
+      [40 * MIN, 40, 'everything is old'],
+    ];
+    for (const [now, lines, why] of rows) {
+      const due = b.due(now);
+      assert.equal(due.reduce((a, c) => a + c.lines, 0), lines, `${why}: due(${now}) = ${JSON.stringify(due)}`);
+      if (lines) assert.deepEqual([due[0]!.repo, due[0]!.reason], ['shop', 'age']);
+    }
+  });
+
+  test('bytes: the oldest chunks of that repo only; a purge is remembered', () => {
+    const b = book({ shop: { max_bytes: 2500 }, auth: { max_age_ms: 60 * MIN } });
+    // Interleaved repos in one stream; "web" has no limits and is not tracked at all.
+    for (let seq = 1; seq <= 90; seq++) b.see(['shop', 'auth', 'web'][seq % 3]!, seq, 100, seq);
+    assert.deepEqual(b.repos, ['shop', 'auth']);
+    assert.deepEqual(b.held('shop'), { lines: 30, bytes: 3000 });
+    const due = b.due(100);
+    // Chunks of 10 lines (1000 bytes): keeping 3 = 3000 > 2500, so the oldest goes.
+    assert.equal(due.length, 1, JSON.stringify(due));
+    assert.deepEqual({ repo: due[0]!.repo, reason: due[0]!.reason, lines: due[0]!.lines, bytes: due[0]!.bytes }, { repo: 'shop', reason: 'bytes', lines: 10, bytes: 1000 });
+    // The cut is just past shop's 10th line (seq 30), so a subject-filtered purge below it takes only those.
+    assert.equal(due[0]!.cut, 31);
+    b.purged('shop', due[0]!.cut);
+    assert.deepEqual(b.held('shop'), { lines: 20, bytes: 2000 });
+    assert.deepEqual(b.due(100), [], 'nothing more once purged');
+    assert.deepEqual(b.held('auth'), { lines: 30, bytes: 3000 }, 'auth untouched');
+  });
+
+  test('the stream\'s own limits: chunks below its first sequence are forgotten', () => {
+    const b = book({ shop: { max_bytes: 1_000_000 } });
+    for (let seq = 1; seq <= 50; seq++) b.see('shop', seq, 10, seq);
+    b.forgetBelow(21);
+    assert.deepEqual(b.held('shop'), { lines: 30, bytes: 300 });
+  });
+
+  test('age and bytes together: the larger cut wins and names its reason', () => {
+    const b = book({ shop: { max_age_ms: 1000, max_bytes: 1500 } });
+    for (let seq = 1; seq <= 40; seq++) b.see('shop', seq, 100, seq * 100);
+    // Lines 100 ms apart, chunks span 50 ms: a chunk per line. At t = 2500 age cuts below 15
+    // (stored before 1500), bytes below 26 (the newest 15 lines are 1500 bytes).
+    assert.deepEqual(b.due(2500).map((c) => [c.cut, c.reason]), [[26, 'bytes']]);
+    // Far later, age takes everything; bytes alone would keep the newest chunk.
+    assert.deepEqual(b.due(100_000).map((c) => [c.cut, c.reason]), [[41, 'age']]);
   });
 });

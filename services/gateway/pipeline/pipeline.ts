@@ -5,11 +5,14 @@
  *
  * Per line: decode JSON (an object, else malformed) → executers in order (a failing step drops
  * the line) → the constraint, checked on the shape that would be stored (dropped if it fails) →
- * the payload, the line plus `received_ms` (the traffic stream contract, shared/protocol.ts).
+ * the repo's `sample`, on that same shape (a line whose key is not sampled is counted as
+ * sampled out, not stored) → the payload, the line plus `received_ms` (the traffic stream
+ * contract, shared/protocol.ts).
  * Blank lines are skipped and not counted; a line's index is its place in the body (0-based,
  * blank lines included), so the same body always gives the same indexes (message ids).
  */
 import { trafficSubject } from '../../../shared/protocol.js';
+import { shouldSample } from '../../traffic/keep.js';
 import type { RepoSettings } from '../settings.js';
 import { compileConstraint } from './constraint.js';
 import { runExecuter, type Line } from './executers.js';
@@ -32,9 +35,13 @@ export interface BodyResult {
   stored: StoredLine[];
   dropped: Rejected[];
   malformed: Rejected[];
+  /** Lines the repo's sampling left out (consistent per key): counted, not stored, not logged. */
+  sampled_out: number;
 }
 
-export type LineVerdict = { ok: true; line: Line } | { ok: false; malformed: boolean; reason: string };
+export type LineVerdict = { ok: true; line: Line } | { ok: false; outcome: 'malformed' | 'dropped'; reason: string } | { ok: false; outcome: 'sampled_out' };
+
+const SAMPLED_OUT: LineVerdict = { ok: false, outcome: 'sampled_out' };
 
 export type RepoPipeline = (text: string) => LineVerdict;
 
@@ -51,15 +58,16 @@ export function compileRepo(repo: RepoSettings): RepoPipeline {
     try {
       line = JSON.parse(text);
     } catch (err) {
-      return { ok: false, malformed: true, reason: `not JSON: ${(err as Error).message}` };
+      return { ok: false, outcome: 'malformed', reason: `not JSON: ${(err as Error).message}` };
     }
-    if (!isObject(line)) return { ok: false, malformed: true, reason: 'not a JSON object' };
+    if (!isObject(line)) return { ok: false, outcome: 'malformed', reason: 'not a JSON object' };
     for (let i = 0; i < steps.length; i++) {
       const err = runExecuter(line, steps[i]);
-      if (err !== undefined) return { ok: false, malformed: false, reason: `executers[${i}] (${steps[i].type}): ${err}` };
+      if (err !== undefined) return { ok: false, outcome: 'dropped', reason: `executers[${i}] (${steps[i].type}): ${err}` };
     }
     const failed = constraint(line);
-    if (failed !== undefined) return { ok: false, malformed: false, reason: `constraint: ${failed}` };
+    if (failed !== undefined) return { ok: false, outcome: 'dropped', reason: `constraint: ${failed}` };
+    if (!shouldSample(line, repo.sample)) return SAMPLED_OUT;
     return { ok: true, line };
   };
 }
@@ -74,7 +82,7 @@ function methodOf(line: Line): string {
  * bytes (the store's message limit) is dropped as too large instead of failing the whole POST.
  */
 export function processBody(text: string, repoName: string, pipeline: RepoPipeline, receivedMs: number, maxPayload = Infinity): BodyResult {
-  const out: BodyResult = { stored: [], dropped: [], malformed: [] };
+  const out: BodyResult = { stored: [], dropped: [], malformed: [], sampled_out: 0 };
   let index = 0;
   let start = 0;
   while (start <= text.length) {
@@ -87,7 +95,8 @@ export function processBody(text: string, repoName: string, pipeline: RepoPipeli
     if (raw.trim() === '') continue;
     const v = pipeline(raw);
     if (!v.ok) {
-      (v.malformed ? out.malformed : out.dropped).push({ index: i, reason: v.reason, text: raw.slice(0, SAMPLE_CHARS) });
+      if (v.outcome === 'sampled_out') out.sampled_out++;
+      else out[v.outcome].push({ index: i, reason: v.reason, text: raw.slice(0, SAMPLE_CHARS) });
       continue;
     }
     v.line.received_ms = receivedMs;
