@@ -20,6 +20,7 @@ import { DiffCounters } from './counters.js';
 import { compareRecord, comparerOptions, type ComparerOptions, type TargetOutcome } from './record.js';
 import { TARGETS, type DiffSettings, type TargetName } from './settings.js';
 import { TargetCounters } from './targets.js';
+import { warmUpComparison } from './warmup.js';
 
 /** Longest wait for a pool to close. */
 const CLOSE_WAIT_MS = 1500;
@@ -181,6 +182,11 @@ export class DiffSender {
     const used = process.cpuUsage(t0);
     this.compareMs += (used.user + used.system) / 1000;
   };
+
+  /** Runs the comparison on synthetic records (warmup.ts), so the first real ones run compiled code. */
+  warmUp(): void {
+    warmUpComparison(this.compareOpts);
+  }
 
   /** Opens `n` keep-alive connections to each target ahead of time (no request is sent). */
   async open(n: number): Promise<{ idle: number; errors: string[] }> {
