@@ -163,15 +163,15 @@ export class DiffSender {
     if (--trio.pending > 0) return;
     this.uncompared.push(trio);
     for (const o of Object.values(trio.outcomes)) if ('response' in o) this.uncomparedBytes += o.response.body.length;
+    // Settled first: the next record goes out before any comparing.
+    const primary = trio.outcomes.primary!;
+    if ('error' in primary) trio.ex.onError(trio.primaryError ?? new Error(primary.error));
+    else {
+      trio.ex.onHeaders(primary.response.status);
+      trio.ex.onComplete();
+    }
     if (this.uncompared.length >= COMPARE_BATCH || this.uncomparedBytes >= COMPARE_BATCH_BYTES) this.compareEnded();
     else this.compareTimer ??= setTimeout(this.compareEnded, COMPARE_AFTER_MS);
-    const primary = trio.outcomes.primary!;
-    if ('error' in primary) {
-      trio.ex.onError(trio.primaryError ?? new Error(primary.error));
-      return;
-    }
-    trio.ex.onHeaders(primary.response.status);
-    trio.ex.onComplete();
   }
 
   /** Compares every record ended so far (also before each snapshot, so counts are never behind). */
