@@ -23,10 +23,25 @@ export interface DecodedBody {
 
 
 /**
+ * A body its content type says is JSON, whole and valid UTF-8: its decoded bytes, not parsed yet
+ * (parseJson parses it; record.ts first tries to compare it without parsing, aligned.ts).
+ */
+export interface JsonBytes {
+  json: Uint8Array;
+  flags: BodyFlag[];
+}
+
+/**
  * `raw`: the body bytes as received (at most max_body_bytes of them: `cut` says the response had
  * more). `contentType`, `contentEncoding`: the response's header values, if any.
  */
 export function decodeBody(raw: Uint8Array, contentType: string | undefined, contentEncoding: string | undefined, maxBytes: number, cut = false): DecodedBody {
+  const d = decodeBytes(raw, contentType, contentEncoding, maxBytes, cut);
+  return 'json' in d ? parseJson(d) : d;
+}
+
+/** decodeBody up to the JSON parse: a body to parse as JSON comes back as its bytes. */
+export function decodeBytes(raw: Uint8Array, contentType: string | undefined, contentEncoding: string | undefined, maxBytes: number, cut = false): DecodedBody | JsonBytes {
   const flags: BodyFlag[] = cut ? ['truncated'] : [];
   if (raw.length === 0) return { body: null, kind: 'empty', flags };
   let bytes = decompress(raw, (contentEncoding ?? '').trim().toLowerCase(), maxBytes, cut, flags);
@@ -44,17 +59,22 @@ export function decodeBody(raw: Uint8Array, contentType: string | undefined, con
     flags.push('non_utf8');
     return { body: bytesSummary(bytes), kind: 'bytes', flags };
   }
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
   // A JSON body cut short is not JSON any more: compared as text (it is counted as truncated).
-  if (json && !flags.includes('truncated')) {
-    try {
-      return { body: JSON.parse(text) as Json, kind: 'json', flags };
-    } catch {
-      flags.push('not_json');
-    }
-  }
-  return { body: text.split(/\r?\n/), kind: 'text', flags };
+  if (json && !flags.includes('truncated')) return { json: bytes, flags };
+  return { body: utf8(bytes).split(/\r?\n/), kind: 'text', flags };
 }
+
+/** A JSON body parsed; one that does not parse is counted not_json and compared as text. */
+export function parseJson(b: JsonBytes): DecodedBody {
+  const text = utf8(b.json);
+  try {
+    return { body: JSON.parse(text) as Json, kind: 'json', flags: b.flags };
+  } catch {
+    return { body: text.split(/\r?\n/), kind: 'text', flags: [...b.flags, 'not_json'] };
+  }
+}
+
+const utf8 = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 
 function isText(type: string): boolean {
   return type.startsWith('text/') || type.endsWith('+xml') || type === 'application/xml' || type === 'application/javascript' || type === 'application/x-www-form-urlencoded';

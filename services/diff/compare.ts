@@ -38,7 +38,12 @@ export function diffTrees(left: Json, right: Json, opts: CompareOptions = STRICT
  * The walk keeps the keys and indices from the root in `trail` and builds path strings only for
  * a difference: equal subtrees (most of a response) cost no string work.
  */
-type Trail = Array<string | number>;
+export type Trail = Array<string | number>;
+
+/** The differences between `left` and `right`, two values found at `trail` from the root, added to `out`. */
+export function diffAt(left: Json, right: Json, trail: Trail, opts: CompareOptions, out: Difference[]): void {
+  walk(left, right, trail, opts, out);
+}
 
 function emit(out: Difference[], trail: Trail, kind: DiffKind): void {
   let path = '';

@@ -29,7 +29,22 @@ export interface Lifted {
   flags: BodyFlag[];
 }
 
+/** A response's status and headers as lifted, and the headers its body is decoded by. */
+export interface LiftedHead {
+  status: number;
+  headers: Record<string, string>;
+  contentType: string | undefined;
+  contentEncoding: string | undefined;
+}
+
 export function liftResponse(r: RawResponse, opts: LiftOptions): Lifted {
+  const h = liftHead(r, opts);
+  const { body, kind, flags } = decodeBody(r.body, h.contentType, h.contentEncoding, opts.maxBodyBytes, r.cut);
+  return { tree: { status: h.status, headers: h.headers, body }, bodyKind: kind, flags };
+}
+
+/** Status and headers lifted; the body left to decode (body.ts). */
+export function liftHead(r: RawResponse, opts: LiftOptions): LiftedHead {
   const grouped = new Map<string, string[]>();
   for (const [name, value] of r.headers) {
     const key = name.toLowerCase();
@@ -42,6 +57,5 @@ export function liftResponse(r: RawResponse, opts: LiftOptions): Lifted {
   for (const name of [...grouped.keys()].sort()) {
     if (!opts.ignoreHeaders.has(name)) headers[name] = grouped.get(name)!.sort().join(', ');
   }
-  const { body, kind, flags } = decodeBody(r.body, grouped.get('content-type')?.[0], grouped.get('content-encoding')?.[0], opts.maxBodyBytes, r.cut);
-  return { tree: { status: r.status, headers, body }, bodyKind: kind, flags };
+  return { status: r.status, headers, contentType: grouped.get('content-type')?.[0], contentEncoding: grouped.get('content-encoding')?.[0] };
 }

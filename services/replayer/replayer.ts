@@ -121,6 +121,9 @@ export class Replayer extends Actor implements ExchangeOwner {
     if (this.cfg.diff) {
       const diff = (this.diff = new DiffSender(this.cfg.diff, { timeoutMs: r.timeout_ms, connections: r.connections, clock: systemClock }));
       this.onClose('diff targets', () => diff.close());
+      const t0 = performance.now();
+      diff.warmUp();
+      this.log.debug({ ms: Math.round(performance.now() - t0) }, 'comparison warmed up on synthetic responses');
     }
     // Connections open now, before the first due time (the job's warmup_ms), not on the first
     // requests; again when the job starts, replacing any that waited too long.
