@@ -5,6 +5,7 @@
  * every problem is reported at once, each naming its key (exit 2).
  */
 import { z } from 'zod';
+import { KAFKA_COMPRESSIONS } from '../../shared/kafka/codecs.js';
 import { SAFE_TOKEN, TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { EXECUTER_SCHEMAS } from './pipeline/executers.js';
 
@@ -36,8 +37,8 @@ const kafkaProducer = z.strictObject({
   topic: z.string().min(1).optional(),
   topic_prefix: z.string().default(''),
   client_id: z.string().min(1).default('havok-gateway'),
-  /** `gzip` is built into kafkajs; `none` sends as is. */
-  compression: z.enum(['gzip', 'none']).default('gzip'),
+  /** Record-batch compression: `gzip` (built into kafkajs), `snappy`, `lz4`, `zstd` (shared/kafka/codecs.ts), `none`. */
+  compression: z.enum(KAFKA_COMPRESSIONS).default('gzip'),
   /** Lines per produce request: a batch is sent once it holds this many. */
   batch_count: z.number().int().min(1).default(1000),
   /** Bytes of values per produce request: a batch is sent once it holds this many; 0 = no byte limit. Needs linger_ms. */
