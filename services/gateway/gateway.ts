@@ -19,7 +19,7 @@ import type { Producer } from './outputs/types.js';
 import { compileRepo } from './pipeline/pipeline.js';
 import { Sampler } from './sampler.js';
 import { buildServer } from './server.js';
-import { gatewayIssues, producerOf, type JetStreamProducerSettings } from './settings.js';
+import { gatewayFileIssues, gatewayIssues, producerOf, type JetStreamProducerSettings } from './settings.js';
 import { trafficRoutes, type TrafficRoutes } from '../traffic/http.js';
 import { runTraceIndexer } from '../traffic/trace-index.js';
 
@@ -39,7 +39,7 @@ export class Gateway extends Actor {
     log: Logger,
   ) {
     super(log);
-    const issues = gatewayIssues(cfg.gateway);
+    const issues = [...gatewayIssues(cfg.gateway), ...gatewayFileIssues(cfg.gateway)];
     if (Object.keys(cfg.gateway.repos).length === 0) issues.push({ key: 'gateway.repos', message: 'required: at least one [gateway.repos.<name>]' });
     if (issues.length) throw new ConfigError(issues);
   }

@@ -12,24 +12,18 @@
  *   lines below: libzstd compiled to WebAssembly (@bokuweb/zstd-wasm) compresses, and fzstd, a pure
  *   JS streaming decoder, decompresses (the WebAssembly decoder needs the content size in the frame
  *   header for output over 1 MiB, which streaming producers such as Java's do not write).
+ *
+ * The config's names load nothing; kafkajs and the codecs load when registered (a Kafka producer
+ * or consumer starting).
  */
-import kafkajs from 'kafkajs';
 import type { CompressionTypes as CompressionType } from 'kafkajs';
-
-const { CompressionTypes, CompressionCodecs } = kafkajs;
 
 /** Compression names of the config (`compression = "lz4"`), as Kafka's `compression.type`. */
 export const KAFKA_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const;
 export type KafkaCompression = (typeof KAFKA_COMPRESSIONS)[number];
 
-/** The record-batch attribute (bits 0–2) of each compression. */
-export const COMPRESSION_TYPES: Readonly<Record<KafkaCompression, CompressionType>> = {
-  none: CompressionTypes.None,
-  gzip: CompressionTypes.GZIP,
-  snappy: CompressionTypes.Snappy,
-  lz4: CompressionTypes.LZ4,
-  zstd: CompressionTypes.ZSTD,
-};
+/** The record-batch attribute (bits 0–2) of each compression: kafkajs's `CompressionTypes`, Kafka's numbers. */
+export const COMPRESSION_TYPES = { none: 0, gzip: 1, snappy: 2, lz4: 3, zstd: 4 } as const satisfies Record<KafkaCompression, CompressionType>;
 
 /** The shape kafkajs expects of a codec: `encoder.buffer` holds the records to compress. */
 export interface KafkaCodec {
@@ -41,6 +35,8 @@ export interface KafkaCodec {
 const ZSTD_LEVEL = 3;
 
 let registering: Promise<void> | undefined;
+/** kafkajs's codec table, once registered. */
+let codecs: Partial<Record<number, () => KafkaCodec>> | undefined;
 
 /**
  * Registers the snappy, lz4 and zstd codecs in kafkajs (once per process; later calls return the
@@ -49,7 +45,8 @@ let registering: Promise<void> | undefined;
  */
 export function registerKafkaCodecs(): Promise<void> {
   return (registering ??= (async () => {
-    const [{ default: snappy }, lz4Module, zstd, { decompress: unzstd }] = await Promise.all([
+    const [{ default: kafkajs }, { default: snappy }, lz4Module, zstd, { decompress: unzstd }] = await Promise.all([
+      import('kafkajs'),
       import('kafkajs-snappy'),
       import('@2l/kafkajs-lz4'),
       import('@bokuweb/zstd-wasm'),
@@ -63,16 +60,19 @@ export function registerKafkaCodecs(): Promise<void> {
       decompress: async (buffer) => Buffer.from(unzstd(buffer)),
     };
     const lz4 = new Lz4Codec().codec();
-    CompressionCodecs[CompressionTypes.Snappy] = snappy;
-    CompressionCodecs[CompressionTypes.LZ4] = () => lz4;
-    CompressionCodecs[CompressionTypes.ZSTD] = () => zstdCodec;
+    const { CompressionCodecs } = kafkajs;
+    CompressionCodecs[COMPRESSION_TYPES.snappy] = snappy;
+    CompressionCodecs[COMPRESSION_TYPES.lz4] = () => lz4;
+    CompressionCodecs[COMPRESSION_TYPES.zstd] = () => zstdCodec;
+    codecs = CompressionCodecs as Partial<Record<number, () => KafkaCodec>>;
   })());
 }
 
-/** The registered codec of a record batch's compression attribute; undefined for none or an unknown one. */
+/**
+ * The codec of a record batch's compression attribute, after registerKafkaCodecs; undefined for
+ * none, an unknown one, or before registering.
+ */
 export function kafkaCodecOf(attributes: number): KafkaCodec | undefined {
-  const type = (attributes & 0x07) as CompressionType;
-  if (type === CompressionTypes.None) return undefined;
-  const factory = (CompressionCodecs as Partial<Record<CompressionType, () => KafkaCodec>>)[type];
-  return factory?.();
+  const type = attributes & 0x07;
+  return type === COMPRESSION_TYPES.none ? undefined : codecs?.[type]?.();
 }

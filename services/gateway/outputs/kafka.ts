@@ -10,6 +10,7 @@
 import kafkajs from 'kafkajs';
 import type { Message, Producer as KafkaProducer } from 'kafkajs';
 import { COMPRESSION_TYPES, registerKafkaCodecs } from '../../../shared/kafka/codecs.js';
+import { kafkaSecurity } from '../../../shared/kafka/security.js';
 import { StoreError } from '../errors.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
 import type { KafkaProducerSettings } from '../settings.js';
@@ -39,6 +40,7 @@ export async function openKafkaProducer(s: KafkaProducerSettings, ctx: ProducerC
   const kafka = new Kafka({
     clientId: s.client_id,
     brokers: s.brokers,
+    ...kafkaSecurity(s, `gateway.producers.${ctx.label}`),
     connectionTimeout: s.connect_timeout_ms,
     requestTimeout: ctx.timeoutMs,
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
