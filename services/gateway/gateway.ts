@@ -6,7 +6,7 @@
  * 503s), then drains the producers.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connectBus } from '../../shared/bus.js';
+import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
@@ -31,6 +31,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export class Gateway extends Actor {
   private app?: ReturnType<typeof buildServer>;
+  private nats?: Promise<NatsConnection>;
   /** The address it listens on (port 0 in the config = a free one): for tests and logs. */
   address?: { host: string; port: number };
 
@@ -52,7 +53,7 @@ export class Gateway extends Actor {
       const { label, settings: ps } = producerOf(g, settings);
       let producer = producers.get(label);
       if (!producer) {
-        producer = await openProducer(ps, { label, nats: this.cfg.nats, timeoutMs: g.store_timeout_ms, log: this.log.child({ producer: label }), signal });
+        producer = await openProducer(ps, { label, nats: () => this.natsConnection(signal), timeoutMs: g.store_timeout_ms, log: this.log.child({ producer: label }), signal });
         const p = producer;
         this.onClose(`producer ${label}`, () => p.close());
         producers.set(label, producer);
@@ -83,8 +84,7 @@ export class Gateway extends Actor {
       .map((r) => producerOf(g, r).settings)
       .find((p): p is JetStreamProducerSettings => p.type === 'jetstream')?.stream;
     if (stream === undefined) return undefined;
-    const nc = await connectBus(this.cfg.nats, this.log, { name: `havok-gateway-traffic-${process.pid}`, signal });
-    this.onClose('traffic store connection', () => nc.drain());
+    const nc = await this.natsConnection(signal);
     const client = { js: jetstream(nc), jsm: await jetstreamManager(nc), stream };
     if (g.index_traces) {
       runTraceIndexer({ nc, ...client, log: this.log.child({ part: 'trace-indexer' }), signal }).then(
@@ -93,6 +93,25 @@ export class Gateway extends Actor {
       );
     }
     return trafficRoutes(client);
+  }
+
+  /**
+   * The gateway's one NATS connection, for every JetStream output, the traffic store and the trace
+   * indexer (all on `[nats] url`): opened on first use, closed after everything using it (cleanups
+   * run in reverse order of registration, and it registers before its users).
+   */
+  private natsConnection(signal: AbortSignal): Promise<NatsConnection> {
+    return (this.nats ??= connectBus(this.cfg.nats, this.log, { name: `havok-gateway-${process.pid}`, signal }).then(
+      (nc) => {
+        // A drain that fails (NATS gone) leaves the client reconnecting for ever: close it then.
+        this.onClose('NATS connection', () => nc.drain().catch(() => nc.close()));
+        return nc;
+      },
+      (err: unknown) => {
+        this.nats = undefined;
+        throw err;
+      },
+    ));
   }
 
   /** Stops accepting; in-flight POSTs finish (fastify's close waits for them). */

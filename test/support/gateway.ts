@@ -25,11 +25,11 @@ export interface GatewayHandle {
 
 /** Writes `[nats]` and `[gateway]` (listen on a free port; `toml` adds keys and repos) and starts the gateway. */
 /** `args`: more flags for `havok gateway` (e.g. `--set nats.user=…`). */
-export async function startGateway(fx: HavokFixture, toml: string, name = 'gateway', args: string[] = []): Promise<GatewayHandle> {
+export async function startGateway(fx: HavokFixture, toml: string, name = 'gateway', args: string[] = [], env: Record<string, string> = {}): Promise<GatewayHandle> {
   const port = await freePort();
   const config = join(fx.dir, `${name}.toml`);
   writeFileSync(config, [`[nats]`, `url = "${fx.nats?.url}"`, `[gateway]`, `listen = "127.0.0.1:${port}"`, toml].join('\n'));
-  const proc = fx.havok(['gateway', '--config', config, ...args]);
+  const proc = fx.havok(['gateway', '--config', config, ...args], env);
   const url = `http://127.0.0.1:${port}`;
   await check(async () => (await fetch(`${url}/metrics`)).ok, 20_000, 'the gateway to listen');
   return { url, config, proc };
