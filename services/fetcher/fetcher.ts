@@ -178,9 +178,11 @@ export class Fetcher extends Actor {
         const last = lastRecord[src];
         if (before && last) {
           last.counts.published += batch.length;
-          // Saved before the publish: a fetcher killed in between forms this batch again.
+          // Saved before the publish: a fetcher killed in between forms this batch again. Once the
+          // job is stopped the time wheel may end it and delete its state at any moment: then the
+          // save may fail (a stopped job is not resumed).
           this.marks.set(src, { src, batch: no, from: before.from || s.position!().first, to: last.pos, seq: before.seq, counts: before.counts });
-          await this.checkpoint();
+          await this.checkpoint(this.jobStopped ? 3 : Infinity);
           await this.publish({ ...envelope('records', this.sender), src, sources: n, batch: no, records: batch });
           this.published[src] = no + 1;
         } else if (no >= (this.published[src] ?? 0)) {

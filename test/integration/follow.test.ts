@@ -5,13 +5,14 @@
  * reaches the real target within delay_ms + 1 s of its POST, not before ts + delay_ms, in ts
  * order; a line stored later than the window (ts 3 s old) still goes out, late. `havok ctl
  * status` shows how far behind live the job runs; `havok ctl stop` ends it with a report whose
- * accounting closes.
+ * accounting closes. A fetcher killed -9 and restarted (once for less, once for more than
+ * delay_ms) goes on from its checkpoint: every line replayed once, the accounting closed.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
-import { postUntilStored, startGateway } from '../support/gateway.js';
+import { postUntilStored, startGateway, type GatewayHandle } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
 import type { ControlReplyMsg } from '../../shared/protocol.js';
 
@@ -26,28 +27,35 @@ async function ctl(fx: Pick<HavokFixture, 'run' | 'nats'>, job: string, op: stri
   return { code: res.code, out: res.stdout + res.stderr };
 }
 
+/** A gateway with repo `web`, and a follow job on it (`fetcherToml` under `[fetcher]`). */
+async function followJob(fx: HavokFixture, job: string, fetcherToml = ''): Promise<{ gw: GatewayHandle; job: ReturnType<HavokFixture['job']> }> {
+  const gw = await startGateway(fx, '[gateway.repos.web]');
+  return {
+    gw,
+    job: fx.job({ job, lines: [], job_toml: `delay_ms = ${DELAY_MS}`, fetcher_toml: `type = "jetstream"\n${fetcherToml}`, extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true' }),
+  };
+}
+
+/** Waits until the job runs with a replayer. */
+async function runningWithReplayer(fx: HavokFixture, job: string): Promise<void> {
+  await check(
+    async () => {
+      const s = await ctl(fx, job, 'status');
+      if (s.code !== 0) return false;
+      const v = (JSON.parse(s.out) as ControlReplyMsg).view;
+      return v.state === 'running' && v.replayers.length > 0;
+    },
+    30_000,
+    'the followed job to run with a replayer',
+  );
+}
+
 describe('follow live traffic', { timeout: 180_000 }, () => {
   test('lines POSTed while the job runs reach the target within delay_ms + 1 s, in ts order; ctl stop ends it with a report', async () => {
     await using fx = await havokFixture({ target: true });
-    const gw = await startGateway(fx, '[gateway.repos.web]');
-    const job = fx.job({
-      job: 'follow',
-      lines: [],
-      job_toml: `delay_ms = ${DELAY_MS}`,
-      fetcher_toml: 'type = "jetstream"',
-      extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true',
-    });
+    const { gw, job } = await followJob(fx, 'follow');
     const run = fx.havok(['local', '--config', job.config]);
-    await check(
-      async () => {
-        const s = await ctl(fx, 'follow', 'status');
-        if (s.code !== 0) return false;
-        const v = (JSON.parse(s.out) as ControlReplyMsg).view;
-        return v.state === 'running' && v.replayers.length > 0;
-      },
-      30_000,
-      'the followed job to run with a replayer',
-    );
+    await runningWithReplayer(fx, 'follow');
 
     /** url → [ts, POST instant]. */
     const sent = new Map<string, [number, number]>();
@@ -106,28 +114,14 @@ describe('follow live traffic', { timeout: 180_000 }, () => {
 
   test('a fetcher killed -9 and restarted goes on exactly: every line once, lines stored while it was down too; the accounting closes', async () => {
     await using fx = await havokFixture({ target: true });
-    const gw = await startGateway(fx, '[gateway.repos.web]');
-    const job = fx.job({
-      job: 'followed',
-      lines: [],
-      job_toml: `delay_ms = ${DELAY_MS}`,
-      fetcher_toml: 'type = "jetstream"\nbatch_size = 10',
-      extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true',
-    });
+    const { gw, job } = await followJob(fx, 'followed', 'batch_size = 10');
     const args = ['--config', job.config];
     const reporter = fx.havok(['reporter', ...args]);
     fx.havok(['router', ...args]);
     fx.havok(['replayer', '--id', 'r1', ...args]);
     fx.havok(['timewheel', ...args]);
     let fetcher = fx.havok(['fetcher', ...args]);
-    await check(
-      async () => {
-        const st = await ctl(fx, 'followed', 'status');
-        return st.code === 0 && (JSON.parse(st.out) as ControlReplyMsg).view.replayers.length > 0;
-      },
-      30_000,
-      'the followed job to run with a replayer',
-    );
+    await runningWithReplayer(fx, 'followed');
     let total = 0;
     const burst = async (b: number, n = 25): Promise<void> => {
       const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ ts: Date.now(), method: 'GET', url: `/k/${b}/${i}` }));
