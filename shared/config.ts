@@ -22,7 +22,7 @@ import { traceSchema } from './trace/settings.js';
 import { topSchema } from './topk/settings.js';
 import type { SourceKind } from '../services/fetcher/sources/types.js';
 import { diffSchema } from '../services/diff/settings.js';
-import { gatewaySchema } from '../services/gateway/settings.js';
+import { gatewaySchema, resolveGatewayPaths } from '../services/gateway/settings.js';
 
 /** Log time bound: epoch ms, or an ISO 8601 date-time string. */
 const logTime = z.union([
@@ -315,6 +315,7 @@ function resolvePaths(cfg: HavokConfig, baseDir: string): HavokConfig {
   for (const t of SOURCE_TYPES) (SOURCES[t] as SourceKind).resolvePaths?.(cfg.fetcher[t], abs);
   if (cfg.analyzer.module) cfg.analyzer.module = abs(cfg.analyzer.module);
   cfg.reporter.json = abs(cfg.reporter.json);
+  resolveGatewayPaths(cfg.gateway, abs);
   return cfg;
 }
 

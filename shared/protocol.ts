@@ -607,6 +607,26 @@ export interface TimewheelCheckpoint extends Envelope<'tw_checkpoint'> {
 export interface FetcherCheckpoint extends Envelope<'fetcher_checkpoint'> {
   published: number[];
   ended: number[];
+  /** Followed sources: the batch each was publishing, saved before the publish (absent: none yet). */
+  follow?: FollowMark[];
+}
+
+/**
+ * A followed source's batch as saved before it is published: a restarted fetcher reads the
+ * source again from `from` (a stream sequence), forms the same batch (its last record is the
+ * message at `to`), publishes it under the same number (the job stream drops it when the first
+ * publish got through) and goes on, its counts and record sequence continued from these.
+ */
+export interface FollowMark {
+  src: number;
+  batch: number;
+  /** Stream sequences: the first message read for the batch, and its last record's. */
+  from: number;
+  to: number;
+  /** The source's record sequence (`LogRecord.seq`) of the batch's first record. */
+  seq: number;
+  /** The source's counts before the batch. */
+  counts: SourceCounts;
 }
 
 export type AnyMsg =
@@ -736,7 +756,7 @@ export const KINDS = {
     shape: (m) =>
       isStr(m.state) && isNum(m.dispatched) && isNum(m.copies) && isNum(m.rate_units) && Array.isArray(m.source_counts) && (m.last === null || Array.isArray(m.last)),
   },
-  fetcher_checkpoint: { v: 1, accepts: [1], shape: (m) => Array.isArray(m.published) && Array.isArray(m.ended) },
+  fetcher_checkpoint: { v: 1, accepts: [1], shape: (m) => Array.isArray(m.published) && Array.isArray(m.ended) && (m.follow === undefined || Array.isArray(m.follow)) },
   lease: {
     v: 1,
     accepts: [1],

@@ -12,10 +12,11 @@ import { ensureJobStream } from '../../shared/job-stream.js';
 import { Actor } from '../../shared/lifecycle.js';
 import type { Logger } from '../../shared/log.js';
 import { retry, RetryError } from '../../shared/retry.js';
-import { decodeOn, encode, envelope, JOB_STATES, subjects, type LogRecord, type SourceMsg } from '../../shared/protocol.js';
+import { decodeOn, encode, envelope, JOB_STATES, subjects, type FollowMark, type LogRecord, type SourceCounts, type SourceMsg } from '../../shared/protocol.js';
 import { openSources, type Source } from './source.js';
 import { Linger, LINGERED } from './linger.js';
 import type { ChainRecord } from './analyzers/chain.js';
+import { emptyCounts } from './sources/lines.js';
 
 /** JetStream API error: the stream holds its maximum of messages (our backpressure signal). */
 const STREAM_FULL = 10077;
@@ -33,6 +34,8 @@ export class Fetcher extends Actor {
   private readonly sender = `fetcher-${process.pid}`;
   /** Sources that end only when stopped (follow): stopped when the job is. */
   private followed: Source[] = [];
+  /** Followed sources that tell their position: the batch each is publishing (the checkpoint's `follow`). */
+  private marks = new Map<number, FollowMark>();
 
   constructor(
     private readonly cfg: HavokConfig,
@@ -42,11 +45,6 @@ export class Fetcher extends Actor {
   }
 
   protected async run(): Promise<void> {
-    const sources = await openSources(this.cfg, { log: this.log });
-    // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
-    // stopped fetcher exits at once instead of waiting out the drain grace.
-    this.followed = sources.filter((s) => s.stop);
-    this.onClose('sources', () => Promise.all(sources.map((s) => (s.stop?.(), s.records.return(undefined)))));
     this.nc = await connectBus(this.cfg.nats, this.log, { name: this.sender, signal: this.signal });
     this.onClose('nats', () => this.nc.drain());
     await ensureJobStream(await jetstreamManager(this.nc), this.cfg);
@@ -56,8 +54,16 @@ export class Fetcher extends Actor {
     if (cp) {
       this.published = cp.published;
       this.ended = new Set(cp.ended);
-      this.log.warn({ published: cp.published, ended: cp.ended }, 'resuming: batches already published are re-read but not sent again');
+      this.marks = new Map((cp.follow ?? []).map((m) => [m.src, m]));
+      this.log.warn({ published: cp.published, ended: cp.ended, follow: cp.follow?.map(({ src, batch, from }) => ({ src, batch, from })) }, 'resuming: batches already published are re-read but not sent again; a followed source goes on from its last batch');
     }
+    // A followed source's kind has one source: it continues from its mark's first sequence.
+    const resumeAt = this.marks.get(0)?.from;
+    const sources = await openSources(this.cfg, { log: this.log, ...(resumeAt === undefined ? {} : { resumeAt }) });
+    // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
+    // stopped fetcher exits at once instead of waiting out the drain grace.
+    this.followed = sources.filter((s) => s.stop);
+    this.onClose('sources', () => Promise.all(sources.map((s) => (s.stop?.(), s.records.return(undefined)))));
     this.nc.subscribe(subjects.status(this.cfg.job.id), {
       callback: (_err, msg) =>
         this.guard(() => {
@@ -102,6 +108,22 @@ export class Fetcher extends Actor {
     // A followed source does not read the same records again after a restart (it starts at now −
     // delay_ms): its batches are numbered on from the checkpoint, none skipped as already sent.
     const batchNo = sources.map((src, i) => (src.stop ? (this.published[i] ?? 0) : 0));
+    // A followed source that tells its stream position continues exactly: the batch its mark
+    // names is formed again (read from `from`, ended at the record at `to`) and published under the
+    // same number (a duplicate the job stream drops if it got through), counts and sequence continued.
+    const exact = sources.map((s) => s.stop !== undefined && s.position !== undefined);
+    /** Per exact source: the stream sequence of the last record read, and the counts then. */
+    const lastRecord: Array<{ pos: number; counts: SourceCounts } | undefined> = new Array(n);
+    /** A batch formed again after a restart ends with the record at this stream sequence. */
+    const until: Array<number | undefined> = new Array(n);
+    for (const [src, m] of this.marks) {
+      if (!exact[src]) continue;
+      Object.assign(sources[src].counts, copyCounts(m.counts));
+      seq[src] = m.seq;
+      batchNo[src] = m.batch;
+      until[src] = m.to;
+      lastRecord[src] = { pos: m.from - 1, counts: copyCounts(m.counts) };
+    }
     const live = new Set(sources.map((_, i) => i));
     while (live.size > 0) {
       let src = -1;
@@ -109,13 +131,17 @@ export class Fetcher extends Actor {
       const s = sources[src];
       const batch: LogRecord[] = [];
       let exhausted = false;
+      // Where this batch starts, for its mark: the stream sequence, the counts and the record sequence.
+      const prev = lastRecord[src];
+      const before = exact[src] ? { from: prev ? prev.pos + 1 : 0, counts: prev?.counts ?? emptyCounts(), seq: seq[src] } : undefined;
       while (batch.length < size) {
         if (this.stopping) return;
         const read = reading[src] ?? s.records.next();
         reading[src] = undefined;
         // A followed source goes quiet for as long as nothing is recorded: what it has read goes
         // out after LINGER_MS instead of waiting for a full batch.
-        const next = s.stop && batch.length > 0 ? await linger.race(read) : await read;
+        // (Not while a batch is formed again: it must end where its mark says.)
+        const next = s.stop && batch.length > 0 && until[src] === undefined ? await linger.race(read) : await read;
         if (next === LINGERED) {
           reading[src] = read;
           break;
@@ -131,6 +157,15 @@ export class Fetcher extends Actor {
         rec.seq = seq[src]++;
         batch.push(rec);
         if (next.value.ts > newest[src]) newest[src] = next.value.ts;
+        if (exact[src]) {
+          const pos = s.position!().last;
+          lastRecord[src] = { pos, counts: copyCounts(s.counts) };
+          const end = until[src];
+          if (end !== undefined && pos >= end) {
+            until[src] = undefined;
+            break;
+          }
+        }
         // A followed source ends itself once stopped, after handing over what it read.
         if (this.jobStopped && !s.stop) break;
       }
@@ -140,7 +175,17 @@ export class Fetcher extends Actor {
         // the batch boundaries depend on it) but not re-sent.
         const no = batchNo[src]++;
         s.counts.published += batch.length;
-        if (no >= (this.published[src] ?? 0)) {
+        const last = lastRecord[src];
+        if (before && last) {
+          last.counts.published += batch.length;
+          // Saved before the publish: a fetcher killed in between forms this batch again. Once the
+          // job is stopped the time wheel may end it and delete its state at any moment: then the
+          // save may fail (a stopped job is not resumed).
+          this.marks.set(src, { src, batch: no, from: before.from || s.position!().first, to: last.pos, seq: before.seq, counts: before.counts });
+          await this.checkpoint(this.jobStopped ? 3 : Infinity);
+          await this.publish({ ...envelope('records', this.sender), src, sources: n, batch: no, records: batch });
+          this.published[src] = no + 1;
+        } else if (no >= (this.published[src] ?? 0)) {
           await this.publish({ ...envelope('records', this.sender), src, sources: n, batch: no, records: batch });
           this.published[src] = no + 1;
           await this.checkpoint();
@@ -164,7 +209,8 @@ export class Fetcher extends Actor {
   /** Saves the progress, retrying while NATS is away; after `attempts` failures it lets go. */
   private async checkpoint(attempts = Infinity): Promise<void> {
     try {
-      await retry(() => this.store.save('fetcher', { ...envelope('fetcher_checkpoint', this.sender), published: this.published, ended: [...this.ended] }), {
+      const follow = this.marks.size > 0 ? { follow: [...this.marks.values()] } : {};
+      await retry(() => this.store.save('fetcher', { ...envelope('fetcher_checkpoint', this.sender), published: this.published, ended: [...this.ended], ...follow }), {
         signal: this.signal,
         backoff: { initialMs: 100, maxMs: 2000 },
         retries: attempts - 1,
@@ -196,4 +242,9 @@ export class Fetcher extends Actor {
       },
     });
   }
+}
+
+/** A copy of a source's counts (a mark keeps them as they were). */
+function copyCounts(c: SourceCounts): SourceCounts {
+  return { ...c, samples: [...c.samples], ...(c.filtered_by_reason ? { filtered_by_reason: { ...c.filtered_by_reason } } : {}) };
 }

@@ -51,6 +51,8 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** A source that would follow (`follow = true`) reads what is stored now and ends (`havok plan`). */
   bounded?: boolean;
+  /** A followed source continues from this stream sequence (the fetcher's checkpoint). */
+  resumeAt?: number;
 }
 
 /**
@@ -67,7 +69,7 @@ export async function openSources(cfg: HavokConfig, opts: OpenOptions = {}): Pro
   if (issues.length) throw new ConfigError(issues);
   const section = opts.bounded && 'follow' in configured ? { ...configured, follow: false } : configured;
   const log = opts.log ?? createLogger('fetcher', { job: cfg.job.id });
-  const sources = await kind.open(section, { ...scope, log, chain: (over) => chainFor(cfg, over), connectNats: (name) => connectBus(cfg.nats, log, { name }) });
+  const sources = await kind.open(section, { ...scope, ...(opts.resumeAt === undefined ? {} : { resumeAt: opts.resumeAt }), log, chain: (over) => chainFor(cfg, over), connectNats: (name) => connectBus(cfg.nats, log, { name }) });
   const reasonOf = filterReason(cfg);
   return sources.map((s) => ({ ...s, records: filterRecords(s.records, s.counts, reasonOf) }));
 }

@@ -7,7 +7,7 @@
  * 503s), then drains the producers.
  */
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connectBus } from '../../shared/bus.js';
+import { connectBus, type NatsConnection } from '../../shared/bus.js';
 import type { HavokConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
 import { Actor } from '../../shared/lifecycle.js';
@@ -21,7 +21,7 @@ import { compileRepo } from './pipeline/pipeline.js';
 import { Sampler } from './sampler.js';
 import { buildServer } from './server.js';
 import { runRetention } from './retention.js';
-import { gatewayIssues, producerOf, retentionByStream, type JetStreamProducerSettings } from './settings.js';
+import { gatewayFileIssues, gatewayIssues, producerOf, retentionByStream, type JetStreamProducerSettings } from './settings.js';
 import { trafficRoutes, type TrafficRoutes } from '../traffic/http.js';
 import { runTraceIndexer } from '../traffic/trace-index.js';
 
@@ -33,6 +33,7 @@ export function parseListen(listen: string): { host: string; port: number } {
 
 export class Gateway extends Actor {
   private app?: ReturnType<typeof buildServer>;
+  private nats?: Promise<NatsConnection>;
   /** The address it listens on (port 0 in the config = a free one): for tests and logs. */
   address?: { host: string; port: number };
 
@@ -41,7 +42,7 @@ export class Gateway extends Actor {
     log: Logger,
   ) {
     super(log);
-    const issues = gatewayIssues(cfg.gateway);
+    const issues = [...gatewayIssues(cfg.gateway), ...gatewayFileIssues(cfg.gateway)];
     if (Object.keys(cfg.gateway.repos).length === 0) issues.push({ key: 'gateway.repos', message: 'required: at least one [gateway.repos.<name>]' });
     if (issues.length) throw new ConfigError(issues);
   }
@@ -54,7 +55,7 @@ export class Gateway extends Actor {
       const { label, settings: ps } = producerOf(g, settings);
       let producer = producers.get(label);
       if (!producer) {
-        producer = await openProducer(ps, { label, nats: this.cfg.nats, timeoutMs: g.store_timeout_ms, log: this.log.child({ producer: label }), signal });
+        producer = await openProducer(ps, { label, nats: () => this.natsConnection(signal), timeoutMs: g.store_timeout_ms, log: this.log.child({ producer: label }), signal });
         const p = producer;
         this.onClose(`producer ${label}`, () => p.close());
         producers.set(label, producer);
@@ -87,8 +88,7 @@ export class Gateway extends Actor {
       .map((r) => producerOf(g, r).settings)
       .find((p): p is JetStreamProducerSettings => p.type === 'jetstream')?.stream;
     if (stream === undefined) return undefined;
-    const nc = await connectBus(this.cfg.nats, this.log, { name: `havok-gateway-traffic-${process.pid}`, signal });
-    this.onClose('traffic store connection', () => nc.drain());
+    const nc = await this.natsConnection(signal);
     const client = { js: jetstream(nc), jsm: await jetstreamManager(nc), stream };
     const traceFieldOf = (repo: string): string | undefined => g.repos[repo]?.trace_field;
     for (const [s, limits] of retentionByStream(g)) {
@@ -106,6 +106,25 @@ export class Gateway extends Actor {
       );
     }
     return trafficRoutes(client, { traceFieldOf });
+  }
+
+  /**
+   * The gateway's one NATS connection, for every JetStream output, the traffic store and the trace
+   * indexer (all on `[nats] url`): opened on first use, closed after everything using it (cleanups
+   * run in reverse order of registration, and it registers before its users).
+   */
+  private natsConnection(signal: AbortSignal): Promise<NatsConnection> {
+    return (this.nats ??= connectBus(this.cfg.nats, this.log, { name: `havok-gateway-${process.pid}`, signal }).then(
+      (nc) => {
+        // A drain that fails (NATS gone) leaves the client reconnecting for ever: close it then.
+        this.onClose('NATS connection', () => nc.drain().catch(() => nc.close()));
+        return nc;
+      },
+      (err: unknown) => {
+        this.nats = undefined;
+        throw err;
+      },
+    ));
   }
 
   /** Stops accepting; in-flight POSTs finish (fastify's close waits for them). */

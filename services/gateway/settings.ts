@@ -5,6 +5,9 @@
  * every problem is reported at once, each naming its key (exit 2).
  */
 import { z } from 'zod';
+import { KAFKA_COMPRESSIONS } from '../../shared/kafka/codecs.js';
+import { kafkaSaslSchema, kafkaSecurity, kafkaSslSchema, resolveSslPaths } from '../../shared/kafka/security.js';
+import { ConfigError } from '../../shared/errors.js';
 import { SAFE_TOKEN, TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { repoKeepSchema, type RetentionLimits } from '../traffic/keep.js';
 import { EXECUTER_SCHEMAS } from './pipeline/executers.js';
@@ -37,8 +40,12 @@ const kafkaProducer = z.strictObject({
   topic: z.string().min(1).optional(),
   topic_prefix: z.string().default(''),
   client_id: z.string().min(1).default('havok-gateway'),
-  /** `gzip` is built into kafkajs; `none` sends as is. */
-  compression: z.enum(['gzip', 'none']).default('gzip'),
+  /** TLS to the brokers: `true` (system CAs) or `{ ca, cert, key, passphrase, servername, reject_unauthorized }`. */
+  ssl: kafkaSslSchema.optional(),
+  /** SASL: `{ mechanism = "plain" | "scram-sha-256" | "scram-sha-512", username, password }`. */
+  sasl: kafkaSaslSchema.optional(),
+  /** Record-batch compression: `gzip` (built into kafkajs), `snappy`, `lz4`, `zstd` (shared/kafka/codecs.ts), `none`. */
+  compression: z.enum(KAFKA_COMPRESSIONS).default('gzip'),
   /** Lines per produce request: a batch is sent once it holds this many. */
   batch_count: z.number().int().min(1).default(1000),
   /** Bytes of values per produce request: a batch is sent once it holds this many; 0 = no byte limit. Needs linger_ms. */
@@ -147,6 +154,29 @@ export function gatewayIssues(g: GatewaySettings): Array<{ key: string; message:
     }
   }
   return issues;
+}
+
+/**
+ * Reads what the settings name on disk (the Kafka producers' PEM files), so an unreadable one
+ * fails at start, each issue naming its key.
+ */
+export function gatewayFileIssues(g: GatewaySettings): Array<{ key: string; message: string }> {
+  const issues: Array<{ key: string; message: string }> = [];
+  for (const [label, p] of Object.entries(g.producers)) {
+    if (p.type !== 'kafka') continue;
+    try {
+      kafkaSecurity(p, `gateway.producers.${label}`);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      issues.push(...err.issues);
+    }
+  }
+  return issues;
+}
+
+/** Makes the Kafka producers' PEM paths absolute: relative ones are relative to the config file. */
+export function resolveGatewayPaths(g: GatewaySettings, abs: (path: string) => string): void {
+  for (const p of Object.values(g.producers)) if (p.type === 'kafka') resolveSslPaths(p, abs);
 }
 
 /** The producer settings a repo writes to. Pure. */

@@ -5,13 +5,14 @@
  * reaches the real target within delay_ms + 1 s of its POST, not before ts + delay_ms, in ts
  * order; a line stored later than the window (ts 3 s old) still goes out, late. `havok ctl
  * status` shows how far behind live the job runs; `havok ctl stop` ends it with a report whose
- * accounting closes.
+ * accounting closes. A fetcher killed -9 and restarted (once for less, once for more than
+ * delay_ms) goes on from its checkpoint: every line replayed once, the accounting closed.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
-import { postUntilStored, startGateway } from '../support/gateway.js';
+import { postUntilStored, startGateway, type GatewayHandle } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
 import type { ControlReplyMsg } from '../../shared/protocol.js';
 
@@ -26,28 +27,35 @@ async function ctl(fx: Pick<HavokFixture, 'run' | 'nats'>, job: string, op: stri
   return { code: res.code, out: res.stdout + res.stderr };
 }
 
-describe('follow live traffic', { timeout: 90_000 }, () => {
+/** A gateway with repo `web`, and a follow job on it (`fetcherToml` under `[fetcher]`). */
+async function followJob(fx: HavokFixture, job: string, fetcherToml = ''): Promise<{ gw: GatewayHandle; job: ReturnType<HavokFixture['job']> }> {
+  const gw = await startGateway(fx, '[gateway.repos.web]');
+  return {
+    gw,
+    job: fx.job({ job, lines: [], job_toml: `delay_ms = ${DELAY_MS}`, fetcher_toml: `type = "jetstream"\n${fetcherToml}`, extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true' }),
+  };
+}
+
+/** Waits until the job runs with a replayer. */
+async function runningWithReplayer(fx: HavokFixture, job: string): Promise<void> {
+  await check(
+    async () => {
+      const s = await ctl(fx, job, 'status');
+      if (s.code !== 0) return false;
+      const v = (JSON.parse(s.out) as ControlReplyMsg).view;
+      return v.state === 'running' && v.replayers.length > 0;
+    },
+    30_000,
+    'the followed job to run with a replayer',
+  );
+}
+
+describe('follow live traffic', { timeout: 180_000 }, () => {
   test('lines POSTed while the job runs reach the target within delay_ms + 1 s, in ts order; ctl stop ends it with a report', async () => {
     await using fx = await havokFixture({ target: true });
-    const gw = await startGateway(fx, '[gateway.repos.web]');
-    const job = fx.job({
-      job: 'follow',
-      lines: [],
-      job_toml: `delay_ms = ${DELAY_MS}`,
-      fetcher_toml: 'type = "jetstream"',
-      extra: '[fetcher.jetstream]\nrepo = "web"\nfollow = true',
-    });
+    const { gw, job } = await followJob(fx, 'follow');
     const run = fx.havok(['local', '--config', job.config]);
-    await check(
-      async () => {
-        const s = await ctl(fx, 'follow', 'status');
-        if (s.code !== 0) return false;
-        const v = (JSON.parse(s.out) as ControlReplyMsg).view;
-        return v.state === 'running' && v.replayers.length > 0;
-      },
-      30_000,
-      'the followed job to run with a replayer',
-    );
+    await runningWithReplayer(fx, 'follow');
 
     /** url → [ts, POST instant]. */
     const sent = new Map<string, [number, number]>();
@@ -102,6 +110,55 @@ describe('follow live traffic', { timeout: 90_000 }, () => {
       `# follow: ${sent.size} lines in ${BURSTS} bursts, latest arrival ${Math.round(worst.afterPost)} ms after its POST (bound ${DELAY_MS + 1000}), ` +
         `at most ${Math.round(Math.max(0, worst.early))} ms before ts + delay; ${report.records.read} read, ${report.requests.sent} sent, never sent ${report.requests.dropped_by_reason.stopped ?? 0}\n`,
     );
+  });
+
+  test('a fetcher killed -9 and restarted goes on exactly: every line once, lines stored while it was down too; the accounting closes', async () => {
+    await using fx = await havokFixture({ target: true });
+    const { gw, job } = await followJob(fx, 'followed', 'batch_size = 10');
+    const args = ['--config', job.config];
+    const reporter = fx.havok(['reporter', ...args]);
+    fx.havok(['router', ...args]);
+    fx.havok(['replayer', '--id', 'r1', ...args]);
+    fx.havok(['timewheel', ...args]);
+    let fetcher = fx.havok(['fetcher', ...args]);
+    await runningWithReplayer(fx, 'followed');
+    let total = 0;
+    const burst = async (b: number, n = 25): Promise<void> => {
+      const lines = Array.from({ length: n }, (_, i) => JSON.stringify({ ts: Date.now(), method: 'GET', url: `/k/${b}/${i}` }));
+      assert.equal((await postUntilStored(gw.url, 'web', lines.join('\n') + '\n', `k-${b}`)).result.json.accepted, n);
+      total += n;
+    };
+    const restart = async (downMs: number): Promise<void> => {
+      fetcher.proc.kill('SIGKILL');
+      await fetcher.done;
+      // Stored while no fetcher runs: read by the next one from its checkpoint.
+      await burst(100 + downMs);
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      fetcher = fx.havok(['fetcher', ...args]);
+    };
+    await burst(0);
+    await check(() => fx.target.count() >= total, 15_000, 'the first burst at the target');
+    // Killed right after a POST, likely between reading and publishing, or publishing and saving.
+    await burst(1);
+    await restart(300); // shorter than delay_ms: lines of the last delay_ms were published already
+    await burst(2);
+    await check(() => fx.target.count() >= total, 15_000, `${total} requests at the target`);
+    await restart(2 * DELAY_MS); // longer than delay_ms
+    await burst(3);
+    await check(() => fx.target.count() >= total, 20_000, `${total} requests at the target`);
+    await new Promise((resolve) => setTimeout(resolve, DELAY_MS + 500)); // a twice-replayed line would show by now
+    assert.equal((await ctl(fx, 'followed', 'stop')).code, 0);
+    const res = await reporter.done;
+    assert.equal(res.code, 0, res.stderr);
+
+    const seen = new Map<string, number>();
+    for (const r of fx.target.requests) seen.set(r.url, (seen.get(r.url) ?? 0) + 1);
+    assert.deepEqual([...seen.entries()].filter(([, n]) => n > 1), [], 'no line is replayed twice');
+    assert.equal(seen.size, total, 'every line stored is replayed');
+    const report = readReport(job.report);
+    assert.equal(report.records.read, total, JSON.stringify(report.records));
+    assert.equal(report.records.dispatched, total);
+    assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
   });
 
   test('plan of a follow job counts what is stored now and ends; speed other than 1 exits 2 naming the key', async () => {

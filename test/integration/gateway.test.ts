@@ -116,9 +116,10 @@ describe('gateway', () => {
     assert.equal(await streamMessages(nc), 100);
   });
 
-  test('GET /traffic and /traffic/{seq}: recorded lines found by filter and by trace id (the gateway keeps the index)', async () => {
+  test('GET /traffic and /traffic/{seq}: recorded lines found by filter and by trace id (the gateway keeps the index); one NATS connection for all', async () => {
     await using fx = await havokFixture();
-    const gw = await startGateway(fx, REPOS);
+    // Info logs: each NATS connection the gateway opens says "connected to NATS".
+    const gw = await startGateway(fx, REPOS, 'gateway', [], { HAVOK_LOG_LEVEL: 'info' });
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const body = [
       { ts: 1, method: 'GET', url: '/a', trace_id: trace },
@@ -143,6 +144,11 @@ describe('gateway', () => {
     assert.match(JSON.stringify(one.body), /\/api\/orders/);
     assert.equal((await get('/traffic?nope=1')).status, 400, 'an unknown filter key is a 400 naming it');
     assert.equal((await get('/traffic/999999')).status, 404);
+    // The JetStream output, the traffic store and the trace indexer share the gateway's one connection.
+    gw.proc.proc.kill('SIGTERM');
+    const out = await gw.proc.done;
+    assert.equal(out.code, 0);
+    assert.equal(out.stderr.match(/"msg":"connected to NATS"/g)?.length, 1, 'one NATS connection');
   });
 
   test('a repo with a bearer token: 401 without it or with a wrong one, stored with it', async () => {

@@ -5,8 +5,9 @@
  *
  * - one broker (node 0) that leads every partition and coordinates every group;
  * - topics are created by the test (`createTopic`), never automatically;
- * - records are kept in memory as the record batches (magic 2) producers sent, checked (CRC-32C,
- *   uncompressed or gzip) and given offsets; an idempotent producer's re-sent batch (a sequence
+ * - records are kept in memory as the record batches (magic 2) producers sent, checked (CRC-32C),
+ *   decoded (uncompressed, or gzip, snappy, lz4 or zstd through the same kafkajs codecs Havok
+ *   registers: shared/kafka/codecs.ts) and given offsets; `compressions` tells each stored batch's codec; an idempotent producer's re-sent batch (a sequence
  *   already stored: InitProducerId 0 hands out the ids) is dropped; Fetch returns whole stored batches, as Kafka does, so a
  *   batch may start before the fetch offset and the client skips the head;
  * - one version per API, the one advertised in ApiVersions (kafkajs uses the highest version both
@@ -22,7 +23,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { gunzipSync } from 'node:zlib';
+import { kafkaCodecOf, registerKafkaCodecs } from '../../shared/kafka/codecs.js';
 
 /** API keys (Kafka protocol numbers) and the one version of each this broker speaks. */
 const API = {
@@ -225,10 +226,12 @@ interface StoredBatch {
   lastOffset: number;
   /** The batch as the producer sent it, with the broker's baseOffset written in. */
   raw: Buffer;
+  /** Its compression attribute: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd. */
+  compression: number;
 }
 
 /** Splits a produce request's record set into batches; throws a Kafka error code when bad. */
-function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<StoredRecord, 'offset'> & { offsetDelta: number }>; lastOffsetDelta: number; producerId: bigint; baseSequence: number }> {
+async function parseBatches(set: Buffer): Promise<Array<{ raw: Buffer; compression: number; records: Array<Omit<StoredRecord, 'offset'> & { offsetDelta: number }>; lastOffsetDelta: number; producerId: bigint; baseSequence: number }>> {
   const out = [];
   let pos = 0;
   while (pos < set.length) {
@@ -241,9 +244,9 @@ function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<Sto
     if (raw.readUInt32BE(17) !== crc32c(raw.subarray(CRC_START))) throw ERR.CORRUPT_MESSAGE;
     const r = new Reader(raw.subarray(CRC_START));
     const attributes = r.int16();
-    // Compression: none, or gzip (1), which covers the records after their count.
-    const codec = attributes & 0x07;
-    if (codec !== 0 && codec !== 1) throw ERR.UNSUPPORTED_COMPRESSION_TYPE;
+    // Compression (attribute bits 0–2: none, gzip, snappy, lz4, zstd) covers the records after their count.
+    const compression = attributes & 0x07;
+    if (compression > 4) throw ERR.UNSUPPORTED_COMPRESSION_TYPE;
     const lastOffsetDelta = r.int32();
     const firstTimestamp = Number(r.int64());
     r.int64(); // maxTimestamp
@@ -251,7 +254,13 @@ function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<Sto
     r.int16(); // producerEpoch
     const baseSequence = r.int32();
     const count = r.int32();
-    const body = codec === 1 ? new Reader(gunzipSync(r.bytesOf(r.remaining))) : r;
+    let body = r;
+    if (compression !== 0) {
+      await registerKafkaCodecs();
+      const codec = kafkaCodecOf(compression);
+      if (!codec) throw ERR.UNSUPPORTED_COMPRESSION_TYPE;
+      body = new Reader(await codec.decompress(Buffer.from(r.bytesOf(r.remaining))).catch(() => Promise.reject(ERR.CORRUPT_MESSAGE)));
+    }
     const records = Array.from({ length: Math.max(0, count) }, () => body).map((rr) => {
       const len = rr.varint();
       const rec = new Reader(rr.bytesOf(len));
@@ -265,7 +274,7 @@ function parseBatches(set: Buffer): Array<{ raw: Buffer; records: Array<Omit<Sto
       for (let i = 0; i < n; i++) headers.push([(rec.varBytes() ?? Buffer.alloc(0)).toString('utf8'), rec.varBytes()]);
       return { timestamp, offsetDelta, key, value, headers };
     });
-    out.push({ raw, records, lastOffsetDelta, producerId, baseSequence });
+    out.push({ raw, compression, records, lastOffsetDelta, producerId, baseSequence });
   }
   return out;
 }
@@ -309,6 +318,8 @@ export interface KafkaBrokerHandle {
   records(topic: string, partition: number): readonly StoredRecord[];
   /** End offset of the furthest batch of a partition any Fetch returned. */
   fetchedUpTo(topic: string, partition: number): number;
+  /** The compression attribute of each batch of a partition, in offset order (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd). */
+  compressions(topic: string, partition: number): number[];
   stop(): Promise<void>;
 }
 
@@ -382,43 +393,17 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
       });
     },
 
-    Produce(r, w) {
+    async Produce(r, w) {
       r.string(); // transactional id
       const acks = r.int16();
       r.int32(); // timeout
-      const results = r.array((rt) => {
-        const topic = rt.string() ?? '';
-        return {
-          topic,
-          parts: rt.array((rp) => {
-            const partition = rp.int32();
-            const set = rp.bytes() ?? Buffer.alloc(0);
-            const p = partitionOf(topic, partition);
-            if (!p) return { partition, error: ERR.UNKNOWN_TOPIC_OR_PARTITION, base: -1 };
-            let batches;
-            try {
-              batches = parseBatches(set);
-            } catch (code) {
-              if (typeof code === 'number') return { partition, error: code, base: -1 };
-              return { partition, error: ERR.CORRUPT_MESSAGE, base: -1 };
-            }
-            const base = p.end;
-            for (const b of batches) {
-              // Idempotent producers: a batch whose sequence was stored already is a re-send; drop it.
-              if (b.producerId >= 0n) {
-                const seqKey = `${b.producerId}/${topic}/${partition}`;
-                if ((sequences.get(seqKey) ?? -1) >= b.baseSequence) continue;
-                sequences.set(seqKey, b.baseSequence + b.lastOffsetDelta);
-              }
-              const baseOffset = p.end;
-              b.raw.writeBigInt64BE(BigInt(baseOffset), 0);
-              for (const rec of b.records) p.records.push({ offset: baseOffset + rec.offsetDelta, timestamp: rec.timestamp, key: rec.key, value: rec.value, headers: rec.headers });
-              p.batches.push({ baseOffset, lastOffset: baseOffset + b.lastOffsetDelta, raw: b.raw });
-            }
-            return { partition, error: ERR.NONE, base };
-          }) ?? [],
-        };
-      }) ?? [];
+      const request = r.array((rt) => ({ topic: rt.string() ?? '', parts: rt.array((rp) => ({ partition: rp.int32(), set: rp.bytes() ?? Buffer.alloc(0) })) ?? [] })) ?? [];
+      const results: Array<{ topic: string; parts: Array<{ partition: number; error: number; base: number }> }> = [];
+      for (const { topic, parts } of request) {
+        const answers = [];
+        for (const { partition, set } of parts) answers.push(await append(topic, partition, set));
+        results.push({ topic, parts: answers });
+      }
       for (const wake of [...waiters]) wake();
       if (acks === 0) throw NO_RESPONSE;
       w.array(results, (ww, t) =>
@@ -604,6 +589,32 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
     },
   };
 
+  /** Stores a produced record set on a partition: its error code and the offset of its first record. */
+  async function append(topic: string, partition: number, set: Buffer): Promise<{ partition: number; error: number; base: number }> {
+    const p = partitionOf(topic, partition);
+    if (!p) return { partition, error: ERR.UNKNOWN_TOPIC_OR_PARTITION, base: -1 };
+    let batches;
+    try {
+      batches = await parseBatches(set);
+    } catch (code) {
+      return { partition, error: typeof code === 'number' ? code : ERR.CORRUPT_MESSAGE, base: -1 };
+    }
+    const base = p.end;
+    for (const b of batches) {
+      // Idempotent producers: a batch whose sequence was stored already is a re-send; drop it.
+      if (b.producerId >= 0n) {
+        const seqKey = `${b.producerId}/${topic}/${partition}`;
+        if ((sequences.get(seqKey) ?? -1) >= b.baseSequence) continue;
+        sequences.set(seqKey, b.baseSequence + b.lastOffsetDelta);
+      }
+      const baseOffset = p.end;
+      b.raw.writeBigInt64BE(BigInt(baseOffset), 0);
+      for (const rec of b.records) p.records.push({ offset: baseOffset + rec.offsetDelta, timestamp: rec.timestamp, key: rec.key, value: rec.value, headers: rec.headers });
+      p.batches.push({ baseOffset, lastOffset: baseOffset + b.lastOffsetDelta, raw: b.raw, compression: b.compression });
+    }
+    return { partition, error: ERR.NONE, base };
+  }
+
   function memberError(g: Group | undefined, memberId: string, generation: number): number {
     if (!g || !g.members.has(memberId)) return ERR.UNKNOWN_MEMBER_ID;
     if (generation !== g.generation) return ERR.ILLEGAL_GENERATION;
@@ -680,6 +691,7 @@ export async function startKafkaBroker(opts: KafkaBrokerOptions = {}): Promise<K
     createTopic,
     records: (topic, partition) => partitionOf(topic, partition)?.records ?? [],
     fetchedUpTo: (topic, partition) => partitionOf(topic, partition)?.fetchedUpTo ?? 0,
+    compressions: (topic, partition) => (partitionOf(topic, partition)?.batches ?? []).map((b) => b.compression),
     stop: async () => {
       for (const wake of [...waiters]) wake();
       for (const s of sockets) s.destroy();

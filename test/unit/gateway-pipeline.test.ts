@@ -5,10 +5,14 @@
  * Idempotency-Key) and the `[gateway]` settings' errors, each naming its key.
  */
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { loadConfig } from '../../shared/config.js';
 import { ConfigError } from '../../shared/errors.js';
+import { kafkaSecurity } from '../../shared/kafka/security.js';
 import { trafficFilter, trafficSubject } from '../../shared/protocol.js';
 import { bodyEncoding } from '../../services/gateway/body.js';
 import { ByteBudget } from '../../services/gateway/budget.js';
@@ -20,7 +24,7 @@ import { runExecuter, type ExecuterSettings, type Line } from '../../services/ga
 import { compileRepo, processBody } from '../../services/gateway/pipeline/pipeline.js';
 import { Sampler } from '../../services/gateway/sampler.js';
 import { batchDue } from '../../services/gateway/outputs/batch.js';
-import { gatewayIssues, gatewaySchema, retentionByStream, type RepoSettings } from '../../services/gateway/settings.js';
+import { gatewayFileIssues, gatewayIssues, gatewaySchema, retentionByStream, type RepoSettings } from '../../services/gateway/settings.js';
 import { shouldSample } from '../../services/traffic/keep.js';
 
 const repo = (r: unknown): RepoSettings => gatewaySchema.parse({ repos: { r } }).repos.r;
@@ -245,6 +249,39 @@ describe('[gateway] settings', () => {
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536 }), ['gateway.producers.k.linger_ms']);
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.batch_bytes': 65536, 'gateway.producers.k.linger_ms': 5 }), []);
     assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka' }), ['gateway.producers.k.brokers']);
+    assert.deepEqual(issues({ 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9092', 'gateway.producers.k.compression': 'brotli' }), ['gateway.producers.k.compression']);
+  });
+
+  test('Kafka producers: TLS and SASL keys, checked, their files relative to the config and read at start', () => {
+    const kafka = { 'gateway.producers.k.type': 'kafka', 'gateway.producers.k.brokers': 'h:9093' };
+    assert.deepEqual(issues({ ...kafka, 'gateway.producers.k.sasl.mechanism': 'kerberos', 'gateway.producers.k.sasl.username': 'u', 'gateway.producers.k.sasl.password': 'p' }), ['gateway.producers.k.sasl.mechanism']);
+    assert.deepEqual(issues({ ...kafka, 'gateway.producers.k.sasl.mechanism': 'plain', 'gateway.producers.k.sasl.username': '' }), ['gateway.producers.k.sasl.username', 'gateway.producers.k.sasl.password']);
+    assert.deepEqual(issues({ ...kafka, 'gateway.producers.k.ssl': 'yes' }), ['gateway.producers.k.ssl']);
+
+    const dir = mkdtempSync(join(tmpdir(), 'havok-gateway-kafka-'));
+    mkdirSync(join(dir, 'certs'));
+    writeFileSync(join(dir, 'certs/ca.pem'), 'PEM');
+    const file = join(dir, 'gateway.toml');
+    const toml = (ca: string): string => `[gateway.producers.k]\ntype = "kafka"\nbrokers = "h:9093"\nssl = { ca = "${ca}", servername = "kafka.internal", reject_unauthorized = false }\nsasl = { mechanism = "scram-sha-512", username = "u", password = "p" }\n`;
+    writeFileSync(file, toml('certs/ca.pem'));
+    const g = loadConfig({ file }).gateway;
+    const k = g.producers.k;
+    assert.ok(k?.type === 'kafka');
+    assert.deepEqual(k.ssl, { ca: join(dir, 'certs/ca.pem'), servername: 'kafka.internal', reject_unauthorized: false });
+    assert.deepEqual(gatewayFileIssues(g), []);
+    // What kafkajs is given: the PEM's bytes, node:tls option names, the SASL mechanism and credentials.
+    const opts = kafkaSecurity(k, 'gateway.producers.k');
+    assert.deepEqual(opts.sasl, { mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    assert.ok(typeof opts.ssl === 'object');
+    assert.equal(String(opts.ssl.ca), 'PEM');
+    assert.equal(opts.ssl.servername, 'kafka.internal');
+    assert.equal(opts.ssl.rejectUnauthorized, false);
+    assert.equal(kafkaSecurity({ ssl: true }, 'x').ssl, true);
+
+    writeFileSync(file, toml('certs/missing.pem'));
+    const missing = gatewayFileIssues(loadConfig({ file }).gateway);
+    assert.deepEqual(missing.map((i) => i.key), ['gateway.producers.k.ssl.ca']);
+    assert.match(missing[0]!.message, /cannot read .*certs\/missing\.pem/);
   });
   test('sampling and retention keys of a repo: bad values name the key', () => {
     assert.deepEqual(issues({ 'gateway.repos.web.sample.rate': 0, 'gateway.repos.web.sample.key': 'user' }), ['gateway.repos.web.sample.rate']);

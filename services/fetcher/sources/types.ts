@@ -27,6 +27,12 @@ export interface Source {
    * is stopped and publishes a partial batch when such a source goes quiet.
    */
   stop?(): void;
+  /**
+   * A followed source that can continue exactly after a restart: the stream sequences of the first
+   * message it read and of the last one (0 = none yet). A restarted fetcher opens it at a sequence
+   * of its checkpoint (`SourceContext.resumeAt`).
+   */
+  position?(): { first: number; last: number };
 }
 
 /** One problem, naming its key (a ConfigError is a list of them; exit 2). */
@@ -61,6 +67,8 @@ export interface SourceContext extends SourceScope {
   log: Logger;
   /** The analyzer chain of `[fetcher.file]` and `[analyzer]`, with `over` applied. */
   chain(over?: ChainOverride): Promise<Chain>;
+  /** A followed source continues from this stream sequence (a restarted fetcher's checkpoint); absent = from its start. */
+  resumeAt?: number;
   /** A connection to `[nats]` (sources that read NATS: jetstream); the source closes it. */
   connectNats(name: string): Promise<NatsConnection>;
 }

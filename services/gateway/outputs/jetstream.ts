@@ -6,7 +6,7 @@
  * fails at once (503) rather than waiting out the timeout in the client's reconnect buffer.
  */
 import { DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
-import { connectBus, type NatsConnection } from '../../../shared/bus.js';
+import type { NatsConnection } from '../../../shared/bus.js';
 import { TRAFFIC_SUBJECTS } from '../../../shared/protocol.js';
 import { StoreError } from '../errors.js';
 import type { JetStreamProducerSettings } from '../settings.js';
@@ -61,7 +61,7 @@ export function trafficStreamConfig(s: JetStreamProducerSettings) {
 }
 
 export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: ProducerContext): Promise<Producer> {
-  const nc: NatsConnection = await connectBus(ctx.nats, ctx.log, { name: `havok-gateway-${ctx.label}-${process.pid}`, signal: ctx.signal });
+  const nc: NatsConnection = await ctx.nats();
   const js: JetStreamClient = jetstream(nc, { timeout: ctx.timeoutMs });
   let connected = true;
   void (async () => {
@@ -118,7 +118,7 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
         throw new StoreError(`${failed.length} of ${lines.length} lines not acknowledged by stream ${s.stream}: ${first.message}`, { cause: first });
       }
     },
-    // A drain that fails (NATS gone) leaves the client reconnecting for ever: close it then.
-    close: () => nc.drain().catch(() => nc.close()),
+    // The connection is the gateway's (shared with the traffic store): it closes it after the outputs.
+    close: async () => undefined,
   };
 }

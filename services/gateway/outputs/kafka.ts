@@ -2,20 +2,22 @@
  * `type = "kafka"`: each line is one Kafka message (its value the stored JSON, header
  * `havok-msg-id` = `<Idempotency-Key>:<index>` when the POST had one) on the repo's topic
  * (`topic`, else `topic_prefix` + repo), sent by kafkajs's idempotent producer with acks = all
- * (-1) and gzip. Lines of concurrent POSTs to one topic share batches (batch.ts); a POST is
+ * (-1) and the producer's `compression` (gzip by default; shared/kafka/codecs.ts). Lines of concurrent POSTs to one topic share batches (batch.ts); a POST is
  * acknowledged when every batch holding its lines is. Kafka unreachable, or no ack within
  * `store_timeout_ms`: StoreError (503), logged once per failure with the brokers and the cause.
  * kafkajs loads only when a Kafka producer is opened (registry.ts).
  */
 import kafkajs from 'kafkajs';
 import type { Message, Producer as KafkaProducer } from 'kafkajs';
+import { COMPRESSION_TYPES, registerKafkaCodecs } from '../../../shared/kafka/codecs.js';
+import { kafkaSecurity } from '../../../shared/kafka/security.js';
 import { StoreError } from '../errors.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
 import type { KafkaProducerSettings } from '../settings.js';
 import { batchDue, type BatchLimits } from './batch.js';
 import type { Producer, ProducerContext } from './types.js';
 
-const { Kafka, CompressionTypes, logLevel } = kafkajs;
+const { Kafka, logLevel } = kafkajs;
 
 /** Kafka's default message.max.bytes is about 1 MB: a longer line is dropped as too large. */
 const MAX_MESSAGE_BYTES = 1_000_000;
@@ -34,9 +36,11 @@ export function topicOf(s: KafkaProducerSettings, repo: string): string {
 }
 
 export async function openKafkaProducer(s: KafkaProducerSettings, ctx: ProducerContext): Promise<Producer> {
+  await registerKafkaCodecs();
   const kafka = new Kafka({
     clientId: s.client_id,
     brokers: s.brokers,
+    ...kafkaSecurity(s, `gateway.producers.${ctx.label}`),
     connectionTimeout: s.connect_timeout_ms,
     requestTimeout: ctx.timeoutMs,
     retry: { retries: 2, initialRetryTime: 100, maxRetryTime: 1000 },
@@ -61,7 +65,7 @@ export async function openKafkaProducer(s: KafkaProducerSettings, ctx: ProducerC
       await Promise.race([
         (async () => {
           await connected();
-          await producer.send({ topic, acks: -1, compression: s.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None, messages });
+          await producer.send({ topic, acks: -1, compression: COMPRESSION_TYPES[s.compression], messages });
         })(),
         timeout,
       ]);

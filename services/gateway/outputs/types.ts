@@ -4,8 +4,8 @@
  * acks=all), else rejects with StoreError, which the route answers with 503. One file per type
  * in this folder, listed in registry.ts.
  */
+import type { NatsConnection } from '../../../shared/bus.js';
 import type { Logger } from '../../../shared/log.js';
-import type { HavokConfig } from '../../../shared/config.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
 
 export interface Producer {
@@ -21,7 +21,11 @@ export interface Producer {
 
 export interface ProducerContext {
   label: string;
-  nats: HavokConfig['nats'];
+  /**
+   * The gateway's one connection to `[nats] url`, opened on first use and shared by every JetStream
+   * output and the traffic store; the gateway closes it after the outputs.
+   */
+  nats(): Promise<NatsConnection>;
   /** A store that has not acknowledged in this time is unreachable, ms. */
   timeoutMs: number;
   log: Logger;

@@ -31,13 +31,19 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
     keep = sel && ((obj) => sel.matches(obj as never, s.repo!));
     const start = startOf(ctx.begin, sel?.since, s.follow ? Date.now() - ctx.delayMs : undefined);
     const filters = subjectFilters(s, sel);
+    // A restarted fetcher continues a followed source exactly where its checkpoint says.
+    const resume = s.follow ? ctx.resumeAt : undefined;
     consumer = await jetstream(nc).consumers.get(s.stream, {
       // One filter as `filter_subject`: servers before 2.10 know no `filter_subjects`.
       filter_subjects: filters.length === 1 ? filters[0] : filters,
-      ...(start.deliver === 'all' ? { deliver_policy: DeliverPolicy.All } : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time }),
+      ...(resume !== undefined
+        ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: resume }
+        : start.deliver === 'all'
+          ? { deliver_policy: DeliverPolicy.All }
+          : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time }),
     });
     if (s.follow) live = await consumer.consume({ max_messages: FETCH_BATCH });
-    ctx.log.info({ stream: s.stream, repo: s.repo, start, last_seq: info.state.last_seq, follow: s.follow }, s.follow ? 'following the traffic stream' : 'replaying the traffic stream');
+    ctx.log.info({ stream: s.stream, repo: s.repo, start: resume === undefined ? start : { seq: resume }, last_seq: info.state.last_seq, follow: s.follow }, s.follow ? 'following the traffic stream' : 'replaying the traffic stream');
   } catch (err) {
     await nc.close();
     throw new SourceError(`cannot read stream ${s.stream} ([fetcher.jetstream] stream): ${(err as Error).message}`, false, { cause: err });
@@ -64,10 +70,14 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
     }
   }
 
+  /** Stream sequences of the first and the last message `follow` took (0 = none yet). */
+  const position = { first: 0, last: 0 };
   async function* follow(messages: ConsumerMessages): AsyncGenerator<AnalyzedLine> {
     try {
       for await (const m of messages) {
         if (pastEnd(m.seq, m.info.timestampNanos / 1e6, bounds)) return;
+        if (position.first === 0) position.first = m.seq;
+        position.last = m.seq;
         const line = m.string();
         yield { line, res: storedVerdict(line, chain) };
       }
@@ -80,5 +90,5 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
   if (!live) return { name, counts, records: countAnalyzed(read(), counts) };
   const messages = live;
   // Stopping the iterator ends `follow` once it has handed over what it holds.
-  return { name, counts, records: countAnalyzed(follow(messages), counts), stop: () => messages.stop() };
+  return { name, counts, records: countAnalyzed(follow(messages), counts), stop: () => messages.stop(), position: () => ({ ...position }) };
 }

@@ -28,6 +28,7 @@
 import { randomUUID } from 'node:crypto';
 import kafkajs from 'kafkajs';
 import type { Consumer, PartitionAssigner } from 'kafkajs';
+import { registerKafkaCodecs } from '../../../../shared/kafka/codecs.js';
 import { SourceError } from '../../../../shared/errors.js';
 import type { Logger } from '../../../../shared/log.js';
 import type { Chain } from '../../analyzers/chain.js';
@@ -111,6 +112,8 @@ interface Reader {
 
 async function startConsumer(k: KafkaSection, jobId: string, topic: string, partitions: number[], states: Map<number, PartitionState>, log: Logger): Promise<Reader> {
   const brokers = k.brokers.join(',');
+  // Batches written with snappy, lz4 or zstd decode like gzip ones.
+  await registerKafkaCodecs();
   const kafka = new Kafka(clientConfig(k, log, k.retries));
   const groupId = `havok-${jobId}-${randomUUID().slice(0, 8)}`;
   const consumer: Consumer = kafka.consumer({

@@ -3,6 +3,7 @@
  * the topic is one source, `topic/partition`, read from a start to an end offset fixed when the
  * job opens it (offsets.ts, consumer.ts). kafkajs loads only when a Kafka job opens its sources.
  */
+import { resolveSslPaths } from '../../../../shared/kafka/security.js';
 import type { ChainOverride, SourceKind } from '../types.js';
 import { kafkaSchema, type KafkaSection } from './schema.js';
 
@@ -24,7 +25,6 @@ export const kafka = {
     return openKafkaSources(k, ctx, await ctx.chain(kafkaChain(k)), ctx.log);
   },
   resolvePaths(k, abs) {
-    const ssl = k.ssl;
-    if (typeof ssl === 'object') for (const key of ['ca', 'cert', 'key'] as const) if (ssl[key]) ssl[key] = abs(ssl[key]);
+    resolveSslPaths(k, abs);
   },
 } satisfies SourceKind<typeof kafkaSchema>;

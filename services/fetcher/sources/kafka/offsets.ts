@@ -3,11 +3,10 @@
  * looked up once when the job opens the source (kafka/index.ts says how they are chosen), and
  * the kafkajs client options both the lookup and the consumer use.
  */
-import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
 import kafkajs from 'kafkajs';
-import type { Admin, KafkaConfig, logCreator, SASLOptions } from 'kafkajs';
+import type { Admin, KafkaConfig, logCreator } from 'kafkajs';
 import { ConfigError, SourceError } from '../../../../shared/errors.js';
+import { kafkaSecurity } from '../../../../shared/kafka/security.js';
 import type { Logger } from '../../../../shared/log.js';
 import { retry, RetryError } from '../../../../shared/retry.js';
 import type { KafkaSection } from './schema.js';
@@ -33,27 +32,10 @@ export function offsetRange(p: { low: number; high: number; offset?: number | st
 
 /** kafkajs client options from `[fetcher.kafka]`. */
 export function clientConfig(k: KafkaSection, log: Logger, retries: number): KafkaConfig {
-  let ssl: KafkaConfig['ssl'];
-  if (k.ssl === true) ssl = true;
-  else if (typeof k.ssl === 'object') {
-    const read = (key: 'ca' | 'cert' | 'key'): Buffer | undefined => {
-      const path = k.ssl && typeof k.ssl === 'object' ? k.ssl[key] : undefined;
-      if (!path) return undefined;
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new ConfigError([{ key: `fetcher.kafka.ssl.${key}`, message: `cannot read ${path}: ${(err as Error).message}` }]);
-      }
-    };
-    const tls: ConnectionOptions = { ca: read('ca'), cert: read('cert'), key: read('key'), passphrase: k.ssl.passphrase, servername: k.ssl.servername, rejectUnauthorized: k.ssl.reject_unauthorized };
-    ssl = tls;
-  }
-  const sasl = k.sasl ? ({ mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password } as SASLOptions) : undefined;
   return {
     clientId: k.client_id,
     brokers: k.brokers,
-    ssl,
-    sasl,
+    ...kafkaSecurity(k, 'fetcher.kafka'),
     connectionTimeout: k.connect_timeout_ms,
     requestTimeout: k.request_timeout_ms,
     retry: { retries, initialRetryTime: k.backoff_ms, maxRetryTime: k.backoff_max_ms },

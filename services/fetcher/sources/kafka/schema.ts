@@ -4,6 +4,7 @@
  * starts). No offsets are committed: the consumer group is a throwaway one of the fetcher's own.
  */
 import { z } from 'zod';
+import { kafkaSaslSchema, kafkaSslSchema } from '../../../../shared/kafka/security.js';
 import { ANALYZERS } from '../../analyzers/names.js';
 
 export const kafkaSchema = z.strictObject({
@@ -24,27 +25,8 @@ export const kafkaSchema = z.strictObject({
     .union([z.number().int(), z.enum(['oldest', 'newest', 'earliest', 'latest'])], { error: 'expected "oldest", "newest" or an offset (negative: that many records before the end)' })
     .optional(),
   client_id: z.string().min(1).default('havok'),
-  /** TLS: `true` (system CAs) or `{ ca, cert, key }` PEM file paths and options. */
-  ssl: z
-    .union([
-      z.boolean(),
-      z.strictObject({
-        ca: z.string().optional(),
-        cert: z.string().optional(),
-        key: z.string().optional(),
-        passphrase: z.string().optional(),
-        servername: z.string().optional(),
-        reject_unauthorized: z.boolean().default(true),
-      }),
-    ])
-    .optional(),
-  sasl: z
-    .strictObject({
-      mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
-      username: z.string().min(1),
-      password: z.string(),
-    })
-    .optional(),
+  ssl: kafkaSslSchema.optional(),
+  sasl: kafkaSaslSchema.optional(),
   /** Connection attempts after the first failed one before the fetcher gives up (exit 1). */
   retries: z.number().int().nonnegative().default(5),
   /** First retry delay; doubled per retry up to `backoff_max_ms`. */
