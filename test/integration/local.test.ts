@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import { freePort } from '../support/ports.js';
+import { alive, commandLine, descendants } from '../support/processes.js';
 import { APACHE_LOG } from '../support/havok-cli.js';
 
 /** Pids of processes whose command line contains `needle`. */
@@ -24,19 +25,22 @@ describe('havok local', { timeout: 120_000 }, () => {
     await using fx = await havokFixture({ nats: false, target: true });
     // An unused port: nothing answers, so havok local starts a nats-server of its own.
     const job = fx.job({ job: 'ctrlc', log: APACHE_LOG, nats: 'nats://127.0.0.1:1', job_toml: 'speed = 10\nmax_idle_ms = 100' });
-    const serversBefore = processesWith('nats-server.*--ports_file_dir').length;
     const run = fx.havok(['local', '--config', job.config, '--replayers', '2']);
     // Wait until requests flow: every actor is up.
-    await check(() => fx.target.count() > 20, 30_000, 'requests to arrive');
+    await check(() => fx.target.count() > 20, 60_000, 'requests to arrive');
+    // Reporter, router, two replayers and the time wheel; the fetcher too unless it has read the
+    // whole log already (it exits then).
     const actors = processesWith(job.config);
-    assert.ok(actors.length >= 6, `expected 6 actor processes, saw ${actors.length}`);
-    assert.equal(processesWith('nats-server.*--ports_file_dir').length, serversBefore + 1, 'havok local started its own nats-server');
+    assert.ok(actors.length >= 5, `expected at least 5 actor processes, saw ${actors.length}`);
+    // Its own nats-server: a child of this run (other runs on the machine start theirs).
+    const servers = descendants(run.proc.pid!).filter((pid) => /(^|\/)nats-server /.test(commandLine(pid)));
+    assert.equal(servers.length, 1, 'havok local started its own nats-server');
     run.proc.kill('SIGINT');
     const res = await run.done;
     assert.equal(res.code, 130, `exit code after Ctrl-C\n${res.stderr}`);
     await check(() => processesWith(job.config).length === 0, 10_000, 'every actor process to exit');
     assert.deepEqual(processesWith(job.dir), [], 'no process refers to the job dir');
-    await check(() => processesWith('nats-server.*--ports_file_dir').length === serversBefore, 10_000, 'its nats-server to exit');
+    await check(() => !alive(servers[0]!), 10_000, 'its nats-server to exit');
   });
 });
 
