@@ -43,6 +43,29 @@ export const subjects = {
   checkpoints: (job: string) => `havok.${job}.checkpoint.*`,
 } as const;
 
+/** The subjects a job's actors read live (checkpoints aside: stored state, read once at start). */
+type LiveSubject = Exclude<keyof typeof subjects, 'checkpoint' | 'checkpoints'>;
+
+/**
+ * Every live subject of a job, with `replayer` as the one replayer's id: for whatever must cover
+ * them all (a test that floods each one). A record, so a subject added above without an entry
+ * here fails to compile.
+ */
+export function jobSubjects(job: string, replayer: string): string[] {
+  const live: Record<LiveSubject, string> = {
+    records: subjects.records(job),
+    dispatch: subjects.dispatch(job),
+    replayer: subjects.replayer(job, replayer),
+    heartbeat: subjects.heartbeat(job),
+    router: subjects.router(job),
+    stats: subjects.stats(job),
+    status: subjects.status(job),
+    control: subjects.control(job),
+    ended: subjects.ended(job),
+  };
+  return Object.values(live);
+}
+
 /**
  * Where a message is read from: a subject above, the reply inbox of a control request, or the
  * value of a lease key (`leaseBucketName`).

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { subjects } from '../../shared/protocol.js';
+import { jobSubjects } from '../../shared/protocol.js';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
 import { garbageMessages } from '../support/garbage.js';
@@ -40,17 +40,7 @@ describe('malformed messages on every job subject', { timeout: 120_000 }, () => 
     await check(() => target.count() >= 200, 60_000, 'the job to be running');
 
     const nc = await fx.connect();
-    const flooded = [
-      subjects.records('flood'),
-      subjects.dispatch('flood'),
-      subjects.replayer('flood', 'r1'),
-      subjects.heartbeat('flood'),
-      subjects.router('flood'),
-      subjects.stats('flood'),
-      subjects.status('flood'),
-      subjects.control('flood'),
-      subjects.ended('flood'),
-    ];
+    const flooded = jobSubjects('flood', 'r1');
     for (const [i, subject] of flooded.entries()) {
       for (const m of garbageMessages(PER_SUBJECT, 1000 + i)) nc.publish(subject, m);
       await nc.flush();

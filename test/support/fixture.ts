@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { startHavok, writeJob, type JobFiles, type JobOptions, type RunResult, type Running, type StartOptions } from './havok-cli.js';
+import { descendants } from './processes.js';
 import { startNatsServer, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
 import { startTarget, type TargetHandle, type TargetOptions } from './target-server.js';
 
@@ -77,16 +78,35 @@ class CleanupStack {
   }
 }
 
-/** SIGKILL to its process group (its children too) if still running, then wait for its stdio to close: no process outlives the test. */
+/** How long a reaped process's pipes may stay open after it is gone (held by an orphan). */
+const PIPE_GRACE_MS = 5000;
+
+/**
+ * SIGKILL it and everything it started (`havok local`'s actors inherit its stderr: killed alone,
+ * it would leave them running, holding the pipe, and `done` would never resolve), then wait for
+ * its stdio to close: no process outlives the test. Pipes an orphan still holds after a grace
+ * (the parent exited before the test ended, its children did not) are closed from this side.
+ */
 async function reap(p: Running): Promise<void> {
-  if (p.proc.exitCode === null && p.proc.signalCode === null && p.proc.pid !== undefined) {
-    try {
-      process.kill(-p.proc.pid, 'SIGKILL');
-    } catch {
-      p.proc.kill('SIGKILL');
+  if (p.proc.pid !== undefined && p.proc.exitCode === null && p.proc.signalCode === null) {
+    const tree = descendants(p.proc.pid);
+    p.proc.kill('SIGKILL');
+    for (const pid of tree) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
     }
   }
-  await p.done;
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([p.done.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), PIPE_GRACE_MS)))]);
+  clearTimeout(timer);
+  if (!closed) {
+    p.proc.stdout?.destroy();
+    p.proc.stderr?.destroy();
+    await p.done;
+  }
 }
 
 export async function havokFixture<const O extends FixtureOptions = Record<never, never>>(opts?: O): Promise<HavokFixture<O>> {

@@ -31,7 +31,8 @@ export async function startGateway(fx: HavokFixture, toml: string, name = 'gatew
   writeFileSync(config, [`[nats]`, `url = "${fx.nats?.url}"`, `[gateway]`, `listen = "127.0.0.1:${port}"`, toml].join('\n'));
   const proc = fx.havok(['gateway', '--config', config, ...args], env);
   const url = `http://127.0.0.1:${port}`;
-  await check(async () => (await fetch(`${url}/metrics`)).ok, 20_000, 'the gateway to listen');
+  // Generous: a node process starting beside another test file's load may take a while.
+  await check(async () => (await fetch(`${url}/metrics`)).ok, 60_000, 'the gateway to listen');
   return { url, config, proc };
 }
 

@@ -37,9 +37,6 @@ export function startHavok(args: string[], env: Record<string, string> = {}, whe
   const proc = spawn(cmd, argv, {
     env: { ...process.env, HAVOK_LOG_LEVEL: process.env.HAVOK_LOG_LEVEL ?? 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: a reap kills `havok local`'s actors and nats-server with it, which
-    // hold its stdio open and would otherwise keep a failed test waiting for their end.
-    detached: true,
   });
   let stdout = '';
   let stderr = '';
