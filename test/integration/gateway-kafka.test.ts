@@ -77,7 +77,7 @@ describe('gateway → Kafka', () => {
     const byText = (a: unknown, b: unknown): number => JSON.stringify(a).localeCompare(JSON.stringify(b));
     for (const [codec, attribute] of Object.entries(codecs)) {
       const r = await post(gw.url, codec, lines.join('\n') + '\n', { key: codec });
-      assert.deepEqual([r.status, r.json], [200, { accepted: lines.length, dropped: 0, malformed: 0 }], codec);
+      assert.deepEqual([r.status, r.json], [200, { accepted: lines.length, dropped: 0, malformed: 0, sampled_out: 0 }], codec);
       const batches = broker.compressions(`t-${codec}`, 0);
       assert.ok(batches.length >= 3, `${codec}: ${lines.length} lines in batches of 100`);
       assert.deepEqual(new Set(batches), new Set([attribute]), `${codec}: every batch has compression attribute ${attribute}`);
@@ -101,7 +101,7 @@ describe('gateway → Kafka', () => {
       `[gateway.producers.${label}]\ntype = "kafka"\nbrokers = ["${broker.address}"]\ntopic = "t"\nssl = { ca = "cert.pem" }\nsasl = { mechanism = "plain", username = "havok", password = "${password}" }\n[gateway.repos.${label}]\noutput = "${label}"\n`;
     const gw = await startGateway(fx, ['store_timeout_ms = 3000', producer('good', 's3cret'), producer('bad', 'wrong')].join('\n'));
     const r = await post(gw.url, 'good', batchLines(0, 20), { key: 'tls0' });
-    assert.deepEqual([r.status, r.json], [200, { accepted: 20, dropped: 0, malformed: 0 }]);
+    assert.deepEqual([r.status, r.json], [200, { accepted: 20, dropped: 0, malformed: 0, sampled_out: 0 }]);
     assert.deepEqual(broker.records('t', 0).map((m) => (JSON.parse(m.value!.toString('utf8')) as { url: string }).url), Array.from({ length: 20 }, (_, i) => `/b0/${i}`));
     assert.ok((broker.calls.SaslAuthenticate ?? 0) >= 1, 'the producer authenticated');
     const refused = await post(gw.url, 'bad', batchLines(1, 5));
