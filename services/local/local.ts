@@ -115,7 +115,11 @@ export async function runLocal(cfg: HavokConfig, opts: LocalOptions, log: Logger
   };
   // The children reach the server found or started here: a `--set nats.url=…` (from `--nats`)
   // naming one that did not answer must not send them to it, so the URL in use goes last.
-  const common = ['--config', opts.configPath, ...opts.set.flatMap((s) => ['--set', s]), '--set', `nats.url=${JSON.stringify(natsUrl)}`];
+  // The clock starts once every replayer started here has joined (warm, connected): the records of
+  // the warm-up (the first warmup_ms) leave at once and would all go to the first one. A
+  // `--set job.min_replayers=…` of the user's comes after, and wins.
+  const waitForAll = opts.replayers > cfg.job.min_replayers ? ['--set', `job.min_replayers=${opts.replayers}`] : [];
+  const common = ['--config', opts.configPath, ...waitForAll, ...opts.set.flatMap((s) => ['--set', s]), '--set', `nats.url=${JSON.stringify(natsUrl)}`];
   const spawnActor = (name: string, args: string[], stdout: 'inherit' | 'ignore'): Child => {
     const proc = spawn(process.execPath, [...actorNodeFlags(args[0], cfg), BIN, ...args, ...common], { env, stdio: ['ignore', stdout, 'inherit'] });
     const exited = new Promise<number>((resolve) => proc.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : 1))));
