@@ -23,7 +23,7 @@ import { actorNodeFlags } from '../services/local/local.js';
 import { startNatsServer } from '../services/local/nats-server.js';
 import type { PhaseOutput } from './nginx-phase.js';
 import { fmtN, fmtRatio, type Row } from './rows.js';
-import { freePort } from './nginx.js';
+import { freePort } from '../shared/ports.js';
 
 export interface GatewayPhaseContext {
   dir: string;

@@ -20,8 +20,6 @@ import { join } from 'node:path';
 import type { BenchTarget, TargetStats } from './types.js';
 import { freePort } from '../shared/ports.js';
 
-export { freePort };
-
 export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
 
 /** One logged request: arrival (epoch ms, ms resolution) and the request URI as sent. */

@@ -52,7 +52,8 @@ import { newHistogram, percentilesMs, recordMs, type Percentiles } from '../shar
 import { CpuMeter, type CpuUse } from './cpu.js';
 import type { BenchTarget, HavokRun, HavokRunOptions, TargetStats } from './types.js';
 import { checkRun, droppedText, fmtN, fmtRatio, table, type Row } from './rows.js';
-import { freePort, startNginx, type Nginx } from './nginx.js';
+import { startNginx, type Nginx } from './nginx.js';
+import { freePort } from '../shared/ports.js';
 import { rateOf, runNginxPaced, runNginxUntimed, type NginxPhaseContext, type PhaseOutput } from './nginx-phase.js';
 import { generateLog } from './generate-log.js';
 import { LATE_MS, STEADY_AFTER_S, targetLateness } from './lateness.js';

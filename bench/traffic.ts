@@ -42,9 +42,15 @@ export interface TrafficBenchResult {
    * (delivery): on a shared machine the wall-clock rates above depend on the neighbours, these
    * do much less; 1e6 / max(client, server) is the rate with a core each.
    */
-  scan_cpu_us: { client: number; server: number };
-  regex_scan_cpu_us: { client: number; server: number };
-  bare_read_cpu_us: { client: number; server: number };
+  scan_cpu_us: CpuSplit;
+  regex_scan_cpu_us: CpuSplit;
+  bare_read_cpu_us: CpuSplit;
+}
+
+/** CPU µs per record of this process and of nats-server. */
+interface CpuSplit {
+  client: number;
+  server: number;
 }
 
 const LOOKUPS = 200;
@@ -64,7 +70,7 @@ function procCpuS(pid: number | undefined): number {
 }
 
 /** Runs `fn` (which returns records handled) and measures records/s and CPU µs per record. */
-async function scanCost(natsPid: number | undefined, fn: () => Promise<number>): Promise<{ perS: number; cpu: { client: number; server: number } }> {
+async function scanCost(natsPid: number | undefined, fn: () => Promise<number>): Promise<{ perS: number; cpu: CpuSplit }> {
   const t = performance.now();
   const c0 = process.cpuUsage();
   const s0 = procCpuS(natsPid);

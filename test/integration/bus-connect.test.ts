@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import { connectBus } from '../../shared/bus.js';
 import { loadConfig } from '../../shared/config.js';
 import { captureLog } from '../support/log-capture.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 
 
 

@@ -10,7 +10,7 @@ import { suiteBrowser } from '../support/browser.js';
 import { listening, openConsole, press, text } from '../support/console-page.js';
 import { havokFixture } from '../support/fixture.js';
 import { pacedJsonl } from '../support/havok-cli.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 
 describe('live web console: access', { timeout: 240_000 }, () => {
   const browser = suiteBrowser();

@@ -19,7 +19,7 @@ import { listening, openConsole, press, text } from '../support/console-page.js'
 import { ctl } from '../support/ctl.js';
 import { havokFixture } from '../support/fixture.js';
 import { pacedJsonl, readReport, REPO_ROOT } from '../support/havok-cli.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 import type { RecordedRequest } from '../support/target-server.js';
 
 /** Screenshots are test artifacts: reports/ is ignored by git. */

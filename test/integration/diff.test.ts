@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
 import { readReport } from '../support/havok-cli.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 
 const ITEMS = 80;
 const USERS = 60;

@@ -17,7 +17,7 @@ import { readReport } from '../support/havok-cli.js';
 import { createTrafficStream, publishTraffic } from '../support/traffic.js';
 import { trafficLines } from '../support/traffic-lines.js';
 import { jetstream } from '@nats-io/jetstream';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 
 const BATCHES = 100;
 const LINES = 1000;

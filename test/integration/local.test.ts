@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 import { alive, commandLine, descendants } from '../support/processes.js';
 import { APACHE_LOG } from '../support/havok-cli.js';
 

@@ -19,7 +19,7 @@ import { startSlsServer, type Fault, type SlsLog, type SlsServerHandle } from '.
 import { startTarget } from '../support/target-server.js';
 import { worstOvertake } from '../support/order.js';
 import { captureLog } from '../support/log-capture.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../shared/ports.js';
 
 const PROJECT = 'havok-test';
 const LOGSTORE = 'access-log';

@@ -15,7 +15,7 @@ import { TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { check } from './check.js';
 import type { HavokFixture } from './fixture.js';
 import type { Running } from './havok-cli.js';
-import { freePort } from './ports.js';
+import { freePort } from '../../shared/ports.js';
 
 export interface GatewayHandle {
   url: string;
