@@ -274,21 +274,9 @@ function maybeStart(s: WheelState, now: number): boolean {
   return true;
 }
 
-/**
- * How far ahead records leave at `now`: `lead_ms`, except during the warm-up before the first due
- * time, when every record due in the replay's first `warmup_ms` leaves at once. They then wait in
- * the replayers' queues when the clock reaches them, and the time wheel and router, still cold,
- * have nothing to do in that first stretch but the replayers' sends: a start that releases at the
- * full rate from the first due time on made the first second the replay's latest (bench/README.md).
- * Flow control (`max_backlog`) still bounds what leaves.
- */
-export function releaseHorizon(pacer: PacerState, now: number, cfg: Pick<WheelSettings, 'leadMs' | 'warmupMs'>): number {
-  return now < pacer.originWall ? Math.max(now + cfg.leadMs, pacer.originWall + cfg.warmupMs) : now + cfg.leadMs;
-}
-
 function collectDue(s: WheelState, pacer: PacerState, now: number, r: StepResult): void {
   const { cfg, progress: p } = s;
-  const horizon = releaseHorizon(pacer, now, cfg);
+  const horizon = now + cfg.leadMs;
   const rate = rateIn(p);
   let out: DueRecord[] = [];
   let released = 0;

@@ -54,46 +54,29 @@ describe('time wheel step', () => {
     assert.equal(r.started, true);
     assert.equal(s.progress.state, 'running');
     assert.equal(s.progress.started_at, T0 + 10);
-    assert.deepEqual(r.batches.flat().map((x) => [x.ts, x.due]), [[1000, T0 + 10 + 500]], 'due in the first warmup_ms: leaves as the clock starts');
-  });
-
-  test('during the warm-up, the records due in the first warmup_ms leave at once; later ones lead_ms ahead', () => {
-    // 10 ms apart, 2 s of log; warm-up 500 ms, lead 50 ms.
-    const s = job(200);
-    const r = step(s, T0);
-    assert.equal(r.started, true);
-    const first = r.batches.flat();
-    assert.deepEqual([first[0].due, first.at(-1)!.due], [T0 + 500, T0 + 1000], 'the first warmup_ms of the replay, at the start');
-    assert.ok(r.wakeAt !== null && r.wakeAt < T0 + 500, 'wakes again before the first due time');
-    assert.deepEqual(step(s, T0 + 600).batches.flat(), [], 'nothing more until the lead window reaches past the warm-up batch');
-    const next = step(s, T0 + 960).batches.flat();
-    assert.deepEqual([next[0].due, next.at(-1)!.due], [T0 + 1010, T0 + 1010], 'then lead_ms ahead, as in steady state');
+    assert.deepEqual(r.batches, [], 'due at T0 + 10 + 500: not within the lead yet');
+    assert.equal(r.wakeAt, T0 + 10 + 500 - 50, 'wakes when the record enters the lead window');
   });
 
   test('releases in timestamp order, each at least 4/5 of lead_ms before its due time, stamped with it', () => {
     const s = newWheel(settings(), undefined, T0);
-    // Out of order within the window, two sources interleaved; log ms ×100 so that some records
-    // fall after the warm-up's first 500 ms (those leave at the start, the test above).
-    ingestBatch(s, batch([rec(3000, 0), rec(1000, 1), rec(2000, 2)], 0, 0, 2));
-    ingestBatch(s, batch([rec(1500, 0, 1), rec(1000, 1, 1)], 0, 1, 2));
+    // Out of order within the window, two sources interleaved.
+    ingestBatch(s, batch([rec(30, 0), rec(10, 1), rec(20, 2)], 0, 0, 2));
+    ingestBatch(s, batch([rec(15, 0, 1), rec(10, 1, 1)], 0, 1, 2));
     end(s, 0, 2);
     end(s, 1, 2);
     routerSaid(s, 1, 0);
     const released: Array<{ r: DueRecord; at: number }> = [];
     let now = T0;
-    for (let i = 0; i < 1000; i++) {
+    for (let i = 0; i < 100; i++) {
       const r = step(s, now);
       for (const b of r.batches) for (const x of b) released.push({ r: x, at: now });
       if (r.complete || r.wakeAt === null) break;
       now = r.wakeAt;
     }
-    assert.deepEqual(released.map(({ r }) => [r.ts, r.src]), [[1000, 0], [1000, 1], [1500, 1], [2000, 0], [3000, 0]]);
+    assert.deepEqual(released.map(({ r }) => [r.ts, r.src]), [[10, 0], [10, 1], [15, 1], [20, 0], [30, 0]]);
     for (const { r, at } of released) {
-      assert.equal(r.due, T0 + 500 + (r.ts - 1000), 'due = origin + (ts − first) / speed');
-      if (r.due <= T0 + 1000) {
-        assert.equal(at, T0, 'due in the first warmup_ms: released as the clock starts');
-        continue;
-      }
+      assert.equal(r.due, T0 + 500 + (r.ts - 10), 'due = origin + (ts − first) / speed');
       assert.ok(r.due - at >= 40 - 1e-9, `released ${r.due - at} ms before due (lead 50)`);
       assert.ok(r.due - at <= 50, 'never more than lead_ms early');
     }
