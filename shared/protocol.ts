@@ -121,9 +121,12 @@ export const lifeId = (key: string): string => {
 
 // ---------------------------------------------------------------------------------------------
 // Traffic stream: what the gateway records, `havok traffic` searches and `[fetcher] type =
-// "jetstream"` replays (docs/traffic.md). Each stored message is one request line as UTF-8 JSON
-// (after its repo's executers) plus `received_ms`, on `havok.traffic.<repo>.<METHOD>`; not
-// msgpack, so any tool can read it.
+// "jetstream"` replays (docs/traffic.md). Each stored line is one request as UTF-8 JSON (after
+// its repo's executers) plus `received_ms`; not msgpack, so any tool can read it. A message on
+// `havok.traffic.<repo>.<METHOD>` holds one or more lines of one POST, separated by "\n" (JSON
+// text never holds a raw newline): one JetStream message, ack and read per line made the store
+// as slow as nats-server's per-message cost (docs/architecture.md). A stored line is addressed
+// by its message's sequence and its place in it: `SEQ:LINE` (`SEQ` alone means line 0).
 
 /** JetStream stream of recorded traffic (the default name; configurable where it is used). */
 export const TRAFFIC_STREAM = 'HAVOK_TRAFFIC';
@@ -140,6 +143,56 @@ export const trafficMethodToken = (method: string): string => {
 /** Subject of one stored line: `havok.traffic.<repo>.<METHOD>`. `repo` must be a SAFE_TOKEN. */
 export function trafficSubject(repo: string, method: string): string {
   return `havok.traffic.${repo}.${trafficMethodToken(method)}`;
+}
+
+/** The separator of a traffic message's lines: "\n" as a byte. */
+const TRAFFIC_LINE_BREAK = 0x0a;
+
+/** A traffic message's payload from its lines (each one JSON text, no raw newline). */
+export const trafficMessage = (lines: readonly string[]): string => lines.join('\n');
+
+/**
+ * The lines of a traffic message, as views of its bytes (no copy), in order; empty lines are
+ * skipped (a message never holds one). A message of one line is that line.
+ */
+export function trafficLines(data: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = 0;
+  for (;;) {
+    const end = data.indexOf(TRAFFIC_LINE_BREAK, start);
+    const stop = end < 0 ? data.length : end;
+    if (stop > start) out.push(data.subarray(start, stop));
+    if (end < 0) return out;
+    start = end + 1;
+  }
+}
+
+/**
+ * Lines a traffic message may hold at most (the gateway splits a POST's lines of one subject
+ * into messages of at most this many lines and at most the server's payload): a position
+ * (`trafficPosition`) keeps the line in the low bits of one number.
+ */
+export const TRAFFIC_MAX_LINES = 4096;
+const LINE_SPAN = 2 ** 20;
+
+/**
+ * A stored line's position as one number, ordered as the stream is (sequence, then line): what a
+ * checkpoint or a cursor keeps. Sequences up to 2^33 fit exactly.
+ */
+export const trafficPosition = (seq: number, line: number): number => seq * LINE_SPAN + line;
+/** The sequence and line of a position. */
+export const positionParts = (pos: number): { seq: number; line: number } => ({ seq: Math.floor(pos / LINE_SPAN), line: pos % LINE_SPAN });
+
+/** A stored line's address as people see it: `SEQ:LINE`. */
+export const trafficLineId = (seq: number, line: number): string => `${seq}:${line}`;
+
+/** `SEQ` or `SEQ:LINE` → its parts (`SEQ` alone: line 0); undefined when it is neither. */
+export function parseTrafficLineId(text: string): { seq: number; line: number } | undefined {
+  const m = /^(\d{1,15})(?::(\d{1,7}))?$/.exec(text);
+  if (!m) return undefined;
+  const seq = Number(m[1]);
+  const line = m[2] === undefined ? 0 : Number(m[2]);
+  return seq >= 1 && line < LINE_SPAN ? { seq, line } : undefined;
 }
 
 /** Subject filter of a repo and/or method: `havok.traffic.<repo|*>.<METHOD|*>`. */

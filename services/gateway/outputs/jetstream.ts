@@ -1,24 +1,29 @@
 /**
  * `type = "jetstream"`: the traffic stream (the shared contract in shared/protocol.ts). The
- * stream is created when missing (limits by age and bytes, replicas) and kept up to date. Each
- * line is one publish with the Idempotency-Key's message id, all of a POST's lines in flight at
- * once; the POST is acknowledged when every publish ack is in. While NATS is disconnected a POST
- * fails at once (503) rather than waiting out the timeout in the client's reconnect buffer.
+ * stream is created when missing (limits by age and bytes, replicas) and kept up to date. A
+ * POST's lines are packed into one message per subject (pack.ts; more when they exceed the
+ * server's payload or TRAFFIC_MAX_LINES), each published with the Idempotency-Key's message id,
+ * all in flight at once; the POST is acknowledged when every publish ack is in. While NATS is
+ * disconnected a POST fails at once (503) rather than waiting out the timeout in the client's
+ * reconnect buffer.
  */
 import { DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '../../../shared/bus.js';
-import { TRAFFIC_SUBJECTS } from '../../../shared/protocol.js';
+import { TRAFFIC_MAX_LINES, TRAFFIC_SUBJECTS } from '../../../shared/protocol.js';
 import { StoreError } from '../errors.js';
 import type { JetStreamProducerSettings } from '../settings.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
+import { packLines, type PackedMessage } from './pack.js';
 import type { Producer, ProducerContext } from './types.js';
 
 /**
- * Publishes awaiting their ack at once, over all POSTs. Beyond it a line waits for a slot before
+ * Publishes awaiting their ack at once, over all POSTs. Beyond it a message waits for a slot before
  * it is sent, so `store_timeout_ms` times the server's answer, not a queue in this process: a
  * loaded server makes POSTs slower, not failed.
  */
-const PUBLISH_WINDOW = 2048;
+const PUBLISH_WINDOW = 256;
+/** Room left in a message for its headers (the message id) under the server's max_payload. */
+const HEADER_ROOM = 1024;
 
 /** A counting semaphore: `acquire` resolves when a slot is free. */
 class Window {
@@ -92,12 +97,12 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
     // NATS may come back later: the first POST tries again (and gets 503 until it works).
     ctx.log.warn({ err: (err as Error).message, stream: s.stream }, 'cannot create the traffic stream yet');
   }
-  const maxPayload = nc.info?.max_payload ?? 1024 * 1024;
+  const maxPayload = (nc.info?.max_payload ?? 1024 * 1024) - HEADER_ROOM;
   const window = new Window(PUBLISH_WINDOW);
-  const publish = async (l: StoredLine, idKey: string | undefined): Promise<unknown> => {
+  const publish = async (m: PackedMessage, idKey: string | undefined): Promise<unknown> => {
     await window.acquire();
     try {
-      return await js.publish(l.subject, l.payload, idKey === undefined ? undefined : { msgID: `${idKey}:${l.index}` });
+      return await js.publish(m.subject, m.payload, idKey === undefined ? undefined : { msgID: `${idKey}:${m.first}` });
     } finally {
       window.release();
     }
@@ -111,11 +116,12 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
       } catch (err) {
         throw new StoreError(`cannot create stream ${s.stream}: ${(err as Error).message}`, { cause: err });
       }
-      const acks = await Promise.allSettled(lines.map((l) => publish(l, idKey)));
-      const failed = acks.filter((a) => a.status === 'rejected');
+      const messages = packLines(lines, maxPayload, TRAFFIC_MAX_LINES);
+      const acks = await Promise.allSettled(messages.map((m) => publish(m, idKey)));
+      const failed = acks.flatMap((a, i) => (a.status === 'rejected' ? [{ lines: messages[i]!.lines, err: a.reason as Error }] : []));
       if (failed.length) {
-        const first = (failed[0] as PromiseRejectedResult).reason as Error;
-        throw new StoreError(`${failed.length} of ${lines.length} lines not acknowledged by stream ${s.stream}: ${first.message}`, { cause: first });
+        const lost = failed.reduce((n, f) => n + f.lines, 0);
+        throw new StoreError(`${lost} of ${lines.length} lines (${failed.length} of ${messages.length} messages) not acknowledged by stream ${s.stream}: ${failed[0]!.err.message}`, { cause: failed[0]!.err });
       }
     },
     // The connection is the gateway's (shared with the traffic store): it closes it after the outputs.
