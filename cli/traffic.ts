@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import type { HavokConfig } from '../shared/config.js';
 import { ConfigError } from '../shared/errors.js';
 import type { FilterError, FilterFlags } from '../services/traffic/filter.js';
+import { parseTrafficLineId } from '../shared/protocol.js';
 
 interface TrafficFlags extends FilterFlags {
   config?: string;
@@ -89,11 +90,13 @@ export function addTrafficCommands(program: Command, withConfigOptions: (cmd: Co
       process.exitCode = await withStore(flags, (m, cfg) => m.queryCommand(cfg, flags, { limit: flags.limit, order: flags.oldest ? 'oldest' : 'newest', cursor: flags.cursor, scanBudget: flags.scanBudget }));
     });
 
-  withConfigOptions(traffic.command('show <seq>').description('print one stored record whole, as JSON'))
+  withConfigOptions(traffic.command('show <id>').description('print one stored record whole, as JSON: its id SEQ:LINE as `query` prints it (SEQ alone: line 0 of message SEQ)'))
     .option('--stream <name>', 'traffic stream', 'HAVOK_TRAFFIC')
-    .addHelpText('after', '\nExample:\n  havok traffic show 123456 --nats nats://10.0.0.5:4222')
-    .action(async (seq: string, flags: TrafficFlags) => {
-      process.exitCode = await withStore(flags, (m, cfg) => m.showCommand(cfg, flags, positiveInt(seq, 'SEQ')));
+    .addHelpText('after', '\nExample:\n  havok traffic show 123456:7 --nats nats://10.0.0.5:4222')
+    .action(async (id: string, flags: TrafficFlags) => {
+      const at = parseTrafficLineId(id);
+      if (!at) throw new ConfigError([{ key: 'ID', message: `expected SEQ or SEQ:LINE (as \`havok traffic query\` prints it), got ${JSON.stringify(id)}` }]);
+      process.exitCode = await withStore(flags, (m, cfg) => m.showCommand(cfg, flags, at.seq, at.line));
     });
 
   withFilterOptions(withConfigOptions(traffic.command('stats').description('count matching records by repo, route template, method and status')))

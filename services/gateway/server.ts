@@ -10,7 +10,7 @@ import type { TrafficRoutes } from '../traffic/http.js';
 
 export interface ServerOptions {
   retryAfterS: number;
-  /** GET /traffic and /traffic/{seq} over the traffic stream (docs/traffic.md); absent = not served. */
+  /** GET /traffic and /traffic/{id} over the traffic stream (docs/traffic.md); absent = not served. */
   traffic?: TrafficRoutes;
 }
 
@@ -44,8 +44,8 @@ export function buildServer(d: IngestDeps, opts: ServerOptions) {
       const a = await traffic.list(request.url);
       return reply.code(a.status).send(a.body);
     });
-    app.get<{ Params: { seq: string } }>('/traffic/:seq', async (request, reply) => {
-      const a = await traffic.show(request.params.seq);
+    app.get<{ Params: { id: string } }>('/traffic/:id', async (request, reply) => {
+      const a = await traffic.show(request.params.id);
       return reply.code(a.status).send(a.body);
     });
   }

@@ -58,7 +58,7 @@ const compiled = (flags: StoreFlags) => compileFilter(parseFilter(rawFromFlags(f
 const iso = (ms: number | undefined): string => (ms === undefined ? '-'.padEnd(24) : new Date(ms).toISOString());
 
 export function formatRecord(r: TrafficRecord): string {
-  return [String(r.seq).padStart(9), iso(r.time_ms ?? r.stored_ms), r.repo.padEnd(12), (r.method || '_').padEnd(7), String(r.status ?? '-').padEnd(3), r.url, r.trace_id ?? ''].join('  ').trimEnd();
+  return [r.id.padStart(11), iso(r.time_ms ?? r.stored_ms), r.repo.padEnd(12), (r.method || '_').padEnd(7), String(r.status ?? '-').padEnd(3), r.url, r.trace_id ?? ''].join('  ').trimEnd();
 }
 
 /** Notes for stderr: nothing the query did is left unsaid. */
@@ -87,10 +87,10 @@ export async function queryCommand(cfg: HavokConfig, flags: StoreFlags, opts: Qu
 
 const clean = <T extends object>(o: T): T => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
-export async function showCommand(cfg: HavokConfig, flags: StoreFlags, seq: number): Promise<number> {
+export async function showCommand(cfg: HavokConfig, flags: StoreFlags, seq: number, line: number): Promise<number> {
   return withOpen(cfg, flags, async (c) => {
     try {
-      process.stdout.write(JSON.stringify(await showRecord(c, seq), null, 2) + '\n');
+      process.stdout.write(JSON.stringify(await showRecord(c, seq, line), null, 2) + '\n');
       return 0;
     } catch (err) {
       if (!(err instanceof RecordNotFoundError)) throw err;
@@ -125,7 +125,7 @@ export async function indexCommand(cfg: HavokConfig, flags: StoreFlags, once: bo
         untilCaughtUp: once,
         ...(traceField ? { traceFieldOf: () => traceField } : {}),
       });
-      process.stdout.write(`indexed ${stats.indexed} trace entries from ${stats.read} records (${stats.malformed} malformed); watermark ${stats.watermark}\n`);
+      process.stdout.write(`indexed ${stats.indexed} trace entries from ${stats.read} records in ${stats.messages} messages (${stats.malformed} malformed); watermark ${stats.watermark}\n`);
       return 0;
     } finally {
       process.off('SIGINT', onSignal);

@@ -1,5 +1,5 @@
 /**
- * `GET /traffic?<filters>` and `GET /traffic/{seq}`, framework-agnostic: each handler takes the
+ * `GET /traffic?<filters>` and `GET /traffic/{id}` (`SEQ:LINE`, or `SEQ`: line 0), framework-agnostic: each handler takes the
  * request's URL (path + query) and returns a status and a JSON body, so the gateway (fastify)
  * mounts them in a few lines and a plain node:http server can serve them too (`handle`).
  * Filters are the filter language's keys as query params; paging params are `limit`, `order`
@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { compileFilter, FilterError, filterToQuery, parseFilter, rawFromQuery } from './filter.js';
-import { ORDERS, queryTraffic, RecordNotFoundError, showRecord, type Order, type QueryOptions } from './query.js';
+import { ORDERS, parseRecordId, queryTraffic, RecordNotFoundError, showRecord, type Order, type QueryOptions } from './query.js';
 import type { TrafficStreamClient } from './scan.js';
 
 export interface HttpAnswer {
@@ -18,8 +18,8 @@ export interface HttpAnswer {
 export interface TrafficRoutes {
   /** `GET /traffic?…`: `url` is the request's path and query. */
   list(url: string): Promise<HttpAnswer>;
-  /** `GET /traffic/{seq}`. */
-  show(seq: string): Promise<HttpAnswer>;
+  /** `GET /traffic/{id}`: `SEQ:LINE`, or `SEQ` (line 0). */
+  show(id: string): Promise<HttpAnswer>;
   /** The two routes on a node:http request; false when the path is neither (the caller answers). */
   handle(req: IncomingMessage, res: ServerResponse): Promise<boolean>;
 }
@@ -79,11 +79,11 @@ export function trafficRoutes(c: TrafficStreamClient, o: TrafficRoutesOptions = 
       throw err;
     }
   };
-  const show = async (seqText: string): Promise<HttpAnswer> => {
-    const seq = Number(seqText);
-    if (!/^\d+$/.test(seqText) || !Number.isSafeInteger(seq) || seq < 1) return { status: 400, body: { error: `not a sequence: ${JSON.stringify(seqText)}` } };
+  const show = async (idText: string): Promise<HttpAnswer> => {
+    const at = parseRecordId(idText);
+    if (!at) return { status: 400, body: { error: `not a record id (SEQ or SEQ:LINE): ${JSON.stringify(idText)}` } };
     try {
-      return { status: 200, body: await showRecord(c, seq) };
+      return { status: 200, body: await showRecord(c, at.seq, at.line) };
     } catch (err) {
       if (err instanceof RecordNotFoundError) return { status: err.expired ? 410 : 404, body: { error: err.message, expired: err.expired } };
       throw err;

@@ -6,11 +6,11 @@
  * the cursor to go on from; nothing is cut silently. A trace-id query reads the index for the
  * indexed part of the stream and scans only the tail the indexer has not reached yet.
  */
-import { trafficSubjectParts } from '../../shared/protocol.js';
+import { parseTrafficLineId, trafficLineId, trafficLines, trafficSubjectParts } from '../../shared/protocol.js';
 import type { CompiledFilter } from './filter.js';
 import { FilterError } from './filter.js';
 import { lineMethod, lineStatus, lineTime, lineUrl, traceIdOf, type JsonObject } from './line.js';
-import { scanEach, seqAtTime, streamBounds, type StoredLine, type TrafficStreamClient } from './scan.js';
+import { scanEach, seqAtTime, streamBounds, type StoredLine, type StoredMessage, type TrafficStreamClient } from './scan.js';
 import { lookupTrace, readWatermark } from './trace-index.js';
 
 export const ORDERS = ['newest', 'oldest'] as const;
@@ -39,7 +39,12 @@ export const QUERY_DEFAULTS: Readonly<Defaulted> = { limit: 100, order: 'newest'
 
 /** One matching stored line, summarised. */
 export interface TrafficRecord {
+  /** `SEQ:LINE`: what `traffic show` and `GET /traffic/{id}` take. */
+  id: string;
+  /** Its message's stream sequence. */
   seq: number;
+  /** Its place in the message, 0-based. */
+  index: number;
   /** When the stream stored it, epoch ms. */
   stored_ms: number;
   /** The line's time (received_ms, else ts), epoch ms. */
@@ -62,19 +67,35 @@ export interface QueryResult {
   cursor?: string;
   /** Stored records that are not JSON objects: counted, skipped. */
   malformed: number;
-  /** Index entries (sequences) whose record has aged out of the stream. Trace queries only. */
-  expired?: number[];
+  /** Index entries (`SEQ:LINE`) whose record has aged out of the stream. Trace queries only. */
+  expired?: string[];
   /** State of the trace index. Trace queries only. */
   index?: { watermark: number; last_seq: number; current: boolean };
 }
 
-/** `o<seq>` (oldest first: next seq to read) or `n<seq>` (newest first: highest seq left). */
-export function parseCursor(cursor: string, order: Order): number {
-  const m = /^([on])(\d+)$/.exec(cursor);
-  if (!m || (m[1] === 'o') !== (order === 'oldest')) throw new FilterError('cursor', `not a cursor of a ${order}-first query: ${JSON.stringify(cursor)}`);
-  return Number(m[2]);
+/**
+ * Where a page starts. Oldest first, `o<seq>:<line>`: the next line to read. Newest first,
+ * `n<seq>:<line>`: the newest line left, or `n<seq>`: every line of message `seq` and before.
+ */
+export interface Cursor {
+  seq: number;
+  /** Oldest first: the first line to read in `seq`; newest first: the last (Infinity: all of it). */
+  line: number;
 }
-const makeCursor = (order: Order, seq: number): string => `${order === 'oldest' ? 'o' : 'n'}${seq}`;
+
+export function parseCursor(cursor: string, order: Order): Cursor {
+  const m = /^([on])(\d{1,15})(?::(\d{1,7}))?$/.exec(cursor);
+  if (!m || (m[1] === 'o') !== (order === 'oldest')) throw new FilterError('cursor', `not a cursor of a ${order}-first query: ${JSON.stringify(cursor)}`);
+  return { seq: Number(m[2]), line: m[3] !== undefined ? Number(m[3]) : order === 'oldest' ? 0 : Infinity };
+}
+
+/** Oldest first: the cursor of the line after `line` of `seq` (of the next message when `line` was its last). */
+const oldestAfter = (seq: number, next: number | undefined): string => (next === undefined ? `o${seq + 1}` : `o${trafficLineId(seq, next)}`);
+/** Newest first: the cursor of the line before `line` of `seq`. */
+const newestBefore = (seq: number, line: number): string => (line > 0 ? `n${trafficLineId(seq, line - 1)}` : `n${seq - 1}`);
+/** Whether a line is at or past a cursor in the query's order. */
+const fromCursor = (r: TrafficRecord, at: Cursor, order: Order): boolean =>
+  order === 'oldest' ? r.seq > at.seq || (r.seq === at.seq && r.index >= at.line) : r.seq < at.seq || (r.seq === at.seq && r.index <= at.line);
 
 const dec = new TextDecoder();
 
@@ -93,7 +114,9 @@ export function summarise(s: StoredLine, line: JsonObject, repo: string, traceFi
   const status = lineStatus(line);
   const trace = traceIdOf(line, traceField);
   return {
+    id: trafficLineId(s.seq, s.line),
     seq: s.seq,
+    index: s.line,
     stored_ms: s.stored_ms,
     ...(time !== undefined ? { time_ms: time } : {}),
     repo,
@@ -132,6 +155,31 @@ class Matcher {
     if (m === 'malformed') this.malformed++;
     return m && m !== 'malformed' ? summarise(s, m.line, m.repo, this.traceFieldOf?.(m.repo)) : undefined;
   }
+
+  /**
+   * Reads lines `from`…`to` (inclusive, clamped) of a message, forwards or backwards, each counted
+   * in `scanned`, until `budget` lines are counted or `take` returns false. Returns the line it
+   * stopped before (the next one in the direction of reading), or undefined when it read them
+   * all. A message with no literal the filter needs is counted and not decoded (`mayMatch`),
+   * when the budget covers all of it.
+   */
+  read(msg: StoredMessage, from: number, to: number, budget: number, take: (r: TrafficRecord) => boolean | void, backwards = false): number | undefined {
+    const lines = trafficLines(msg.data);
+    const lo = Math.max(0, from);
+    const hi = Math.min(lines.length - 1, to);
+    if (hi < lo) return undefined;
+    if (this.f.mayMatch && this.scanned + (hi - lo + 1) <= budget && !this.f.mayMatch(msg.data)) {
+      this.scanned += hi - lo + 1;
+      return undefined;
+    }
+    const step = backwards ? -1 : 1;
+    for (let i = backwards ? hi : lo; i >= lo && i <= hi; i += step) {
+      if (this.scanned >= budget) return i;
+      const r = this.match({ seq: msg.seq, subject: msg.subject, stored_ms: msg.stored_ms, data: lines[i]!, line: i });
+      if (r && take(r) === false) return i + step >= lo && i + step <= hi ? i + step : undefined;
+    }
+    return undefined;
+  }
 }
 
 /** Runs a query; a trace-id query reads the trace index. */
@@ -147,29 +195,40 @@ export async function queryTraffic(c: TrafficStreamClient, f: CompiledFilter, op
 type Page = Pick<QueryResult, 'records' | 'budget_hit' | 'cursor'>;
 type Opts = QueryOptions & Defaulted;
 
-async function scanOldest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: number | undefined): Promise<Page> {
+async function scanOldest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: Cursor | undefined): Promise<Page> {
   const records: TrafficRecord[] = [];
-  const start = at !== undefined ? { startSeq: at } : f.since !== undefined ? { startMs: f.since - o.clockSkewMs } : {};
+  const start = at !== undefined ? { startSeq: at.seq } : f.since !== undefined ? { startMs: f.since - o.clockSkewMs } : {};
   const stopAfterMs = f.until === undefined ? Infinity : f.until + o.clockSkewMs;
-  let next: number | undefined;
+  /** Where the scan stopped: the next line to read. */
+  let cursor: string | undefined;
   let page: Page | undefined;
-  await scanEach(c, { subject: f.subject, ...start }, o.scanBudget, (s) => {
-    next = s.seq + 1;
-    if (s.stored_ms > stopAfterMs) page = { records, budget_hit: false };
-    else {
-      const r = m.match(s);
-      if (r && records.push(r) >= o.limit) page = { records, budget_hit: false, cursor: makeCursor('oldest', next) };
+  // A message holds at least one line: the budget in lines bounds the messages read too.
+  await scanEach(c, { subject: f.subject, ...start }, o.scanBudget, (msg) => {
+    if (msg.stored_ms > stopAfterMs) {
+      page = { records, budget_hit: false };
+      return false;
     }
-    return page === undefined;
+    let full = false;
+    const from = at !== undefined && msg.seq === at.seq ? at.line : 0;
+    const next = m.read(msg, from, Infinity, o.scanBudget, (r) => !(full = records.push(r) >= o.limit));
+    cursor = oldestAfter(msg.seq, next);
+    if (full) page = { records, budget_hit: false, cursor };
+    return page === undefined && m.scanned < o.scanBudget;
   });
   if (page) return page;
   // The scan read its whole budget: the range may go on.
-  const hit = m.scanned >= o.scanBudget && next !== undefined;
-  return hit ? { records, budget_hit: true, cursor: makeCursor('oldest', next!) } : { records, budget_hit: false };
+  return m.scanned >= o.scanBudget && cursor !== undefined ? { records, budget_hit: true, cursor } : { records, budget_hit: false };
 }
 
-/** Newest first: windows of sequences read backwards, each window in order, then reversed. */
-async function scanNewest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: number | undefined): Promise<Page> {
+/** Bytes of messages a newest-first window holds at once (its lines are then read newest first). */
+const WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Newest first: windows of sequences read backwards; a window's messages are held, then their
+ * lines read newest first, so the budget and the limit stop at an exact line. A window's size
+ * comes from the stream's average message size (WINDOW_BYTES of them), growing from 64.
+ */
+async function scanNewest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: Cursor | undefined): Promise<Page> {
   const records: TrafficRecord[] = [];
   const bounds = await streamBounds(c);
   let lo = bounds.first;
@@ -182,67 +241,84 @@ async function scanNewest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher,
   if (sinceMs > bounds.first_ms) lo = Math.max(lo, (await seqAtTime(c, undefined, sinceMs)) ?? bounds.last + 1);
   let hi = bounds.last;
   if (untilMs < bounds.last_ms) hi = Math.min(hi, ((await seqAtTime(c, undefined, untilMs + 1)) ?? bounds.last + 1) - 1);
-  if (at !== undefined) hi = Math.min(hi, at);
-  let window = 1024;
+  if (at !== undefined) hi = Math.min(hi, at.seq);
+  const most = Math.max(1, Math.floor(WINDOW_BYTES / Math.max(1, bounds.bytes / Math.max(1, bounds.messages))));
+  let window = Math.min(64, most);
   while (hi >= lo) {
-    const budgetLeft = o.scanBudget - m.scanned;
-    if (budgetLeft <= 0) return { records, budget_hit: true, cursor: makeCursor('newest', hi) };
-    // A window of n sequences holds at most n records: the budget is never overrun.
-    const from = Math.max(lo, hi - Math.min(window, budgetLeft) + 1);
-    const found: TrafficRecord[] = [];
+    if (m.scanned >= o.scanBudget) return { records, budget_hit: true, cursor: `n${hi}` };
+    const from = Math.max(lo, hi - window + 1);
+    const held: StoredMessage[] = [];
     const top = hi;
-    await scanEach(c, { startSeq: from }, hi - from + 1, (s) => {
-      if (s.seq > top) return false;
-      const r = m.match(s);
-      if (r) found.push(r);
+    await scanEach(c, { startSeq: from }, hi - from + 1, (msg) => {
+      if (msg.seq > top) return false;
+      held.push(msg);
     });
-    for (let i = found.length - 1; i >= 0; i--) {
-      if (records.push(found[i]!) >= o.limit) return { records, budget_hit: false, ...(found[i]!.seq > lo ? { cursor: makeCursor('newest', found[i]!.seq - 1) } : {}) };
+    for (let k = held.length - 1; k >= 0; k--) {
+      const msg = held[k]!;
+      let full = false;
+      const last = at !== undefined && msg.seq === at.seq ? at.line : Infinity;
+      const next = m.read(msg, 0, last, o.scanBudget, (r) => !(full = records.push(r) >= o.limit), true);
+      if (full) {
+        const r = records[records.length - 1]!;
+        const more = r.index > 0 || r.seq > lo;
+        return { records, budget_hit: false, ...(more ? { cursor: newestBefore(r.seq, r.index) } : {}) };
+      }
+      if (next !== undefined) return { records, budget_hit: true, cursor: `n${trafficLineId(msg.seq, next)}` };
+      if (m.scanned >= o.scanBudget && (msg.seq > lo || k > 0)) return { records, budget_hit: true, cursor: `n${msg.seq - 1}` };
     }
     hi = from - 1;
-    window = Math.min(window * 4, 262_144);
+    window = Math.min(window * 4, most);
   }
   return { records, budget_hit: false };
 }
 
 /**
- * Trace-id query: the index's sequences up to its watermark (each read by sequence; one that has
- * aged out is reported in `expired`), plus a scan of the tail past the watermark.
+ * Trace-id query: the index's lines up to its watermark (each message read by sequence once;
+ * one that has aged out is reported in `expired`), plus a scan of the tail past the watermark.
  */
-async function traceQuery(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: number | undefined): Promise<QueryResult> {
+async function traceQuery(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: Cursor | undefined): Promise<QueryResult> {
   const bounds = await streamBounds(c);
   // No index yet: the whole stream is "tail".
   const watermark = (await readWatermark(c))?.seq ?? 0;
-  const seqs = await lookupTrace(c, f.filter.trace_id!);
-  const expired: number[] = [];
+  const entries = await lookupTrace(c, f.filter.trace_id!);
+  const expired: string[] = [];
   const found: TrafficRecord[] = [];
-  let budgetHit = false;
   // Written ahead of the watermark: the tail scan reads them.
-  const indexed = seqs.filter((seq) => seq <= watermark);
+  const indexed = entries.filter((e) => e.seq <= watermark);
   const toRead = indexed.slice(0, o.scanBudget);
-  budgetHit = toRead.length < indexed.length;
+  let budgetHit = toRead.length < indexed.length;
+  const bySeq = new Map<number, number[]>();
+  for (const e of toRead) bySeq.set(e.seq, [...(bySeq.get(e.seq) ?? []), e.line]);
+  const seqs = [...bySeq.keys()];
   // Reads by sequence, GET_PARALLEL at once: one at a time, a trace of 20 records cost 20 round
   // trips (the p99 of a lookup on a loaded server was several hundred ms).
-  const got = await mapParallel(toRead, GET_PARALLEL, (seq) => (seq < bounds.first ? Promise.resolve(null) : c.jsm.streams.getMessage(c.stream, { seq })));
-  toRead.forEach((seq, i) => {
+  const got = await mapParallel(seqs, GET_PARALLEL, (seq) => (seq < bounds.first ? Promise.resolve(null) : c.jsm.streams.getMessage(c.stream, { seq })));
+  seqs.forEach((seq, i) => {
     const sm = got[i];
+    const wanted = bySeq.get(seq)!;
     if (!sm) {
-      expired.push(seq);
+      for (const line of wanted) expired.push(trafficLineId(seq, line));
       return;
     }
-    const r = m.match({ seq, subject: sm.subject, stored_ms: sm.time.getTime(), data: sm.data });
-    if (r) found.push(r);
+    const lines = trafficLines(sm.data);
+    for (const line of wanted) {
+      const data = lines[line];
+      if (data === undefined) expired.push(trafficLineId(seq, line));
+      else {
+        const r = m.match({ seq, line, subject: sm.subject, stored_ms: sm.time.getTime(), data });
+        if (r) found.push(r);
+      }
+    }
   });
   if (!budgetHit && watermark < bounds.last) {
-    const tailBudget = o.scanBudget - m.scanned;
-    await scanEach(c, { subject: f.subject, startSeq: watermark + 1 }, tailBudget, (s) => {
-      const r = m.match(s);
-      if (r) found.push(r);
+    await scanEach(c, { subject: f.subject, startSeq: watermark + 1 }, o.scanBudget, (msg) => {
+      m.read(msg, 0, Infinity, o.scanBudget, (r) => void found.push(r));
+      return m.scanned < o.scanBudget;
     });
     budgetHit = m.scanned >= o.scanBudget;
   }
-  found.sort(o.order === 'oldest' ? (a, b) => a.seq - b.seq : (a, b) => b.seq - a.seq);
-  const after = at === undefined ? found : found.filter((r) => (o.order === 'oldest' ? r.seq >= at : r.seq <= at));
+  found.sort(o.order === 'oldest' ? (a, b) => a.seq - b.seq || a.index - b.index : (a, b) => b.seq - a.seq || b.index - a.index);
+  const after = at === undefined ? found : found.filter((r) => fromCursor(r, at, o.order));
   const records = after.slice(0, o.limit);
   const lastRec = records[records.length - 1];
   const more = after.length > o.limit && lastRec !== undefined;
@@ -252,7 +328,7 @@ async function traceQuery(c: TrafficStreamClient, f: CompiledFilter, m: Matcher,
     scanned: m.scanned,
     // A budget hit in a trace query leaves no resumable position: narrow the filter instead.
     budget_hit: budgetHit,
-    ...(more ? { cursor: makeCursor(o.order, o.order === 'oldest' ? lastRec.seq + 1 : lastRec.seq - 1) } : {}),
+    ...(more ? { cursor: o.order === 'oldest' ? `o${trafficLineId(lastRec.seq, lastRec.index + 1)}` : newestBefore(lastRec.seq, lastRec.index) } : {}),
     malformed: m.malformed,
     expired,
     index: { watermark, last_seq: bounds.last, current: watermark >= bounds.last },
@@ -279,26 +355,37 @@ async function mapParallel<T, R>(items: readonly T[], limit: number, fn: (item: 
 export class RecordNotFoundError extends Error {
   override readonly name = 'RecordNotFoundError' as const;
   constructor(
-    readonly seq: number,
-    /** The sequence was in the stream once and has aged out (below the first sequence). */
+    readonly id: string,
+    /** The message was in the stream once and has aged out (below the first sequence). */
     readonly expired: boolean,
   ) {
-    super(expired ? `record ${seq} has expired (aged out of the stream)` : `no record ${seq} in the stream`);
+    super(expired ? `record ${id} has expired (aged out of the stream)` : `no record ${id} in the stream`);
   }
 }
 
 /** One stored record, whole. */
 export interface ShownRecord {
+  /** `SEQ:LINE`. */
+  id: string;
   seq: number;
+  /** Its place in the message, 0-based. */
+  index: number;
   subject: string;
   repo: string;
   stored_ms: number;
   line: JsonObject | null;
 }
 
-export async function showRecord(c: TrafficStreamClient, seq: number): Promise<ShownRecord> {
+/** The stored line `SEQ:LINE` (`SEQ` alone: its line 0), whole. */
+export async function showRecord(c: TrafficStreamClient, seq: number, index = 0): Promise<ShownRecord> {
+  const id = trafficLineId(seq, index);
   const bounds = await streamBounds(c);
   const sm = seq < bounds.first || seq > bounds.last ? null : await c.jsm.streams.getMessage(c.stream, { seq });
-  if (!sm) throw new RecordNotFoundError(seq, seq < bounds.first && seq >= 1);
-  return { seq, subject: sm.subject, repo: trafficSubjectParts(sm.subject)?.repo ?? '', stored_ms: sm.time.getTime(), line: decodeLine(sm.data) ?? null };
+  if (!sm) throw new RecordNotFoundError(id, seq < bounds.first && seq >= 1);
+  const data = trafficLines(sm.data)[index];
+  if (data === undefined) throw new RecordNotFoundError(id, false);
+  return { id, seq, index, subject: sm.subject, repo: trafficSubjectParts(sm.subject)?.repo ?? '', stored_ms: sm.time.getTime(), line: decodeLine(data) ?? null };
 }
+
+/** `SEQ` or `SEQ:LINE` as `showRecord` takes it; undefined when it is neither. */
+export const parseRecordId = parseTrafficLineId;

@@ -6,15 +6,33 @@
  */
 import { AckPolicy, DeliverPolicy, JetStreamApiError, type ConsumerMessages, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import { randomUUID } from 'node:crypto';
-import { trafficFilter } from '../../shared/protocol.js';
+import { trafficFilter, trafficLines } from '../../shared/protocol.js';
 
-/** One stored message of the traffic stream. */
-export interface StoredLine {
+/** One stored message of the traffic stream: one or more lines of one subject. */
+export interface StoredMessage {
   seq: number;
   subject: string;
   /** When the server stored it, epoch ms. */
   stored_ms: number;
   data: Uint8Array;
+}
+
+/** One stored line: its message's sequence, subject and time, its place in it, its bytes. */
+export interface StoredLine extends StoredMessage {
+  /** 0-based place in its message. */
+  line: number;
+}
+
+/**
+ * Visits the lines of a message from line `from` on, in order; false when `visit` stopped
+ * (returned false) before the message's end.
+ */
+export function eachLine(m: StoredMessage, from: number, visit: (line: StoredLine) => boolean | void): boolean {
+  const lines = trafficLines(m.data);
+  for (let i = from; i < lines.length; i++) {
+    if (visit({ seq: m.seq, subject: m.subject, stored_ms: m.stored_ms, data: lines[i]!, line: i }) === false) return false;
+  }
+  return true;
 }
 
 export interface ScanStart {
@@ -31,10 +49,10 @@ export interface ScanStart {
 }
 
 /**
- * Messages per pull request: large enough to amortise the round trip and the client's per-pull
- * work (5,000 cost ~10% more client CPU per record than 20,000), small enough to stop early.
+ * Bytes per pull request: large enough to amortise the round trip and the client's per-pull
+ * work, small enough to stop early and to bound memory (a message holds up to ~1 MB of lines).
  */
-const BATCH = 20_000;
+const PULL_BYTES = 8 * 1024 * 1024;
 /** A filter of every repo and method (`havok.traffic.*.*`): the stream holds nothing else. */
 const EVERY_TRAFFIC_SUBJECT = trafficFilter();
 /** An ephemeral consumer outlives a crashed reader by this long (ms), then the server removes it. */
@@ -48,11 +66,11 @@ export interface TrafficStreamClient {
   stream: string;
 }
 
-/** What a visitor says after a line: go on, or stop the scan here. */
-export type Visit = (line: StoredLine) => boolean | void;
+/** What a visitor says after a message: go on, or stop the scan here. */
+export type Visit = (message: StoredMessage) => boolean | void;
 
 /**
- * Visits the stored lines from `start` on, in sequence order, at most `max`; `visit` returning
+ * Visits the stored messages from `start` on, in sequence order, at most `max`; `visit` returning
  * `false` stops the scan. The consumer is deleted either way. Resolves when the range (its
  * pending count at creation) is read or the visitor stopped; rejects with a visitor's error.
  *
@@ -93,7 +111,7 @@ export async function scanEach(c: TrafficStreamClient, start: ScanStart, max: nu
       failed = err;
       void msgs?.stop();
     };
-    // Lines purged after the consumer counted them never come: when nothing arrived for a
+    // Messages purged after the consumer counted them never come: when nothing arrived for a
     // while and the server says nothing is pending, the range is read.
     let arrived = 0;
     let arrivedAtCheck = 0;
@@ -102,7 +120,8 @@ export async function scanEach(c: TrafficStreamClient, start: ScanStart, max: nu
       arrivedAtCheck = arrived;
     }, FETCH_EXPIRES_MS);
     msgs = await consumer.consume({
-      max_messages: Math.min(left, BATCH),
+      // A range of a few messages asks for only those; larger ones by bytes.
+      ...(left < 64 ? { max_messages: left } : { max_bytes: PULL_BYTES }),
       expires: FETCH_EXPIRES_MS,
       callback: (m) => {
         if (done) return;
@@ -133,15 +152,19 @@ const ignoreGone = (err: unknown): void => {
 /** First sequence whose message (of `subject`, or any) was stored at or after `ms`; undefined: none. */
 export async function seqAtTime(c: TrafficStreamClient, subject: string | undefined, ms: number): Promise<number | undefined> {
   let seq: number | undefined;
-  await scanEach(c, { subject, startMs: ms }, 1, (line) => {
-    seq = line.seq;
+  await scanEach(c, { subject, startMs: ms }, 1, (m) => {
+    seq = m.seq;
     return false;
   });
   return seq;
 }
 
-/** The stream's first and last sequence now (first > last when empty), and their stored times (epoch ms). */
-export async function streamBounds(c: TrafficStreamClient): Promise<{ first: number; last: number; first_ms: number; last_ms: number }> {
+/**
+ * The stream's first and last sequence now (first > last when empty), their stored times (epoch
+ * ms), and its message and byte counts.
+ */
+export async function streamBounds(c: TrafficStreamClient): Promise<{ first: number; last: number; first_ms: number; last_ms: number; messages: number; bytes: number }> {
   const si = await c.jsm.streams.info(c.stream);
-  return { first: si.state.first_seq, last: si.state.last_seq, first_ms: Date.parse(si.state.first_ts), last_ms: Date.parse(si.state.last_ts) };
+  const st = si.state;
+  return { first: st.first_seq, last: st.last_seq, first_ms: Date.parse(st.first_ts), last_ms: Date.parse(st.last_ts), messages: st.messages, bytes: st.bytes };
 }

@@ -8,7 +8,7 @@ import { ApiNamer } from '../../shared/api-name.js';
 import type { CompiledFilter } from './filter.js';
 import { lineMethod, lineStatus, lineTime, lineUrl, type JsonObject } from './line.js';
 import { matchStored, QUERY_DEFAULTS } from './query.js';
-import { scanEach, type TrafficStreamClient } from './scan.js';
+import { eachLine, scanEach, type TrafficStreamClient } from './scan.js';
 
 export interface TrafficStats {
   total: number;
@@ -62,12 +62,15 @@ export async function trafficStats(c: TrafficStreamClient, f: CompiledFilter, op
   const s = emptyStats();
   const routes = new ApiNamer(MAX_ROUTES);
   const stopAfterMs = f.until === undefined ? Infinity : f.until + skew;
-  await scanEach(c, { subject: f.subject, ...(f.since !== undefined ? { startMs: f.since - skew } : {}) }, budget, (stored) => {
-    if (stored.stored_ms > stopAfterMs) return false;
-    s.scanned++;
-    const m = matchStored(f, stored);
-    if (m === 'malformed') s.malformed++;
-    else if (m) addToStats(s, m.line, m.repo, routes);
+  await scanEach(c, { subject: f.subject, ...(f.since !== undefined ? { startMs: f.since - skew } : {}) }, budget, (msg) => {
+    if (msg.stored_ms > stopAfterMs) return false;
+    return eachLine(msg, 0, (stored) => {
+      if (s.scanned >= budget) return false;
+      s.scanned++;
+      const m = matchStored(f, stored);
+      if (m === 'malformed') s.malformed++;
+      else if (m) addToStats(s, m.line, m.repo, routes);
+    });
   });
   s.budget_hit = s.scanned >= budget;
   return s;

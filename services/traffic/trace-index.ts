@@ -1,13 +1,14 @@
 /**
  * The trace-id index of a traffic stream: a stream of its own (`<stream>_TRACES`) with one
- * subject per trace id, `havok.traces.<stream>.id.<token>`; each message lists the sequences
- * (text, comma-separated) of one indexing batch's lines of that trace. Write-only — a
+ * subject per trace id, `havok.traces.<stream>.id.<token>`; each message lists the lines (text,
+ * comma-separated `SEQ:LINE`; `SEQ` alone, as earlier builds wrote, is line 0) of one indexing
+ * batch's lines of that trace. Write-only — a
  * redelivered batch appends the same sequences again, and lookups de-duplicate — and a lookup
  * reads one literal subject, which the server answers from its per-subject index (a KV bucket
  * with one key per line was tried first: listing a key prefix is a wildcard filter, which
  * nats-server 2.9 answers by walking every key — seconds at a million keys).
  * `havok.traces.<stream>.watermark` (rolled up, only the last kept) holds the last indexed
- * sequence, so a query knows which tail of the traffic stream it must still scan.
+ * message's sequence, so a query knows which tail of the traffic stream it must still scan.
  *
  * `runTraceIndexer` is the writer: a durable consumer on the traffic stream (ack all), hosted
  * by the gateway process or `havok traffic index`.
@@ -18,7 +19,10 @@ import type { Logger } from '../../shared/log.js';
 import { retry } from '../../shared/retry.js';
 import {
   TRAFFIC_STREAM,
+  parseTrafficLineId,
   trafficIndexerConsumer,
+  trafficLineId,
+  trafficLines,
   trafficSubjectParts,
   trafficTraceSubject,
   trafficTraceSubjects,
@@ -31,6 +35,8 @@ import { scanEach, type TrafficStreamClient } from './scan.js';
 const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
 /** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
 const PUBLISH_TIMEOUT_MS = 30_000;
+/** Bytes of traffic messages per pull. */
+const PULL_BYTES = 4 * 1024 * 1024;
 /** Acked publishes in flight when a batch is written again. */
 const REWRITE_WINDOW = 500;
 /** JetStream API error code: a stream of that name exists (with another config). */
@@ -45,7 +51,7 @@ export function traceKeyToken(traceId: string): string {
 }
 
 export interface IndexWatermark {
-  /** Every stored line up to this sequence is indexed. */
+  /** Every stored line of the messages up to this sequence is indexed. */
   seq: number;
   /** When it was written, epoch ms. */
   at_ms: number;
@@ -75,19 +81,24 @@ export async function ensureTraceIndex(jsm: JetStreamManager, stream = TRAFFIC_S
 
 const dec = new TextDecoder();
 
-/** The indexed sequences of a trace id, ascending, without repeats; [] when there is no index. */
-export async function lookupTrace(c: TrafficStreamClient, traceId: string): Promise<number[]> {
+/** The indexed lines of a trace id, in stream order, without repeats; [] when there is no index. */
+export async function lookupTrace(c: TrafficStreamClient, traceId: string): Promise<Array<{ seq: number; line: number }>> {
   const index = { ...c, stream: trafficTracesStream(c.stream) };
-  const seqs = new Set<number>();
+  const ids = new Set<string>();
   try {
     await scanEach(index, { subject: trafficTraceSubject(c.stream, traceKeyToken(traceId)) }, Infinity, (m) => {
-      for (const s of dec.decode(m.data).split(',')) if (s) seqs.add(Number(s));
+      for (const s of dec.decode(m.data).split(',')) if (s) ids.add(s);
     });
   } catch (err) {
     if (isNoStream(err)) return [];
     throw err;
   }
-  return [...seqs].sort((a, b) => a - b);
+  const out = new Map<string, { seq: number; line: number }>();
+  for (const id of ids) {
+    const at = parseTrafficLineId(id);
+    if (at) out.set(trafficLineId(at.seq, at.line), at);
+  }
+  return [...out.values()].sort((a, b) => a.seq - b.seq || a.line - b.line);
 }
 
 const isNoStream = (err: unknown): boolean => err instanceof JetStreamApiError && err.code === 10059;
@@ -114,13 +125,14 @@ export interface TraceIndexerOptions {
   signal?: AbortSignal;
   /** Return once the index has caught up with the stream's end (`havok traffic index --once`). */
   untilCaughtUp?: boolean;
-  /** Lines per pull (default 1000). */
+  /** Messages per pull (default: as many as fit in 4 MB). */
   batch?: number;
 }
 
 export interface TraceIndexerStats {
-  /** Lines read from the stream. */
+  /** Lines read from the stream (of `messages` messages). */
   read: number;
+  messages: number;
   /** Lines indexed (they carry a trace id). */
   indexed: number;
   /** Lines that are not a JSON object: counted, skipped. */
@@ -139,9 +151,9 @@ export interface TraceIndexerStats {
  * Otherwise (first batch of a run, another writer, a refused entry) the entries are written
  * again with acks — harmless, lookups de-duplicate. Returns the watermark's index sequence.
  */
-async function writeBatch(o: TraceIndexerOptions, stream: string, entries: ReadonlyMap<string, number[]>, seq: number, prevIndexSeq: number): Promise<{ index_seq: number; rewritten: boolean }> {
+async function writeBatch(o: TraceIndexerOptions, stream: string, entries: ReadonlyMap<string, string[]>, seq: number, prevIndexSeq: number): Promise<{ index_seq: number; rewritten: boolean }> {
   const enc = new TextEncoder();
-  const msgs = [...entries].map(([token, seqs]) => [trafficTraceSubject(stream, token), enc.encode(seqs.join(','))] as const);
+  const msgs = [...entries].map(([token, ids]) => [trafficTraceSubject(stream, token), enc.encode(ids.join(','))] as const);
   for (const [subject, data] of msgs) o.nc.publish(subject, data);
   const opts = { timeout: PUBLISH_TIMEOUT_MS };
   const watermark = async (): Promise<number> => {
@@ -175,37 +187,46 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
   }
   const consumer = await o.js.consumers.get(stream, durable);
   const start = await readWatermark({ js: o.js, jsm: o.jsm, stream });
-  const stats: TraceIndexerStats = { read: 0, indexed: 0, malformed: 0, watermark: start?.seq ?? 0, rewritten: 0 };
+  const stats: TraceIndexerStats = { read: 0, messages: 0, indexed: 0, malformed: 0, watermark: start?.seq ?? 0, rewritten: 0 };
   /** Sequence of the last watermark in the index stream (0: none yet). */
   let indexSeq = start?.index_seq ?? 0;
-  const batch = o.batch ?? 1000;
+  // By message count: a fetch by bytes that fills up before the range ends is never closed by
+  // nats-server 2.9 (the client reports missed heartbeats), so the count comes from the stream's
+  // average message size.
+  const si = await o.jsm.streams.info(stream);
+  const pull = { max_messages: o.batch ?? Math.max(1, Math.min(1000, Math.floor(PULL_BYTES / Math.max(1, si.state.bytes / Math.max(1, si.state.messages))))) };
   o.log.info({ stream, index, watermark: stats.watermark }, 'trace indexer started');
   while (!o.signal?.aborted) {
     if (o.untilCaughtUp && (await consumer.info()).num_pending === 0) break;
-    const msgs = await consumer.fetch({ max_messages: batch, expires: 1000 });
-    const entries = new Map<string, number[]>();
+    const msgs = await consumer.fetch({ ...pull, expires: 1000 });
+    const entries = new Map<string, string[]>();
     let last: JsMsg | undefined;
     for await (const m of msgs) {
-      stats.read++;
+      stats.messages++;
       last = m;
-      let line: unknown;
-      try {
-        line = JSON.parse(dec.decode(m.data));
-      } catch {
-        line = undefined;
-      }
-      if (line === null || typeof line !== 'object' || Array.isArray(line)) {
-        stats.malformed++;
-        continue;
-      }
       const repo = trafficSubjectParts(m.subject)?.repo ?? '';
-      const id = traceIdOf(line as JsonObject, o.traceFieldOf?.(repo));
-      if (id === undefined) continue;
-      const token = traceKeyToken(id);
-      const list = entries.get(token);
-      if (list) list.push(m.seq);
-      else entries.set(token, [m.seq]);
-      stats.indexed++;
+      const field = o.traceFieldOf?.(repo);
+      trafficLines(m.data).forEach((data, line) => {
+        stats.read++;
+        let obj: unknown;
+        try {
+          obj = JSON.parse(dec.decode(data));
+        } catch {
+          obj = undefined;
+        }
+        if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+          stats.malformed++;
+          return;
+        }
+        const id = traceIdOf(obj as JsonObject, field);
+        if (id === undefined) return;
+        const token = traceKeyToken(id);
+        const list = entries.get(token);
+        const at = trafficLineId(m.seq, line);
+        if (list) list.push(at);
+        else entries.set(token, [at]);
+        stats.indexed++;
+      });
     }
     if (!last) continue;
     // A slow or restarting server: write the batch again (entries are idempotent), never skip it.

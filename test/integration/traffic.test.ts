@@ -20,7 +20,7 @@ import { purgeRepoByAge } from '../../services/traffic/retention.js';
 import { trafficRoutes } from '../../services/traffic/http.js';
 import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
-import { createTrafficStream, publishTraffic, publishTrafficFast, type StoredTraffic, type TrafficStreamHandle } from '../support/traffic.js';
+import { createTrafficStream, publishTraffic, publishTrafficFast, storedId, type StoredTraffic, type TrafficStreamHandle } from '../support/traffic.js';
 import { traceOf, trafficLines } from '../support/traffic-lines.js';
 
 const N = Number(process.env.HAVOK_TRAFFIC_TEST_LINES ?? 200_000);
@@ -61,10 +61,10 @@ describe('traffic store', { timeout: 240_000 }, () => {
   test('--trace-id returns exactly the lines carrying it (through the index), newest first', async () => {
     for (const k of [0, 7, 1234 % Math.max(1, Math.floor(N / 20))]) {
       const id = traceOf(k);
-      const want = stored.filter((s) => traceIdOf(s.line) === id).map((s) => s.seq);
+      const want = stored.filter((s) => traceIdOf(s.line) === id).map(storedId);
       assert.ok(want.length > 0, `trace ${id} has lines in the input`);
       const r = await queryTraffic(client(), compile({ trace_id: id }), { limit: 10_000 });
-      assert.deepEqual(r.records.map((x) => x.seq), [...want].reverse());
+      assert.deepEqual(r.records.map((x) => x.id), [...want].reverse());
       assert.deepEqual(r.index, { watermark: stored[stored.length - 1]!.seq, last_seq: stored[stored.length - 1]!.seq, current: true });
       assert.ok(r.scanned <= want.length, `index lookup read ${r.scanned} records for ${want.length} matches`);
       assert.deepEqual(r.expired, []);
@@ -75,12 +75,12 @@ describe('traffic store', { timeout: 240_000 }, () => {
     const from = stored[Math.floor(N * 0.3)]!.line.received_ms as number;
     const to = stored[Math.floor(N * 0.6)]!.line.received_ms as number;
     const f = compile({ repo: 'shop', method: 'POST', path: '/api/orders*', since: String(from), until: String(to) });
-    const want = expected(f).map((s) => s.seq);
+    const want = expected(f).map(storedId);
     assert.ok(want.length > 100, `selection holds ${want.length} lines`);
     const oldest = await allPages(f, { order: 'oldest', limit: 997 });
-    assert.deepEqual(oldest.map((r) => r.seq), want);
+    assert.deepEqual(oldest.map((r) => r.id), want);
     const newest = await allPages(f, { order: 'newest', limit: 1500 });
-    assert.deepEqual(newest.map((r) => r.seq), [...want].reverse());
+    assert.deepEqual(newest.map((r) => r.id), [...want].reverse());
     const first = oldest[0]!;
     assert.equal(first.repo, 'shop');
     assert.equal(first.method, 'POST');
@@ -89,9 +89,9 @@ describe('traffic store', { timeout: 240_000 }, () => {
 
   test('status class, route template and a field regex, oldest first', async () => {
     const f = compile({ repo: 'search', status: '5xx', route: '/api/users/:id/cart', 'field.user': '/^u4\\d$/' });
-    const want = expected(f).map((s) => s.seq);
+    const want = expected(f).map(storedId);
     assert.ok(want.length > 0);
-    assert.deepEqual((await allPages(f, { order: 'oldest', limit: 5000 })).map((r) => r.seq), want);
+    assert.deepEqual((await allPages(f, { order: 'oldest', limit: 5000 })).map((r) => r.id), want);
   });
 
   test('a scan budget that ends the scan is reported, with a cursor to go on from', async () => {
@@ -102,7 +102,7 @@ describe('traffic store', { timeout: 240_000 }, () => {
     assert.equal(r.records.length, 1000);
     assert.ok(r.cursor);
     const next = await queryTraffic(client(), f, { order: 'oldest', limit: 10, cursor: r.cursor });
-    assert.equal(next.records[0]!.seq, expected(f)[1000]!.seq);
+    assert.equal(next.records[0]!.id, storedId(expected(f)[1000]!));
     const newest = await queryTraffic(client(), compile({ status: '404' }), { limit: 1_000_000, scanBudget: 5000 });
     assert.equal(newest.budget_hit, true);
     assert.ok(newest.scanned <= 5000);
@@ -125,34 +125,41 @@ describe('traffic store', { timeout: 240_000 }, () => {
 
   test('show returns one record whole; a missing one is an error', async () => {
     const s = stored[42]!;
-    const shown = await showRecord(ts, s.seq);
+    const shown = await showRecord(ts, s.seq, s.index);
     assert.equal(shown.repo, s.repo);
+    assert.equal(shown.id, storedId(s));
     assert.deepEqual(shown.line, s.line);
+    // A line inside a message of several: the stored lines are packed as the gateway packs them.
+    const inner = stored.find((x) => x.index > 0)!;
+    assert.ok(inner, 'some messages hold several lines');
+    assert.deepEqual((await showRecord(ts, inner.seq, inner.index)).line, inner.line);
+    await assert.rejects(showRecord(ts, inner.seq, 5000), RecordNotFoundError);
     await assert.rejects(showRecord(ts, stored[stored.length - 1]!.seq + 10), RecordNotFoundError);
   });
 
-  test('GET /traffic and /traffic/{seq} on a plain node:http server', async () => {
+  test('GET /traffic and /traffic/{id} on a plain node:http server', async () => {
     const routes = trafficRoutes(client());
     const server: Server = createServer((req, res) => void routes.handle(req, res));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     fx.defer(() => new Promise<void>((r) => server.close(() => r())));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const f = compile({ repo: 'media', method: 'DELETE' });
-    const want = expected(f).map((s) => s.seq).reverse();
-    const got: number[] = [];
+    const want = expected(f).map(storedId).reverse();
+    const got: string[] = [];
     let url = `${base}/traffic?repo=media&method=DELETE&limit=2000`;
     for (;;) {
       const res = await fetch(url);
       assert.equal(res.status, 200);
       const body = (await res.json()) as { records: TrafficRecord[]; next?: string };
-      got.push(...body.records.map((r) => r.seq));
+      got.push(...body.records.map((r) => r.id));
       if (!body.next) break;
       url = base + body.next;
     }
     assert.deepEqual(got, want);
     const one = await fetch(`${base}/traffic/${want[0]}`);
     assert.equal(one.status, 200);
-    assert.equal(((await one.json()) as { seq: number }).seq, want[0]);
+    assert.equal(((await one.json()) as { id: string }).id, want[0]);
+    assert.equal((await fetch(`${base}/traffic/${want[0]}x`)).status, 400);
     const bad = await fetch(`${base}/traffic?colour=red`);
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { error: string }).error, /colour/);
@@ -166,11 +173,11 @@ describe('traffic store', { timeout: 240_000 }, () => {
 
   test('havok traffic query as a process: --trace-id, --json lines; a bad glob exits 2 naming --path', async () => {
     const id = traceOf(3);
-    const want = stored.filter((s) => traceIdOf(s.line) === id).map((s) => s.seq);
+    const want = stored.filter((s) => traceIdOf(s.line) === id).map(storedId);
     const r = await fx.run(['traffic', 'query', '--nats', fx.nats.url, '--trace-id', id, '--oldest', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as TrafficRecord);
-    assert.deepEqual(lines.map((l) => l.seq), want);
+    assert.deepEqual(lines.map((l) => l.id), want);
     const bad = await fx.run(['traffic', 'query', '--nats', fx.nats.url, '--path', '/a/[b']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--path/);
@@ -178,7 +185,7 @@ describe('traffic store', { timeout: 240_000 }, () => {
     assert.equal(human.code, 0, human.stderr);
     assert.equal(human.stdout.trim().split('\n').length, 3);
     assert.match(human.stdout, /shop/);
-    assert.match(human.stderr, /--cursor n\d+/, 'the next page is announced');
+    assert.match(human.stderr, /--cursor n\d+(:\d+)?/, 'the next page is announced');
     const stats = await fx.run(['traffic', 'stats', '--nats', fx.nats.url, '--repo', 'media', '--method', 'DELETE', '--json']);
     assert.equal(stats.code, 0, stats.stderr);
     assert.equal((JSON.parse(stats.stdout) as { total: number }).total, expected(compile({ repo: 'media', method: 'DELETE' })).length);
@@ -199,13 +206,13 @@ describe('trace index: aged-out records are reported as expired', { timeout: 60_
     // Age the first two out, as the stream's limits would.
     await ts.jsm.streams.purge('TRAFFIC_EXP', { seq: put[2]!.seq });
     const r = await queryTraffic(ts, compileFilter(parseFilter({ trace_id: 'gone-soon' }, { now: Date.now() })), { order: 'oldest' });
-    assert.deepEqual(r.records.map((x) => x.seq), [put[2]!.seq, put[3]!.seq]);
-    assert.deepEqual(r.expired, [put[0]!.seq, put[1]!.seq]);
+    assert.deepEqual(r.records.map((x) => x.id), [storedId(put[2]!), storedId(put[3]!)]);
+    assert.deepEqual(r.expired, [storedId(put[0]!), storedId(put[1]!)]);
     await assert.rejects(showRecord(ts, put[0]!.seq), (e: unknown) => e instanceof RecordNotFoundError && e.expired);
     // Lines the indexer has not reached yet are found by scanning the tail past its watermark.
     const later = await publishTraffic(ts.js, [{ repo: 'auth', line: { ts: 9, method: 'POST', url: '/y', traceparent: '00-0000000000000000000000000000abcd-00f067aa0ba902b7-01', trace_id: 'gone-soon' } }]);
     const lagging = await queryTraffic(ts, compileFilter(parseFilter({ trace_id: 'gone-soon' }, { now: Date.now() })), { order: 'oldest' });
-    assert.deepEqual(lagging.records.map((x) => x.seq), [put[2]!.seq, put[3]!.seq, later[0]!.seq]);
+    assert.deepEqual(lagging.records.map((x) => x.id), [storedId(put[2]!), storedId(put[3]!), storedId(later[0]!)]);
     assert.deepEqual(lagging.index, { watermark: put[3]!.seq, last_seq: later[0]!.seq, current: false });
   });
 });
@@ -222,7 +229,7 @@ describe('retention per repo on the shared stream', { timeout: 60_000 }, () => {
     const recent = await publishTraffic(ts.js, [{ repo: 'shop', line: line(9) }]);
     assert.equal(await purgeRepoByAge(ts, 'shop', Date.now() - cutAt, Date.now()), 3);
     const left = await queryTraffic(ts, compileFilter(parseFilter({}, { now: Date.now() })), { order: 'oldest' });
-    assert.deepEqual(left.records.map((r) => r.seq), [...old.filter((s) => s.repo === 'auth').map((s) => s.seq), recent[0]!.seq]);
+    assert.deepEqual(left.records.map((r) => r.id), [...old.filter((s) => s.repo === 'auth').map(storedId), storedId(recent[0]!)]);
     // A repo with nothing recent loses everything; the others keep theirs.
     assert.equal(await purgeRepoByAge(ts, 'auth', 1, Date.now() + 60_000), 3);
     assert.equal(await purgeRepoByAge(ts, 'shop', 0, Date.now()), 0);

@@ -1,13 +1,16 @@
 /**
  * Puts lines into a traffic stream exactly as the ingest gateway stores them (the shared
- * contract, docs/traffic.md): stream `HAVOK_TRAFFIC` on `havok.traffic.>`, one message per line
- * on `trafficSubject(repo, method)`, payload = the line's JSON plus `received_ms`. Lets the
- * traffic store be tested without the gateway.
+ * contract, docs/traffic.md): stream `HAVOK_TRAFFIC` on `havok.traffic.>`, messages on
+ * `trafficSubject(repo, method)` holding lines = the line's JSON plus `received_ms`.
+ * `publishTrafficFast` packs them as the gateway does (its pack.ts, per POST of `post` lines),
+ * `publishTraffic` writes one line per message (as earlier builds did). Lets the traffic store
+ * be tested without the gateway.
  */
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TRAFFIC_STREAM, trafficSubject } from '../../shared/protocol.js';
+import { TRAFFIC_MAX_LINES, TRAFFIC_STREAM, trafficSubject } from '../../shared/protocol.js';
 import type { JsonObject } from '../../services/traffic/line.js';
+import { packLines } from '../../services/gateway/outputs/pack.js';
 
 export interface TrafficStreamHandle {
   js: JetStreamClient;
@@ -45,29 +48,39 @@ export async function publishTraffic(js: JetStreamClient, lines: readonly Traffi
   for (let from = 0; from < lines.length; from += window) {
     const part = lines.slice(from, from + window).map(({ repo, line }) => ({ repo, line: { ...line, received_ms: line.received_ms ?? Date.now() } as JsonObject }));
     const acks = await Promise.all(part.map(({ repo, line }) => js.publish(trafficSubject(repo, typeof line.method === 'string' ? line.method : ''), enc.encode(JSON.stringify(line)))));
-    acks.forEach((a, i) => out.push({ seq: a.seq, ...part[i]! }));
+    acks.forEach((a, i) => out.push({ seq: a.seq, index: 0, ...part[i]! }));
   }
   return out;
 }
 
 /**
- * Faster for large tests and the bench: plain publishes in order (no ack each), then a check
- * that the stream holds every one (a fresh stream numbers them first + i). Same stored format.
+ * Faster for large tests and the bench: the lines in POSTs of `post` lines, each POST packed per
+ * subject as the gateway packs it, as plain publishes in order (no ack each), then a check that
+ * the stream holds every message (a fresh stream numbers them first + i). Returns the stored
+ * lines in stream order (sequence, then place in the message).
  */
-export async function publishTrafficFast(nc: NatsConnection, h: TrafficStreamHandle, lines: readonly TrafficLine[], chunk = 5000): Promise<StoredTraffic[]> {
+export async function publishTrafficFast(nc: NatsConnection, h: TrafficStreamHandle, lines: readonly TrafficLine[], post = 1000): Promise<StoredTraffic[]> {
   const before = (await h.jsm.streams.info(h.stream)).state.last_seq;
   const enc = new TextEncoder();
   const out: StoredTraffic[] = [];
-  for (let from = 0; from < lines.length; from += chunk) {
-    for (const { repo, line } of lines.slice(from, from + chunk)) {
-      const stored = { ...line, received_ms: line.received_ms ?? Date.now() } as JsonObject;
-      nc.publish(trafficSubject(repo, typeof line.method === 'string' ? line.method : ''), enc.encode(JSON.stringify(stored)));
-      out.push({ seq: before + out.length + 1, repo, line: stored });
+  let seq = before;
+  for (let from = 0; from < lines.length; from += post) {
+    const body = lines.slice(from, from + post).map(({ repo, line }) => ({ repo, line: { ...line, received_ms: line.received_ms ?? Date.now() } as JsonObject }));
+    // A POST goes to one repo: pack each repo's lines of it as the gateway would.
+    for (const repo of new Set(body.map((b) => b.repo))) {
+      const mine = body.filter((b) => b.repo === repo);
+      const stored = mine.map((b, index) => ({ index, subject: trafficSubject(repo, typeof b.line.method === 'string' ? b.line.method : ''), payload: JSON.stringify(b.line) }));
+      for (const m of packLines(stored, 1024 * 1024 - 1024, TRAFFIC_MAX_LINES)) {
+        nc.publish(m.subject, enc.encode(m.payload));
+        seq++;
+        const inMessage = stored.filter((l) => l.subject === m.subject && l.index >= m.first).slice(0, m.lines);
+        inMessage.forEach((l, index) => out.push({ seq, index, repo, line: mine[l.index]!.line }));
+      }
     }
     await nc.flush();
   }
   // The server may still be storing what was flushed: wait while it makes progress.
-  const want = before + lines.length;
+  const want = seq;
   let seen = -1;
   let progressAt = Date.now();
   for (;;) {
@@ -82,5 +95,10 @@ export async function publishTrafficFast(nc: NatsConnection, h: TrafficStreamHan
 }
 
 export interface StoredTraffic extends TrafficLine {
+  /** Its message's sequence and its place in the message. */
   seq: number;
+  index: number;
 }
+
+/** `SEQ:LINE` of a stored line. */
+export const storedId = (s: Pick<StoredTraffic, 'seq' | 'index'>): string => `${s.seq}:${s.index}`;
