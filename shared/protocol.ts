@@ -145,6 +145,12 @@ export function trafficSubject(repo: string, method: string): string {
   return `havok.traffic.${repo}.${trafficMethodToken(method)}`;
 }
 
+/**
+ * Header of a traffic message: how many lines it holds, so a reader of headers only (the
+ * gateway's retention ledger) counts lines without the payload. Absent: one line.
+ */
+export const TRAFFIC_LINES_HEADER = 'Havok-Lines';
+
 /** The separator of a traffic message's lines: "\n" as a byte. */
 const TRAFFIC_LINE_BREAK = 0x0a;
 

@@ -5,7 +5,8 @@
  * oldest lines with the repo's subject filter, leaving other repos alone.
  *
  * The ledger is fed by an ordered consumer with `headers_only`: the server sends each stored
- * line's subject, sequence, stored time and payload size (`Nats-Msg-Size`), not the line. It
+ * message's subject, sequence, stored time, payload size (`Nats-Msg-Size`) and line count
+ * (`Havok-Lines`), not the lines. It
  * reads from the stream's first message, so the ledger covers lines stored by any gateway and
  * before this one started. Until it has caught up it holds the oldest lines only, which can
  * only make a byte cut smaller (keep more), never wrong. Every `retention_interval_ms` the book
@@ -14,7 +15,7 @@
 import { DeliverPolicy, type ConsumerMessages } from '@nats-io/jetstream';
 import type { Logger } from '../../shared/log.js';
 import { abortableSleep } from '../../shared/retry.js';
-import { TRAFFIC_SUBJECTS, trafficFilter, trafficSubjectParts } from '../../shared/protocol.js';
+import { TRAFFIC_LINES_HEADER, TRAFFIC_SUBJECTS, trafficFilter, trafficSubjectParts } from '../../shared/protocol.js';
 import { RetentionBook, type RetentionLimits } from '../traffic/keep.js';
 import { purgeRepoBelow } from '../traffic/retention.js';
 import { streamBounds, type TrafficStreamClient } from '../traffic/scan.js';
@@ -69,7 +70,8 @@ async function feed(messages: ConsumerMessages, book: RetentionBook, log: Logger
       const repo = trafficSubjectParts(m.subject)?.repo;
       if (repo === undefined) continue;
       const size = Number(m.headers?.get(MSG_SIZE) ?? m.data.length);
-      book.see(repo, m.seq, Number.isFinite(size) ? size : 0, Math.floor(m.info.timestampNanos / 1e6));
+      const lines = Number(m.headers?.get(TRAFFIC_LINES_HEADER) || 1);
+      book.see(repo, m.seq, Number.isFinite(size) ? size : 0, Math.floor(m.info.timestampNanos / 1e6), Number.isInteger(lines) && lines > 0 ? lines : 1);
     }
   } catch (err) {
     log.error({ err: (err as Error).message }, 'retention ledger stopped reading the stream; no further purges until the gateway restarts');
@@ -81,11 +83,13 @@ export async function sweep(o: Pick<RetentionOptions, 'client' | 'metrics' | 'lo
   book.forgetBelow((await streamBounds(o.client)).first);
   let total = 0;
   for (const c of book.due(now)) {
-    const purged = await purgeRepoBelow(o.client, c.repo, c.cut);
+    const messages = await purgeRepoBelow(o.client, c.repo, c.cut);
     book.purged(c.repo, c.cut);
+    // The server counts messages; the ledger knows the lines they held.
+    const purged = messages === 0 ? 0 : c.lines;
     total += purged;
     o.metrics.retentionPurged.inc({ repo: c.repo, reason: c.reason }, purged);
-    o.log.info({ repo: c.repo, reason: c.reason, below_seq: c.cut, purged, ledger_lines: c.lines, ledger_bytes: c.bytes, kept: book.held(c.repo) }, 'retention purged lines');
+    o.log.info({ repo: c.repo, reason: c.reason, below_seq: c.cut, purged, messages, ledger_bytes: c.bytes, kept: book.held(c.repo) }, 'retention purged lines');
   }
   return total;
 }

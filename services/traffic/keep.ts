@@ -55,7 +55,7 @@ export function shouldSample(line: JsonObject, s: SampleSettings | undefined): b
   return mixedHash(v) / HASH_RANGE < s.rate;
 }
 
-/** A run of one repo's stored lines. */
+/** A run of one repo's stored messages (and the lines they hold). */
 export interface LedgerChunk {
   first_seq: number;
   last_seq: number;
@@ -64,6 +64,7 @@ export interface LedgerChunk {
   oldest_ms: number;
   /** Newest stored time in the chunk, epoch ms. */
   newest_ms: number;
+  /** Lines the chunk's messages hold. */
   count: number;
 }
 
@@ -74,18 +75,18 @@ export const LEDGER_CHUNK = 1000;
 export const AGE_SLICES = 20;
 
 /**
- * Adds one stored line to a repo's ledger (oldest chunk first); returns the ledger. A chunk
- * closes at `chunk` lines, or when the line was stored more than `spanMs` after the chunk's
- * first (Infinity = no time bound).
+ * Adds one stored message (of `lines` lines) to a repo's ledger (oldest chunk first); returns
+ * the ledger. A chunk closes once it holds `chunk` lines, or when the message was stored more
+ * than `spanMs` after the chunk's first (Infinity = no time bound).
  */
-export function addToLedger(ledger: LedgerChunk[], seq: number, bytes: number, storedMs: number, chunk = LEDGER_CHUNK, spanMs = Infinity): LedgerChunk[] {
+export function addToLedger(ledger: LedgerChunk[], seq: number, bytes: number, storedMs: number, chunk = LEDGER_CHUNK, spanMs = Infinity, lines = 1): LedgerChunk[] {
   const last = ledger[ledger.length - 1];
   if (last && last.count < chunk && seq > last.last_seq && storedMs - last.oldest_ms <= spanMs) {
     last.last_seq = seq;
     last.bytes += bytes;
     last.newest_ms = Math.max(last.newest_ms, storedMs);
-    last.count++;
-  } else ledger.push({ first_seq: seq, last_seq: seq, bytes, oldest_ms: storedMs, newest_ms: storedMs, count: 1 });
+    last.count += lines;
+  } else ledger.push({ first_seq: seq, last_seq: seq, bytes, oldest_ms: storedMs, newest_ms: storedMs, count: lines });
   return ledger;
 }
 
@@ -155,12 +156,12 @@ export class RetentionBook {
     return [...this.ledgers.keys()];
   }
 
-  /** One stored line of the stream (payload bytes, stored time); other repos' lines are ignored. */
-  see(repo: string, seq: number, bytes: number, storedMs: number): void {
+  /** One stored message of the stream (payload bytes, stored time, lines it holds); other repos' are ignored. */
+  see(repo: string, seq: number, bytes: number, storedMs: number, lines = 1): void {
     const ledger = this.ledgers.get(repo);
     if (!ledger) return;
     const maxAge = this.limits.get(repo)!.max_age_ms;
-    addToLedger(ledger, seq, bytes, storedMs, this.chunk, maxAge > 0 ? Math.max(1, Math.floor(maxAge / AGE_SLICES)) : Infinity);
+    addToLedger(ledger, seq, bytes, storedMs, this.chunk, maxAge > 0 ? Math.max(1, Math.floor(maxAge / AGE_SLICES)) : Infinity, lines);
   }
 
   /** What to purge at `now`: per repo, the larger of its age and byte cuts, when it removes anything. */

@@ -12,7 +12,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { TRAFFIC_STREAM, trafficSubjectParts } from '../../shared/protocol.js';
 import { shouldSample } from '../../services/traffic/keep.js';
 import { decodeLine } from '../../services/traffic/query.js';
-import { scanEach } from '../../services/traffic/scan.js';
+import { eachLine, scanEach } from '../../services/traffic/scan.js';
 import { check } from '../support/check.js';
 import { createTrafficStream, publishTrafficFast } from '../support/traffic.js';
 import { trafficLines } from '../support/traffic-lines.js';
@@ -32,11 +32,13 @@ interface Stored {
 async function storedLines(nc: NatsConnection): Promise<Stored[]> {
   const c = { js: jetstream(nc), jsm: await jetstreamManager(nc), stream: TRAFFIC_STREAM };
   const out: Stored[] = [];
-  await scanEach(c, {}, Infinity, (s) => {
-    const line = decodeLine(s.data)!;
-    const user = (line.headers as Record<string, string> | undefined)?.['x-user'];
-    out.push({ seq: s.seq, repo: trafficSubjectParts(s.subject)!.repo, url: String(line.url), ...(user ? { user } : {}), bytes: s.data.length });
-  });
+  await scanEach(c, {}, Infinity, (m) =>
+    eachLine(m, 0, (s) => {
+      const line = decodeLine(s.data)!;
+      const user = (line.headers as Record<string, string> | undefined)?.['x-user'];
+      out.push({ seq: s.seq, repo: trafficSubjectParts(s.subject)!.repo, url: String(line.url), ...(user ? { user } : {}), bytes: s.data.length });
+    }),
+  );
   return out;
 }
 
@@ -145,7 +147,8 @@ describe('gateway: sampling and retention per repo', { timeout: 120_000 }, () =>
     await using fx = await havokFixture();
     const nc = await fx.connect();
     const h = await createTrafficStream(nc, { stream: 'TRAFFIC_PURGED' });
-    await publishTrafficFast(nc, h, trafficLines(60_000, { seed: 3 }));
+    // One line per message (POSTs of one line): 60,000 messages, many pulls' worth.
+    await publishTrafficFast(nc, h, trafficLines(60_000, { seed: 3 }), 1);
     let seen = 0;
     let purge: Promise<unknown> | undefined;
     const t0 = Date.now();
@@ -155,7 +158,7 @@ describe('gateway: sampling and retention per repo', { timeout: 120_000 }, () =>
       seen++;
     });
     await purge;
-    assert.ok(seen < 60_000, `read ${seen} lines of 60,000 before the purge took them`);
+    assert.ok(seen < 60_000, `read ${seen} messages of 60,000 before the purge took them`);
     assert.ok(Date.now() - t0 < 60_000);
   });
 });

@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TRAFFIC_STREAM } from '../../shared/protocol.js';
+import { TRAFFIC_STREAM, trafficLines } from '../../shared/protocol.js';
 import { check } from './check.js';
 import type { HavokFixture } from './fixture.js';
 import type { Running } from './havok-cli.js';
@@ -78,24 +78,31 @@ export async function postUntilStored(url: string, repo: string, body: string, k
   }
 }
 
+/** How many messages the stream holds. */
 export async function streamMessages(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<number> {
   const jsm = await jetstreamManager(nc);
   return (await jsm.streams.info(stream)).state.messages;
 }
 
-/** Every stored payload of the stream, parsed, in stream order. */
+/** Every stored line of the stream, in stream order (a message holds one or more). */
 export async function readStream(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<Array<Record<string, unknown>>> {
   const total = await streamMessages(nc, stream);
   const out: Array<Record<string, unknown>> = [];
   if (total === 0) return out;
   const c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
   const it = await c.consume();
+  const dec = new TextDecoder();
   for await (const m of it) {
-    out.push(m.json<Record<string, unknown>>());
+    for (const line of trafficLines(m.data)) out.push(JSON.parse(dec.decode(line)) as Record<string, unknown>);
     if (m.info.pending === 0) break;
   }
   await it.close();
   return out;
+}
+
+/** How many lines the stream holds (each message holds one or more). */
+export async function streamLines(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<number> {
+  return (await readStream(nc, stream)).length;
 }
 
 /** `n` JSON request lines of batch `b`, each naming its batch and place. */

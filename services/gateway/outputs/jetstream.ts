@@ -9,7 +9,8 @@
  */
 import { DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '../../../shared/bus.js';
-import { TRAFFIC_MAX_LINES, TRAFFIC_SUBJECTS } from '../../../shared/protocol.js';
+import { headers } from '@nats-io/transport-node';
+import { TRAFFIC_LINES_HEADER, TRAFFIC_MAX_LINES, TRAFFIC_SUBJECTS } from '../../../shared/protocol.js';
 import { StoreError } from '../errors.js';
 import type { JetStreamProducerSettings } from '../settings.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
@@ -102,7 +103,9 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
   const publish = async (m: PackedMessage, idKey: string | undefined): Promise<unknown> => {
     await window.acquire();
     try {
-      return await js.publish(m.subject, m.payload, idKey === undefined ? undefined : { msgID: `${idKey}:${m.first}` });
+      const h = headers();
+      h.set(TRAFFIC_LINES_HEADER, String(m.lines));
+      return await js.publish(m.subject, m.payload, { headers: h, ...(idKey === undefined ? {} : { msgID: `${idKey}:${m.first}` }) });
     } finally {
       window.release();
     }
