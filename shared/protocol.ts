@@ -150,6 +150,12 @@ export function trafficSubject(repo: string, method: string): string {
  * gateway's retention ledger) counts lines without the payload. Absent: one line.
  */
 export const TRAFFIC_LINES_HEADER = 'Havok-Lines';
+/**
+ * Header of a traffic message written with `Havok-Lines`: its lines' trace ids as index tokens,
+ * `<line>:<token>,…` (absent: no line has one), so the trace indexer need not parse the lines.
+ * Tokens are letters, digits, `_`, `-` or `=`-prefixed base64url: never a comma or colon.
+ */
+export const TRAFFIC_TRACES_HEADER = 'Havok-Traces';
 
 /** The separator of a traffic message's lines: "\n" as a byte. */
 const TRAFFIC_LINE_BREAK = 0x0a;

@@ -102,7 +102,10 @@ export class Gateway extends Actor {
     if (g.index_traces) {
       runTraceIndexer({ nc, ...client, traceFieldOf, log: this.log.child({ part: 'trace-indexer' }), signal }).then(
         (st) => this.log.info(st, 'trace indexer stopped'),
-        (err: Error) => this.log.error({ err: err.message }, 'trace indexer failed: trace-id lookups fall back to scanning; run `havok traffic index`'),
+        (err: Error) => {
+          // Closing the gateway stops it: not a failure.
+          if (!signal.aborted) this.log.error({ err: err.message }, 'trace indexer failed: trace-id lookups fall back to scanning; run `havok traffic index`');
+        },
       );
     }
     return trafficRoutes(client, { traceFieldOf });

@@ -123,7 +123,8 @@ export async function indexCommand(cfg: HavokConfig, flags: StoreFlags, once: bo
         log: createLogger('traffic-index'),
         signal: stop.signal,
         untilCaughtUp: once,
-        ...(traceField ? { traceFieldOf: () => traceField } : {}),
+        // Another trace field than the gateway's: the ids it listed do not apply.
+        ...(traceField ? { traceFieldOf: () => traceField, trustHeaders: false } : {}),
       });
       process.stdout.write(`indexed ${stats.indexed} trace entries from ${stats.read} records in ${stats.messages} messages (${stats.malformed} malformed); watermark ${stats.watermark}\n`);
       return 0;

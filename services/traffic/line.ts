@@ -42,6 +42,16 @@ export function traceIdOf(line: JsonObject, traceField?: string): string | undef
   return m ? m[1]!.toLowerCase() : undefined;
 }
 
+const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
+
+/**
+ * A trace id as one subject token: as is when it is letters, digits, `_` and `-` (W3C and most
+ * ids), else `=` + base64url of its UTF-8 (raw tokens never contain `=`, so the two never meet).
+ */
+export function traceKeyToken(traceId: string): string {
+  return SAFE_SUBJECT_TOKEN.test(traceId) ? traceId : `=${Buffer.from(traceId, 'utf8').toString('base64url')}`;
+}
+
 const nonEmpty = (s: string | undefined): string | undefined => (s === '' ? undefined : s);
 
 /** A field by dotted path (`headers.user-agent`): a top-level key of that exact name wins. */

@@ -20,6 +20,8 @@ import { retry } from '../../shared/retry.js';
 import {
   TRAFFIC_STREAM,
   parseTrafficLineId,
+  TRAFFIC_LINES_HEADER,
+  TRAFFIC_TRACES_HEADER,
   trafficIndexerConsumer,
   trafficLineId,
   trafficLines,
@@ -29,10 +31,11 @@ import {
   trafficTracesStream,
   trafficTraceWatermark,
 } from '../../shared/protocol.js';
-import { traceIdOf, type JsonObject } from './line.js';
+import { traceIdOf, traceKeyToken, type JsonObject } from './line.js';
+
+export { traceKeyToken };
 import { scanEach, type TrafficStreamClient } from './scan.js';
 
-const SAFE_SUBJECT_TOKEN = /^[A-Za-z0-9_-]{1,200}$/;
 /** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
 const PUBLISH_TIMEOUT_MS = 30_000;
 /** Bytes of traffic messages per pull. */
@@ -41,14 +44,6 @@ const PULL_BYTES = 4 * 1024 * 1024;
 const REWRITE_WINDOW = 500;
 /** JetStream API error code: a stream of that name exists (with another config). */
 const STREAM_NAME_IN_USE = 10058;
-
-/**
- * A trace id as one subject token: as is when it is letters, digits, `_` and `-` (W3C and most
- * ids), else `=` + base64url of its UTF-8 (raw tokens never contain `=`, so the two never meet).
- */
-export function traceKeyToken(traceId: string): string {
-  return SAFE_SUBJECT_TOKEN.test(traceId) ? traceId : `=${Buffer.from(traceId, 'utf8').toString('base64url')}`;
-}
 
 export interface IndexWatermark {
   /** Every stored line of the messages up to this sequence is indexed. */
@@ -127,6 +122,12 @@ export interface TraceIndexerOptions {
   untilCaughtUp?: boolean;
   /** Messages per pull (default: as many as fit in 4 MB). */
   batch?: number;
+  /**
+   * Take a message's trace ids from its `Havok-Traces` header when it has `Havok-Lines` (the
+   * gateway found them with the repo's trace_field as it stored the lines). Default true; false
+   * parses every line (an indexer run with another `--trace-field`).
+   */
+  trustHeaders?: boolean;
 }
 
 export interface TraceIndexerStats {
@@ -204,6 +205,23 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
     for await (const m of msgs) {
       stats.messages++;
       last = m;
+      const add = (token: string, line: number): void => {
+        const at = trafficLineId(m.seq, line);
+        const list = entries.get(token);
+        if (list) list.push(at);
+        else entries.set(token, [at]);
+        stats.indexed++;
+      };
+      const lines = o.trustHeaders === false ? undefined : Number(m.headers?.get(TRAFFIC_LINES_HEADER) || NaN);
+      if (lines !== undefined && Number.isInteger(lines) && lines > 0) {
+        // Written by the gateway: it listed its lines' trace ids; nothing to parse.
+        stats.read += lines;
+        for (const e of (m.headers?.get(TRAFFIC_TRACES_HEADER) ?? '').split(',')) {
+          const colon = e.indexOf(':');
+          if (colon > 0) add(e.slice(colon + 1), Number(e.slice(0, colon)));
+        }
+        continue;
+      }
       const repo = trafficSubjectParts(m.subject)?.repo ?? '';
       const field = o.traceFieldOf?.(repo);
       trafficLines(m.data).forEach((data, line) => {
@@ -219,13 +237,7 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
           return;
         }
         const id = traceIdOf(obj as JsonObject, field);
-        if (id === undefined) return;
-        const token = traceKeyToken(id);
-        const list = entries.get(token);
-        const at = trafficLineId(m.seq, line);
-        if (list) list.push(at);
-        else entries.set(token, [at]);
-        stats.indexed++;
+        if (id !== undefined) add(traceKeyToken(id), line);
       });
     }
     if (!last) continue;

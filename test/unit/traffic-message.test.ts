@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { packLines } from '../../services/gateway/outputs/pack.js';
+import { storedJson } from '../../services/gateway/pipeline/pipeline.js';
 import { parseTrafficLineId, positionParts, trafficLineId, trafficLines, trafficMessage, trafficPosition } from '../../shared/protocol.js';
 
 const enc = new TextEncoder();
@@ -48,5 +49,22 @@ describe('traffic messages', () => {
         assert.equal(Math.sign(trafficPosition(s1, l1) - trafficPosition(s2, l2)), Math.sign(order));
       }),
     );
+  });
+});
+
+describe('the stored JSON of a line the pipeline did not change', () => {
+  test('is the sent text plus received_ms, the same object as writing it again', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.constantFrom('', ' ', '\t '), fc.integer({ min: 0, max: 2 ** 45 }), (obj, pad, ms) => {
+        const raw = JSON.stringify(obj, null, pad === '' ? undefined : 1) + pad;
+        const line = JSON.parse(raw) as Record<string, unknown>;
+        const want = { ...line, received_ms: ms };
+        assert.deepEqual(JSON.parse(storedJson(raw, JSON.parse(raw) as Record<string, unknown>, ms, true)), want);
+        assert.deepEqual(JSON.parse(storedJson(raw, JSON.parse(raw) as Record<string, unknown>, ms, false)), want);
+      }),
+    );
+    assert.equal(storedJson('{"a":1}', { a: 1 }, 5, true), '{"a":1,"received_ms":5}');
+    assert.equal(storedJson('{"received_ms":1,"a":2}', { received_ms: 1, a: 2 }, 5, true), '{"received_ms":5,"a":2}', "the sender's is replaced");
+    assert.equal(storedJson('{ }', {}, 5, true), '{"received_ms":5}');
   });
 });

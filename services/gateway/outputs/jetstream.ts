@@ -10,7 +10,7 @@
 import { DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
 import type { NatsConnection } from '../../../shared/bus.js';
 import { headers } from '@nats-io/transport-node';
-import { TRAFFIC_LINES_HEADER, TRAFFIC_MAX_LINES, TRAFFIC_SUBJECTS } from '../../../shared/protocol.js';
+import { TRAFFIC_LINES_HEADER, TRAFFIC_MAX_LINES, TRAFFIC_SUBJECTS, TRAFFIC_TRACES_HEADER } from '../../../shared/protocol.js';
 import { StoreError } from '../errors.js';
 import type { JetStreamProducerSettings } from '../settings.js';
 import type { StoredLine } from '../pipeline/pipeline.js';
@@ -105,6 +105,7 @@ export async function openJetStreamProducer(s: JetStreamProducerSettings, ctx: P
     try {
       const h = headers();
       h.set(TRAFFIC_LINES_HEADER, String(m.lines));
+      if (m.traces) h.set(TRAFFIC_TRACES_HEADER, m.traces);
       return await js.publish(m.subject, m.payload, { headers: h, ...(idKey === undefined ? {} : { msgID: `${idKey}:${m.first}` }) });
     } finally {
       window.release();
