@@ -221,11 +221,11 @@ export function trafficSubjectParts(subject: string): { repo: string; method: st
 
 /**
  * The trace-id index of a traffic stream: its own stream (`<stream>_TRACES`), one subject per
- * trace id token, see services/traffic/trace-index.ts.
+ * bucket of trace id tokens, see services/traffic/trace-index.ts.
  */
 export const trafficTracesStream = (stream: string): string => `${stream}_TRACES`;
-/** Index entries of one trace (`token`: a SAFE_TOKEN-like key of the trace id). */
-export const trafficTraceSubject = (stream: string, token: string): string => `havok.traces.${stream}.id.${token}`;
+/** Index entries of the traces whose token hashes to `bucket` (services/traffic/trace-index.ts). */
+export const trafficTraceBucket = (stream: string, bucket: number): string => `havok.traces.${stream}.b.${bucket}`;
 /** The index's watermark (rolled up: only the last is kept). */
 export const trafficTraceWatermark = (stream: string): string => `havok.traces.${stream}.watermark`;
 /** Every subject of one traffic stream's index. */

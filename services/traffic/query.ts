@@ -277,10 +277,12 @@ async function scanNewest(c: TrafficStreamClient, f: CompiledFilter, m: Matcher,
  * one that has aged out is reported in `expired`), plus a scan of the tail past the watermark.
  */
 async function traceQuery(c: TrafficStreamClient, f: CompiledFilter, m: Matcher, o: Opts, at: Cursor | undefined): Promise<QueryResult> {
-  const bounds = await streamBounds(c);
-  // No index yet: the whole stream is "tail".
-  const watermark = (await readWatermark(c))?.seq ?? 0;
+  // The watermark before the entries: a batch's entries are written before its watermark, so
+  // every line up to the watermark is among the entries read after it.
+  const [bounds, mark] = await Promise.all([streamBounds(c), readWatermark(c)]);
   const entries = await lookupTrace(c, f.filter.trace_id!);
+  // No index yet: the whole stream is "tail".
+  const watermark = mark?.seq ?? 0;
   const expired: string[] = [];
   const found: TrafficRecord[] = [];
   // Written ahead of the watermark: the tail scan reads them.

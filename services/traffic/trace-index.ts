@@ -1,19 +1,24 @@
 /**
  * The trace-id index of a traffic stream: a stream of its own (`<stream>_TRACES`) with one
- * subject per trace id, `havok.traces.<stream>.id.<token>`; each message lists the lines (text,
- * comma-separated `SEQ:LINE`; `SEQ` alone, as earlier builds wrote, is line 0) of one indexing
- * batch's lines of that trace. Write-only — a
- * redelivered batch appends the same sequences again, and lookups de-duplicate — and a lookup
- * reads one literal subject, which the server answers from its per-subject index (a KV bucket
- * with one key per line was tried first: listing a key prefix is a wildcard filter, which
- * nats-server 2.9 answers by walking every key — seconds at a million keys).
+ * subject per bucket of trace ids, `havok.traces.<stream>.b.<n>` (n = hash of the id's token mod
+ * TRACE_BUCKETS); each indexing batch writes one message per bucket it touched, a line per trace:
+ * `<token> <SEQ:LINE>,<SEQ:LINE>…`. Write-only — a redelivered batch appends the same lines
+ * again, and lookups de-duplicate — and a lookup reads one literal subject, which the server
+ * answers from its per-subject index.
+ *
+ * Why buckets: one subject per trace id (the first layout) wrote a message per distinct trace per
+ * batch — with a trace per request, one index message per stored line, the per-message cost the
+ * traffic stream's packing removed — and its lookup, a next-by-subject get from the index's
+ * start, took ~30 ms at 500,000 lines. (A KV bucket with one key per line came before that:
+ * listing a key prefix is a wildcard filter, which nats-server 2.9 answers by walking every key.)
  * `havok.traces.<stream>.watermark` (rolled up, only the last kept) holds the last indexed
- * message's sequence, so a query knows which tail of the traffic stream it must still scan.
+ * message's sequence and the index's format, so a query knows which tail of the traffic stream
+ * it must still scan, and an indexer finding an index of another format rebuilds it.
  *
  * `runTraceIndexer` is the writer: a durable consumer on the traffic stream (ack all), hosted
  * by the gateway process or `havok traffic index`.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type NextMsgRequest } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/log.js';
 import { retry } from '../../shared/retry.js';
@@ -26,7 +31,7 @@ import {
   trafficLineId,
   trafficLines,
   trafficSubjectParts,
-  trafficTraceSubject,
+  trafficTraceBucket,
   trafficTraceSubjects,
   trafficTracesStream,
   trafficTraceWatermark,
@@ -35,6 +40,7 @@ import { traceIdOf, traceKeyToken, type JsonObject } from './line.js';
 
 export { traceKeyToken };
 import { scanEach, type TrafficStreamClient } from './scan.js';
+import { mixedHash } from '../../shared/hash.js';
 
 /** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
 const PUBLISH_TIMEOUT_MS = 30_000;
@@ -50,7 +56,20 @@ export interface IndexWatermark {
   seq: number;
   /** When it was written, epoch ms. */
   at_ms: number;
+  /** The index's layout (INDEX_FORMAT); absent: the first, one subject per trace. */
+  format?: number;
 }
+
+/** The layout this build writes and reads: buckets of traces. */
+export const INDEX_FORMAT = 2;
+/**
+ * Subjects of the index: a batch writes at most this many messages, and a lookup reads one
+ * message per batch that touched its bucket (~1/TRACE_BUCKETS of the batch's traces each).
+ */
+export const TRACE_BUCKETS = 1024;
+
+/** The bucket of a trace id's token. Pure. */
+export const traceBucket = (token: string): number => mixedHash(token) % TRACE_BUCKETS;
 
 /** Creates (or updates) the index stream; its age limit and replicas follow the traffic stream's. */
 export async function ensureTraceIndex(jsm: JetStreamManager, stream = TRAFFIC_STREAM): Promise<string> {
@@ -79,19 +98,22 @@ const dec = new TextDecoder();
 /** The indexed lines of a trace id, in stream order, without repeats; [] when there is no index. */
 export async function lookupTrace(c: TrafficStreamClient, traceId: string): Promise<Array<{ seq: number; line: number }>> {
   const index = { ...c, stream: trafficTracesStream(c.stream) };
-  const ids = new Set<string>();
+  const token = traceKeyToken(traceId);
+  const prefix = `${token} `;
+  const out = new Map<string, { seq: number; line: number }>();
   try {
-    await scanEach(index, { subject: trafficTraceSubject(c.stream, traceKeyToken(traceId)) }, Infinity, (m) => {
-      for (const s of dec.decode(m.data).split(',')) if (s) ids.add(s);
+    await scanEach(index, { subject: trafficTraceBucket(c.stream, traceBucket(token)) }, Infinity, (m) => {
+      for (const row of dec.decode(m.data).split('\n')) {
+        if (!row.startsWith(prefix)) continue;
+        for (const id of row.slice(prefix.length).split(',')) {
+          const at = parseTrafficLineId(id);
+          if (at) out.set(trafficLineId(at.seq, at.line), at);
+        }
+      }
     });
   } catch (err) {
     if (isNoStream(err)) return [];
     throw err;
-  }
-  const out = new Map<string, { seq: number; line: number }>();
-  for (const id of ids) {
-    const at = parseTrafficLineId(id);
-    if (at) out.set(trafficLineId(at.seq, at.line), at);
   }
   return [...out.values()].sort((a, b) => a.seq - b.seq || a.line - b.line);
 }
@@ -144,7 +166,7 @@ export interface TraceIndexerStats {
 }
 
 /**
- * Writes a batch's entries (one message per trace), then the watermark. Entries go out
+ * Writes a batch's entries (one message per bucket touched), then the watermark. Entries go out
  * pipelined as plain publishes (an acked publish per entry would cost as much as storing the
  * line did); the acked watermark publish is the barrier: a stream stores one connection's
  * messages in order, so when the watermark is acked the entries before it were processed, and
@@ -154,13 +176,21 @@ export interface TraceIndexerStats {
  */
 async function writeBatch(o: TraceIndexerOptions, stream: string, entries: ReadonlyMap<string, string[]>, seq: number, prevIndexSeq: number): Promise<{ index_seq: number; rewritten: boolean }> {
   const enc = new TextEncoder();
-  const msgs = [...entries].map(([token, ids]) => [trafficTraceSubject(stream, token), enc.encode(ids.join(','))] as const);
+  const rows = new Map<number, string[]>();
+  for (const [token, ids] of entries) {
+    const bucket = traceBucket(token);
+    const row = `${token} ${ids.join(',')}`;
+    const list = rows.get(bucket);
+    if (list) list.push(row);
+    else rows.set(bucket, [row]);
+  }
+  const msgs = [...rows].map(([bucket, list]) => [trafficTraceBucket(stream, bucket), enc.encode(list.join('\n'))] as const);
   for (const [subject, data] of msgs) o.nc.publish(subject, data);
   const opts = { timeout: PUBLISH_TIMEOUT_MS };
   const watermark = async (): Promise<number> => {
     const h = headers();
     h.set('Nats-Rollup', 'sub');
-    const ack = await o.js.publish(trafficTraceWatermark(stream), JSON.stringify({ seq, at_ms: Date.now() } satisfies IndexWatermark), { ...opts, headers: h });
+    const ack = await o.js.publish(trafficTraceWatermark(stream), JSON.stringify({ seq, at_ms: Date.now(), format: INDEX_FORMAT } satisfies IndexWatermark), { ...opts, headers: h });
     return ack.seq;
   };
   const at = await watermark();
@@ -180,6 +210,15 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
   const stream = o.stream ?? TRAFFIC_STREAM;
   const index = await ensureTraceIndex(o.jsm, stream);
   const durable = trafficIndexerConsumer(stream);
+  const found = await readWatermark({ js: o.js, jsm: o.jsm, stream });
+  if (found && found.format !== INDEX_FORMAT) {
+    // An index another build wrote: lookups would not read it. Built again from the start.
+    o.log.info({ index, format: found.format ?? 1, watermark: found.seq }, 'the trace index has an earlier layout: rebuilding it from the start of the stream');
+    await o.jsm.streams.purge(index);
+    await o.jsm.consumers.delete(stream, durable).catch((err: unknown) => {
+      if (!(err instanceof JetStreamApiError)) throw err;
+    });
+  }
   try {
     await o.jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 100_000 });
   } catch (err) {

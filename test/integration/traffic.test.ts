@@ -15,7 +15,8 @@ import { compileFilter, parseFilter, type CompiledFilter } from '../../services/
 import { traceIdOf } from '../../services/traffic/line.js';
 import { queryTraffic, showRecord, RecordNotFoundError, type QueryOptions, type TrafficRecord } from '../../services/traffic/query.js';
 import { trafficStats } from '../../services/traffic/stats.js';
-import { runTraceIndexer } from '../../services/traffic/trace-index.js';
+import { ensureTraceIndex, INDEX_FORMAT, readWatermark, runTraceIndexer } from '../../services/traffic/trace-index.js';
+import { AckPolicy, DeliverPolicy } from '@nats-io/jetstream';
 import { purgeRepoByAge } from '../../services/traffic/retention.js';
 import { trafficRoutes } from '../../services/traffic/http.js';
 import { check } from '../support/check.js';
@@ -214,6 +215,29 @@ describe('trace index: aged-out records are reported as expired', { timeout: 60_
     const lagging = await queryTraffic(ts, compileFilter(parseFilter({ trace_id: 'gone-soon' }, { now: Date.now() })), { order: 'oldest' });
     assert.deepEqual(lagging.records.map((x) => x.id), [storedId(put[2]!), storedId(put[3]!), storedId(later[0]!)]);
     assert.deepEqual(lagging.index, { watermark: put[3]!.seq, last_seq: later[0]!.seq, current: false });
+  });
+});
+
+describe('trace index: one of an earlier layout is rebuilt', { timeout: 60_000 }, () => {
+  test('a watermark without the current format makes the indexer start over, and lookups find every line', async () => {
+    await using fx = await havokFixture();
+    const nc = await fx.connect();
+    const ts = await createTrafficStream(nc, { stream: 'TRAFFIC_OLD' });
+    const put = await publishTraffic(ts.js, [0, 1, 2].map((i) => ({ repo: 'shop', line: { ts: i, method: 'GET', url: `/x/${i}`, trace_id: 'kept' } })));
+    // What an earlier build left: one subject per trace, a watermark with no format, its consumer done.
+    const index = await ensureTraceIndex(ts.jsm, 'TRAFFIC_OLD');
+    await ts.js.publish('havok.traces.TRAFFIC_OLD.id.kept', put.map((p) => p.seq).join(','));
+    await ts.js.publish('havok.traces.TRAFFIC_OLD.watermark', JSON.stringify({ seq: put[2]!.seq, at_ms: Date.now() }));
+    await ts.jsm.consumers.add('TRAFFIC_OLD', { durable_name: 'TRAFFIC_OLD_trace_indexer', ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.New });
+    const stats = await runTraceIndexer({ nc, js: ts.js, jsm: ts.jsm, stream: 'TRAFFIC_OLD', log: silent, untilCaughtUp: true });
+    assert.equal(stats.read, 3, 'indexed again from the start');
+    assert.equal((await readWatermark({ ...ts, stream: 'TRAFFIC_OLD' }))?.format, INDEX_FORMAT);
+    const subjects = Object.keys((await ts.jsm.streams.info(index, { subjects_filter: '>' })).state.subjects ?? {});
+    assert.deepEqual(subjects.filter((x) => x.includes('.id.')), [], 'the old entries are gone');
+    const r = await queryTraffic(ts, compileFilter(parseFilter({ trace_id: 'kept' }, { now: Date.now() })), { order: 'oldest' });
+    assert.deepEqual(r.records.map((x) => x.id), put.map(storedId));
+    assert.equal(r.scanned, 3);
+    assert.equal(r.index?.current, true);
   });
 });
 

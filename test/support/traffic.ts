@@ -2,14 +2,16 @@
  * Puts lines into a traffic stream exactly as the ingest gateway stores them (the shared
  * contract, docs/traffic.md): stream `HAVOK_TRAFFIC` on `havok.traffic.>`, messages on
  * `trafficSubject(repo, method)` holding lines = the line's JSON plus `received_ms`.
- * `publishTrafficFast` packs them as the gateway does (its pack.ts, per POST of `post` lines),
+ * `publishTrafficFast` packs them as the gateway does (its pack.ts, per POST of `post` lines,
+ * with the Havok-Lines and Havok-Traces headers),
  * `publishTraffic` writes one line per message (as earlier builds did). Lets the traffic store
  * be tested without the gateway.
  */
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TRAFFIC_MAX_LINES, TRAFFIC_STREAM, trafficSubject } from '../../shared/protocol.js';
-import type { JsonObject } from '../../services/traffic/line.js';
+import { headers } from '@nats-io/transport-node';
+import { TRAFFIC_LINES_HEADER, TRAFFIC_MAX_LINES, TRAFFIC_STREAM, TRAFFIC_TRACES_HEADER, trafficSubject } from '../../shared/protocol.js';
+import { traceIdOf, traceKeyToken, type JsonObject } from '../../services/traffic/line.js';
 import { packLines } from '../../services/gateway/outputs/pack.js';
 
 export interface TrafficStreamHandle {
@@ -69,9 +71,15 @@ export async function publishTrafficFast(nc: NatsConnection, h: TrafficStreamHan
     // A POST goes to one repo: pack each repo's lines of it as the gateway would.
     for (const repo of new Set(body.map((b) => b.repo))) {
       const mine = body.filter((b) => b.repo === repo);
-      const stored = mine.map((b, index) => ({ index, subject: trafficSubject(repo, typeof b.line.method === 'string' ? b.line.method : ''), payload: JSON.stringify(b.line) }));
+      const stored = mine.map((b, index) => {
+        const trace = traceIdOf(b.line);
+        return { index, subject: trafficSubject(repo, typeof b.line.method === 'string' ? b.line.method : ''), payload: JSON.stringify(b.line), ...(trace === undefined ? {} : { trace: traceKeyToken(trace) }) };
+      });
       for (const m of packLines(stored, 1024 * 1024 - 1024, TRAFFIC_MAX_LINES)) {
-        nc.publish(m.subject, enc.encode(m.payload));
+        const h = headers();
+        h.set(TRAFFIC_LINES_HEADER, String(m.lines));
+        if (m.traces) h.set(TRAFFIC_TRACES_HEADER, m.traces);
+        nc.publish(m.subject, enc.encode(m.payload), { headers: h });
         seq++;
         const inMessage = stored.filter((l) => l.subject === m.subject && l.index >= m.first).slice(0, m.lines);
         inMessage.forEach((l, index) => out.push({ seq, index, repo, line: mine[l.index]!.line }));
