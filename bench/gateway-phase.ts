@@ -74,33 +74,26 @@ export async function runGatewayPhase(ctx: GatewayPhaseContext): Promise<PhaseOu
     const nc = await connect({ servers: nats.url });
     await (await jetstreamManager(nc)).streams.add({ name: 'BENCH_BARE', subjects: ['bench.bare.>'] });
     const js = jetstream(nc);
-    let bare = 0;
-    const bareEnd = performance.now() + ctx.seconds * 1000;
-    const bareStart = performance.now();
-    await Promise.all(
-      Array.from({ length: ctx.connections }, async () => {
-        while (performance.now() < bareEnd) {
-          await Promise.all(lines.map((l) => js.publish('bench.bare.web.GET', l)));
-          bare += LINES;
-        }
-      }),
-    );
-    const bareRate = round(bare / ((performance.now() - bareStart) / 1000));
+    /** Lines/s of `connections` publishers each storing one 1,000-line batch after another for `seconds`. */
+    const linesPerSecond = async (storeBatch: () => Promise<unknown>): Promise<number> => {
+      let done = 0;
+      const start = performance.now();
+      const end = start + ctx.seconds * 1000;
+      await Promise.all(
+        Array.from({ length: ctx.connections }, async () => {
+          while (performance.now() < end) {
+            await storeBatch();
+            done += LINES;
+          }
+        }),
+      );
+      return round(done / ((performance.now() - start) / 1000));
+    };
+    const bareRate = await linesPerSecond(() => Promise.all(lines.map((l) => js.publish('bench.bare.web.GET', l))));
     // The floor of the gateway's design: the same lines packed per subject as the gateway
     // stores them (a message per subject per POST), published bare.
     const packed = packLines(lines.map((l, index) => ({ index, subject: `bench.bare.web.${index % 5 ? 'GET' : 'POST'}`, payload: l })), 1024 * 1024 - 1024, TRAFFIC_MAX_LINES);
-    let bareP = 0;
-    const packedEnd = performance.now() + ctx.seconds * 1000;
-    const packedStart = performance.now();
-    await Promise.all(
-      Array.from({ length: ctx.connections }, async () => {
-        while (performance.now() < packedEnd) {
-          await Promise.all(packed.map((m) => js.publish(m.subject, m.payload)));
-          bareP += LINES;
-        }
-      }),
-    );
-    const packedRate = round(bareP / ((performance.now() - packedStart) / 1000));
+    const packedRate = await linesPerSecond(() => Promise.all(packed.map((m) => js.publish(m.subject, m.payload))));
     await nc.close();
     ctx.log(`gateway: bare JetStream publisher ${fmtN(bareRate)} lines/s (a message per line), ${fmtN(packedRate)} lines/s (packed per subject)`);
 
