@@ -232,13 +232,17 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
   let indexSeq = start?.index_seq ?? 0;
   // By message count: a fetch by bytes that fills up before the range ends is never closed by
   // nats-server 2.9 (the client reports missed heartbeats), so the count comes from the stream's
-  // average message size.
-  const si = await o.jsm.streams.info(stream);
-  const pull = { max_messages: o.batch ?? Math.max(1, Math.min(1000, Math.floor(PULL_BYTES / Math.max(1, si.state.bytes / Math.max(1, si.state.messages))))) };
+  // average message size, looked at again before every pull (a gateway's first messages may be
+  // 1,000-line POSTs or single lines).
+  const pullSize = async (): Promise<number> => {
+    if (o.batch !== undefined) return o.batch;
+    const st = (await o.jsm.streams.info(stream)).state;
+    return st.messages === 0 ? 16 : Math.max(1, Math.min(1000, Math.floor(PULL_BYTES / Math.max(1, st.bytes / st.messages))));
+  };
   o.log.info({ stream, index, watermark: stats.watermark }, 'trace indexer started');
   while (!o.signal?.aborted) {
     if (o.untilCaughtUp && (await consumer.info()).num_pending === 0) break;
-    const msgs = await consumer.fetch({ ...pull, expires: 1000 });
+    const msgs = await consumer.fetch({ max_messages: await pullSize(), expires: 1000 });
     const entries = new Map<string, string[]>();
     let last: JsMsg | undefined;
     for await (const m of msgs) {
