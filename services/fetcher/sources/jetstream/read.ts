@@ -3,8 +3,9 @@
  * after a reconnect) on the repo's subjects, from `[job] begin` by stored time. Each message holds
  * one or more lines (record.ts `messageVerdicts`), each a record in order. Reading pulls a few MB
  * ahead of the reader (by bytes: a message may hold up to TRAFFIC_MAX_LINES lines, about a MB),
- * so memory is bounded whatever a message holds. A bounded replay ends at the stream's last sequence when the job opened it (or
- * past `[job] end` + end_slack_ms by stored time), or when no message is left. A followed one
+ * so memory is bounded whatever a message holds. A bounded replay ends at the stream's last
+ * sequence when the job opened it (or past `[job] end` + end_slack_ms by stored time), or when no
+ * message is left. A followed one
  * (`follow = true`) consumes what is stored as it is stored (at most a pull buffered) and ends
  * only when the fetcher stops it (the job was stopped) or past `end`; it tells the line position
  * (`trafficPosition`) of what it read, and a restarted fetcher reopens it at one.
