@@ -701,14 +701,17 @@ export interface FetcherCheckpoint extends Envelope<'fetcher_checkpoint'> {
 
 /**
  * A followed source's batch as saved before it is published: a restarted fetcher reads the
- * source again from `from` (a stream sequence), forms the same batch (its last record is the
- * message at `to`), publishes it under the same number (the job stream drops it when the first
+ * source again from `from` (a line position), forms the same batch (its last record is the
+ * line at `to`), publishes it under the same number (the job stream drops it when the first
  * publish got through) and goes on, its counts and record sequence continued from these.
  */
 export interface FollowMark {
   src: number;
   batch: number;
-  /** Stream sequences: the first message read for the batch, and its last record's. */
+  /**
+   * Line positions (`trafficPosition(seq, line)`: a batch may start and end inside a message):
+   * the first line read for the batch, and its last record's.
+   */
   from: number;
   to: number;
   /** The source's record sequence (`LogRecord.seq`) of the batch's first record. */

@@ -57,7 +57,7 @@ export class Fetcher extends Actor {
       this.marks = new Map((cp.follow ?? []).map((m) => [m.src, m]));
       this.log.warn({ published: cp.published, ended: cp.ended, follow: cp.follow?.map(({ src, batch, from }) => ({ src, batch, from })) }, 'resuming: batches already published are re-read but not sent again; a followed source goes on from its last batch');
     }
-    // A followed source's kind has one source: it continues from its mark's first sequence.
+    // A followed source's kind has one source: it continues from its mark's first line position.
     const resumeAt = this.marks.get(0)?.from;
     const sources = await openSources(this.cfg, { log: this.log, ...(resumeAt === undefined ? {} : { resumeAt }) });
     // A source may hold connections (Kafka, SLS): closing its generator releases them, so a
@@ -108,13 +108,18 @@ export class Fetcher extends Actor {
     // A followed source does not read the same records again after a restart (it starts at now −
     // delay_ms): its batches are numbered on from the checkpoint, none skipped as already sent.
     const batchNo = sources.map((src, i) => (src.stop ? (this.published[i] ?? 0) : 0));
-    // A followed source that tells its stream position continues exactly: the batch its mark
-    // names is formed again (read from `from`, ended at the record at `to`) and published under the
-    // same number (a duplicate the job stream drops if it got through), counts and sequence continued.
+    // A followed source that tells its position (a line's, in stream order) continues exactly: the
+    // batch its mark names is formed again (read from `from`, ended at the record at `to`) and
+    // published under the same number (a duplicate the job stream drops if it got through), counts
+    // and sequence continued.
     const exact = sources.map((s) => s.stop !== undefined && s.position !== undefined);
-    /** Per exact source: the stream sequence of the last record read, and the counts then. */
+    /**
+     * Per exact source: the position of the last record read, and the counts then. The next batch
+     * starts at `pos + 1`: the next line of that message, or, past its last line, nothing of it
+     * (the source skips lines before the resume line of that message only, then reads on).
+     */
     const lastRecord: Array<{ pos: number; counts: SourceCounts } | undefined> = new Array(n);
-    /** A batch formed again after a restart ends with the record at this stream sequence. */
+    /** A batch formed again after a restart ends with the record at this position. */
     const until: Array<number | undefined> = new Array(n);
     for (const [src, m] of this.marks) {
       if (!exact[src]) continue;
@@ -131,7 +136,7 @@ export class Fetcher extends Actor {
       const s = sources[src];
       const batch: LogRecord[] = [];
       let exhausted = false;
-      // Where this batch starts, for its mark: the stream sequence, the counts and the record sequence.
+      // Where this batch starts, for its mark: the source position, the counts and the record sequence.
       const prev = lastRecord[src];
       const before = exact[src] ? { from: prev ? prev.pos + 1 : 0, counts: prev?.counts ?? emptyCounts(), seq: seq[src] } : undefined;
       while (batch.length < size) {

@@ -51,7 +51,7 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv;
   /** A source that would follow (`follow = true`) reads what is stored now and ends (`havok plan`). */
   bounded?: boolean;
-  /** A followed source continues from this stream sequence (the fetcher's checkpoint). */
+  /** A followed source continues from this line position (the fetcher's checkpoint; `SourceContext.resumeAt`). */
   resumeAt?: number;
 }
 

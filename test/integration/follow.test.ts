@@ -6,7 +6,9 @@
  * order; a line stored later than the window (ts 3 s old) still goes out, late. `havok ctl
  * status` shows how far behind live the job runs; `havok ctl stop` ends it with a report whose
  * accounting closes. A fetcher killed -9 and restarted (once for less, once for more than
- * delay_ms) goes on from its checkpoint: every line replayed once, the accounting closed.
+ * delay_ms) goes on from its checkpoint: every line replayed once, the accounting closed. The
+ * gateway stores a POST's lines as one message, so a fetcher's batch (10 records) begins and
+ * ends inside messages, and a restarted fetcher resumes at a line inside one.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -14,7 +16,7 @@ import { check } from '../support/check.js';
 import { havokFixture, type HavokFixture } from '../support/fixture.js';
 import { postUntilStored, startGateway, type GatewayHandle } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
-import type { ControlReplyMsg } from '../../shared/protocol.js';
+import { positionParts, type ControlReplyMsg, type FollowMark } from '../../shared/protocol.js';
 
 const DELAY_MS = 1000;
 const BURSTS = 4;
@@ -128,20 +130,30 @@ describe('follow live traffic', { timeout: 180_000 }, () => {
       assert.equal((await postUntilStored(gw.url, 'web', lines.join('\n') + '\n', `k-${b}`)).result.json.accepted, n);
       total += n;
     };
+    /** Where each restarted fetcher resumed: its mark's first line position, as SEQ and LINE. */
+    const resumed: Array<{ seq: number; line: number }> = [];
     const restart = async (downMs: number): Promise<void> => {
       fetcher.proc.kill('SIGKILL');
       await fetcher.done;
       // Stored while no fetcher runs: read by the next one from its checkpoint.
       await burst(100 + downMs);
       await new Promise((resolve) => setTimeout(resolve, downMs));
-      fetcher = fx.havok(['fetcher', ...args]);
+      const next = fx.havok(['fetcher', ...args]);
+      fetcher = next;
+      await check(() => next.stderr().includes('"resuming'), 20_000, 'the restarted fetcher to resume from its checkpoint');
+      const log = next.stderr().split('\n').find((l) => l.includes('"resuming'))!;
+      const [mark] = (JSON.parse(log) as { follow: FollowMark[] }).follow;
+      resumed.push(positionParts(mark!.from));
     };
     await burst(0);
     await check(() => fx.target.count() >= total, 15_000, 'the first burst at the target');
+    // One-line messages (a POST of one line) between multi-line ones.
+    for (let i = 0; i < 3; i++) await burst(10 + i, 1);
     // Killed right after a POST, likely between reading and publishing, or publishing and saving.
-    await burst(1);
+    // 23 lines in one message, more than a batch: batches end and begin inside it.
+    await burst(1, 23);
     await restart(300); // shorter than delay_ms: lines of the last delay_ms were published already
-    await burst(2);
+    await burst(2, 37);
     await check(() => fx.target.count() >= total, 15_000, `${total} requests at the target`);
     await restart(2 * DELAY_MS); // longer than delay_ms
     await burst(3);
@@ -159,6 +171,10 @@ describe('follow live traffic', { timeout: 180_000 }, () => {
     assert.equal(report.records.read, total, JSON.stringify(report.records));
     assert.equal(report.records.dispatched, total);
     assert.deepEqual(report.accounting, { records_close: true, requests_close: true });
+    // The second kill comes after everything was published: the mark is the last batch of the
+    // 37-line message (or later in it), so that resume started inside a message.
+    assert.ok(resumed[1]!.line > 0, `resumed inside a message: ${JSON.stringify(resumed)}`);
+    process.stderr.write(`# follow restarts resumed at ${resumed.map((p) => `${p.seq}:${p.line}`).join(', ')} (SEQ:LINE)\n`);
   });
 
   test('plan of a follow job counts what is stored now and ends; speed other than 1 exits 2 naming the key', async () => {

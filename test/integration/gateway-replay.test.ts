@@ -1,10 +1,11 @@
 /**
  * Record, then replay (the issue's acceptance): 100,000 lines POSTed to a real `havok gateway` in
  * 1,000-line batches by four senders, with the nats-server restarted in the middle and every 503
- * retried with the same Idempotency-Key: the traffic stream holds exactly 100,000. `[fetcher]
- * type = "jetstream"` then replays exactly those 100,000 requests to a real target with
- * `havok local`, accounting closed. And `[job] begin` starts at a stored time: earlier messages
- * are never read (not read and filtered: not read at all).
+ * retried with the same Idempotency-Key: the traffic stream holds exactly 100,000 lines (a POST's
+ * lines are one message). `[fetcher] type = "jetstream"` then replays exactly those 100,000
+ * requests to a real target with `havok local`, accounting closed. And `[job] begin` starts at a
+ * stored time: earlier messages are never read (not read and filtered: not read at all). The
+ * filter test publishes multi-line and single-line (old format) messages directly.
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -12,9 +13,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
-import { batchLines, postUntilStored, startGateway, streamMessages } from '../support/gateway.js';
+import { batchLines, postUntilStored, startGateway } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
-import { createTrafficStream, publishTraffic } from '../support/traffic.js';
+import { createTrafficStream } from '../support/traffic.js';
+import { publishTrafficMessages, streamLines } from '../support/traffic-messages.js';
 import { trafficLines } from '../support/traffic-lines.js';
 import { jetstream } from '@nats-io/jetstream';
 import { freePort } from '../../shared/ports.js';
@@ -46,7 +48,8 @@ describe('record, then replay', () => {
     await restart;
     const postMs = Date.now() - started;
     const nc = await fx.connect();
-    assert.equal(await streamMessages(nc), BATCHES * LINES);
+    // Counted in lines; each POST is one message (one subject), stored once however often retried.
+    assert.deepEqual(await streamLines(nc), { messages: BATCHES, lines: BATCHES * LINES });
     assert.ok(retries > 0, 'the restart made some POSTs retry');
 
     const replayStarted = Date.now();
@@ -87,9 +90,11 @@ describe('record, then replay', () => {
     await using fx = await havokFixture({ target: true });
     const nc = await fx.connect();
     await createTrafficStream(nc);
-    // 3,000 lines over four repos (repo, method, URL, status, trace ids), as the gateway stores them.
+    // 3,000 lines over four repos (repo, method, URL, status, trace ids), as the gateway stores
+    // them: a POST's lines of one subject in one message, some POSTs of a single line.
     const lines = trafficLines(3000, { seed: 7 });
-    await publishTraffic(jetstream(nc), lines);
+    const { messages, multiLine } = await publishTrafficMessages(jetstream(nc), lines);
+    assert.ok(multiLine > 10 && messages - multiLine > 10, `${multiLine} multi-line and ${messages - multiLine} single-line messages`);
     const filter = '{ method = "POST", path = "/api/orders*", status = "5xx" }';
     const job = fx.job({ job: 'selection', lines: [], job_toml: 'speed = 5000\nmax_idle_ms = 5', fetcher_toml: 'type = "jetstream"', extra: `[fetcher.jetstream]\nrepo = "shop"\nfilter = ${filter}` });
     const res = await fx.run(['local', '--config', job.config]);
@@ -116,7 +121,7 @@ describe('record, then replay', () => {
     const url = `http://127.0.0.1:${port}`;
     await check(async () => (await fetch(`${url}/metrics`)).ok, 20_000, 'the gateway of havok local');
     assert.equal((await postUntilStored(url, 'web', batchLines(0, 10), 'k')).result.json.accepted, 10);
-    assert.equal(await streamMessages(await fx.connect()), 10);
+    assert.deepEqual(await streamLines(await fx.connect()), { messages: 1, lines: 10 });
     local.proc.kill('SIGTERM');
     assert.equal((await local.done).code, 130);
   });

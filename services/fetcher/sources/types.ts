@@ -28,9 +28,12 @@ export interface Source {
    */
   stop?(): void;
   /**
-   * A followed source that can continue exactly after a restart: the stream sequences of the first
-   * message it read and of the last one (0 = none yet). A restarted fetcher opens it at a sequence
-   * of its checkpoint (`SourceContext.resumeAt`).
+   * A followed source that can continue exactly after a restart: the positions of the first line
+   * it read and of the last one (0 = none yet), while the fetcher holds a record the last is that
+   * record's. A position is one number ordered as the source is (the traffic stream's
+   * `trafficPosition(seq, line)`: a message holds several lines, and a batch may end inside one);
+   * the next line's position is at most `last + 1` (later when the message ended). A restarted
+   * fetcher opens it at a position of its checkpoint (`SourceContext.resumeAt`).
    */
   position?(): { first: number; last: number };
 }
@@ -67,7 +70,10 @@ export interface SourceContext extends SourceScope {
   log: Logger;
   /** The analyzer chain of `[fetcher.file]` and `[analyzer]`, with `over` applied. */
   chain(over?: ChainOverride): Promise<Chain>;
-  /** A followed source continues from this stream sequence (a restarted fetcher's checkpoint); absent = from its start. */
+  /**
+   * A followed source continues from this line position, that line included (a restarted
+   * fetcher's checkpoint, a `position()` or one past it); absent = from its start.
+   */
   resumeAt?: number;
   /** A connection to `[nats]` (sources that read NATS: jetstream); the source closes it. */
   connectNats(name: string): Promise<NatsConnection>;
