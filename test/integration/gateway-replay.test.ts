@@ -16,7 +16,7 @@ import { havokFixture } from '../support/fixture.js';
 import { batchLines, postUntilStored, startGateway } from '../support/gateway.js';
 import { readReport } from '../support/havok-cli.js';
 import { createTrafficStream } from '../support/traffic.js';
-import { publishTrafficMessages, streamLines } from '../support/traffic-messages.js';
+import { publishTrafficMessages, streamLines } from '../support/traffic.js';
 import { trafficLines } from '../support/traffic-lines.js';
 import { jetstream } from '@nats-io/jetstream';
 import { freePort } from '../../shared/ports.js';

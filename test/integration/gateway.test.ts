@@ -12,7 +12,8 @@ import { describe, test } from 'node:test';
 import { TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
-import { batchLines, post, postUntilStored, readStream, startGateway, streamLines, streamMessages } from '../support/gateway.js';
+import { batchLines, post, postUntilStored, readStream, startGateway, streamMessages } from '../support/gateway.js';
+import { streamLines } from '../support/traffic.js';
 
 const REPOS = `
 max_body_bytes = 2097152
@@ -80,7 +81,7 @@ describe('gateway', () => {
     assert.equal(r.status, 200);
     assert.deepEqual(r.json, { accepted: 2, dropped: 0, malformed: 3, sampled_out: 0 });
     // The answer came after the acks: the lines are in the stream already.
-    assert.equal(await streamLines(nc), 2);
+    assert.equal((await streamLines(nc)).lines, 2);
     const stored = await readStream(nc);
     assert.deepEqual(stored.map(({ received_ms: _, ...rest }) => rest), [{ ts: 1, method: 'post', url: '/a' }, { ts: 2, url: '/b' }]);
     for (const s of stored) assert.ok((s.received_ms as number) >= before && (s.received_ms as number) <= Date.now());
@@ -113,7 +114,7 @@ describe('gateway', () => {
     const body = batchLines(0, 50);
     for (let i = 0; i < 3; i++) assert.deepEqual((await post(gw.url, 'web', body, { key: 'batch-0' })).json, { accepted: 50, dropped: 0, malformed: 0, sampled_out: 0 });
     await post(gw.url, 'web', body, { key: 'batch-1' });
-    assert.equal(await streamLines(nc), 100);
+    assert.equal((await streamLines(nc)).lines, 100);
     // A POST's lines of one subject are one message: two POSTs stored, two messages.
     assert.equal(await streamMessages(nc), 2);
   });
@@ -162,10 +163,10 @@ describe('gateway', () => {
     assert.equal(none.status, 401);
     assert.equal(none.headers['www-authenticate'], 'Bearer');
     assert.equal((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status, 401);
-    assert.equal(await streamLines(nc), 0, 'nothing stored without the token');
+    assert.equal((await streamLines(nc)).lines, 0, 'nothing stored without the token');
     assert.deepEqual((await post(gw.url, 'secret', body, { headers: { authorization: 'Bearer s3cret-token-for-tests' } })).json, { accepted: 10, dropped: 0, malformed: 0, sampled_out: 0 });
     assert.equal((await post(gw.url, 'web', body)).status, 200, 'a repo without a token takes any POST');
-    assert.equal(await streamLines(nc), 20);
+    assert.equal((await streamLines(nc)).lines, 20);
   });
 
   test('bad input: 404, 415, 400 for bad gzip or bad key, 413 declared or streamed (not buffered), a 1 MB line dropped; nothing stored', async () => {
@@ -198,7 +199,7 @@ describe('gateway', () => {
     const big = JSON.stringify({ url: '/big', body: 'x'.repeat(1024 * 1024) });
     const r = await post(gw.url, 'web', `${big}\n{"url":"/small"}\n`);
     assert.deepEqual([r.status, r.json], [200, { accepted: 1, dropped: 1, malformed: 0, sampled_out: 0 }]);
-    assert.equal(await streamLines(nc), 1);
+    assert.equal((await streamLines(nc)).lines, 1);
     // The gateway still serves after all that.
     assert.equal((await post(gw.url, 'web', '{"url":"/after"}')).status, 200);
   });
@@ -213,7 +214,7 @@ describe('gateway', () => {
     await fx.nats.restart();
     const { result } = await postUntilStored(gw.url, 'web', batchLines(0, 10), 'k');
     assert.equal(result.json.accepted, 10);
-    assert.equal(await streamLines(await fx.connect()), 10);
+    assert.equal((await streamLines(await fx.connect())).lines, 10);
   });
 
   test('kill -9 mid-load: every line answered 200 is in the stream', async () => {

@@ -100,11 +100,6 @@ export async function readStream(nc: NatsConnection, stream = TRAFFIC_STREAM): P
   return out;
 }
 
-/** How many lines the stream holds (each message holds one or more). */
-export async function streamLines(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<number> {
-  return (await readStream(nc, stream)).length;
-}
-
 /** `n` JSON request lines of batch `b`, each naming its batch and place. */
 export function batchLines(b: number, n: number, t0 = Date.UTC(2024, 0, 1)): string {
   return Array.from({ length: n }, (_, i) => JSON.stringify({ ts: t0 + b * n + i, method: 'GET', url: `/b${b}/${i}`, headers: { 'x-batch': String(b) } })).join('\n') + '\n';

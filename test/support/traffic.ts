@@ -4,13 +4,15 @@
  * `trafficSubject(repo, method)` holding lines = the line's JSON plus `received_ms`.
  * `publishTrafficFast` packs them as the gateway does (its pack.ts, per POST of `post` lines,
  * with the Havok-Lines and Havok-Traces headers),
- * `publishTraffic` writes one line per message (as earlier builds did). Lets the traffic store
- * be tested without the gateway.
+ * `publishTrafficMessages` packs POSTs of varying sizes (single lines between larger bodies),
+ * `publishTraffic` writes one line per message (as earlier builds did); `streamLines` counts a
+ * stream in messages and lines. Lets the traffic store and its readers be tested without the
+ * gateway.
  */
-import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { headers } from '@nats-io/transport-node';
-import { TRAFFIC_LINES_HEADER, TRAFFIC_MAX_LINES, TRAFFIC_STREAM, TRAFFIC_TRACES_HEADER, trafficSubject } from '../../shared/protocol.js';
+import { TRAFFIC_LINES_HEADER, TRAFFIC_MAX_LINES, TRAFFIC_STREAM, TRAFFIC_TRACES_HEADER, trafficLines, trafficMessage, trafficSubject } from '../../shared/protocol.js';
 import { traceIdOf, traceKeyToken, type JsonObject } from '../../services/traffic/line.js';
 import { packLines } from '../../services/gateway/outputs/pack.js';
 
@@ -110,3 +112,55 @@ export interface StoredTraffic extends TrafficLine {
 
 /** `SEQ:LINE` of a stored line. */
 export const storedId = (s: Pick<StoredTraffic, 'seq' | 'index'>): string => `${s.seq}:${s.index}`;
+
+/** Lines per "POST", in turn: single lines (one-line messages) between larger bodies. */
+const POST_SIZES = [1, 40, 1, 1, 250, 7, 1, 90] as const;
+
+/**
+ * Publishes `lines` in POSTs of POST_SIZES lines, each POST's lines grouped into one message per
+ * subject (in body order), each message acked. Each line is stamped with `received_ms` = now
+ * unless it has one. Returns the stored lines in stream order (`seq` = their message's sequence)
+ * and how many messages held them.
+ */
+export async function publishTrafficMessages(js: JetStreamClient, lines: readonly TrafficLine[]): Promise<{ stored: StoredTraffic[]; messages: number; multiLine: number }> {
+  const stored: StoredTraffic[] = [];
+  let messages = 0;
+  let multiLine = 0;
+  for (let from = 0, post = 0; from < lines.length; post++) {
+    const body = lines.slice(from, from + POST_SIZES[post % POST_SIZES.length]!);
+    from += body.length;
+    const bySubject = new Map<string, Array<{ repo: string; line: JsonObject }>>();
+    for (const { repo, line } of body) {
+      const subject = trafficSubject(repo, typeof line.method === 'string' ? line.method : '');
+      const group = bySubject.get(subject) ?? [];
+      group.push({ repo, line: { ...line, received_ms: line.received_ms ?? Date.now() } as JsonObject });
+      bySubject.set(subject, group);
+    }
+    const groups = [...bySubject.entries()];
+    const acks = await Promise.all(groups.map(([subject, group]) => js.publish(subject, trafficMessage(group.map((g) => JSON.stringify(g.line))))));
+    // Acked in publish order over one connection: sequences follow the groups.
+    groups.forEach(([, group], i) => {
+      group.forEach((g, index) => stored.push({ seq: acks[i]!.seq, index, ...g }));
+      messages++;
+      if (group.length > 1) multiLine++;
+    });
+  }
+  stored.sort((a, b) => a.seq - b.seq || a.index - b.index);
+  return { stored, messages, multiLine };
+}
+
+/** What a traffic stream holds: messages and lines (the sum of every message's lines). */
+export async function streamLines(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<{ messages: number; lines: number }> {
+  const jsm = await jetstreamManager(nc);
+  const messages = (await jsm.streams.info(stream)).state.messages;
+  let lines = 0;
+  if (messages === 0) return { messages, lines };
+  const c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const it = await c.consume({ max_bytes: 4 * 1024 * 1024 });
+  for await (const m of it) {
+    lines += trafficLines(m.data).length;
+    if (m.info.pending === 0) break;
+  }
+  await it.close();
+  return { messages, lines };
+}
