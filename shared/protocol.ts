@@ -230,8 +230,13 @@ export const trafficTraceBucket = (stream: string, bucket: number): string => `h
 export const trafficTraceWatermark = (stream: string): string => `havok.traces.${stream}.watermark`;
 /** Every subject of one traffic stream's index. */
 export const trafficTraceSubjects = (stream: string): string => `havok.traces.${stream}.>`;
-/** Durable consumer of the trace indexer on the traffic stream. */
-export const trafficIndexerConsumer = (stream: string): string => `${stream.replace(/[^A-Za-z0-9_-]/g, '_')}_trace_indexer`;
+/**
+ * Durable consumer of the trace indexer on the traffic stream: `headers` reads headers only (the
+ * gateway's Havok-Traces), `full` whole messages (an indexer with its own trace field).
+ */
+export const trafficIndexerConsumer = (stream: string, reads: 'headers' | 'full'): string => `${stream.replace(/[^A-Za-z0-9_-]/g, '_')}_trace_index_${reads}`;
+/** The trace indexer's durable consumer in builds before the bucketed index (deleted when it is rebuilt). */
+export const trafficIndexerLegacyConsumer = (stream: string): string => `${stream.replace(/[^A-Za-z0-9_-]/g, '_')}_trace_indexer`;
 
 // ---------------------------------------------------------------------------------------------
 // Records

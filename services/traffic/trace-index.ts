@@ -28,6 +28,7 @@ import {
   TRAFFIC_LINES_HEADER,
   TRAFFIC_TRACES_HEADER,
   trafficIndexerConsumer,
+  trafficIndexerLegacyConsumer,
   trafficLineId,
   trafficLines,
   trafficSubjectParts,
@@ -46,6 +47,11 @@ import { mixedHash } from '../../shared/hash.js';
 const PUBLISH_TIMEOUT_MS = 30_000;
 /** Bytes of traffic messages per pull. */
 const PULL_BYTES = 4 * 1024 * 1024;
+/**
+ * Reading headers only, a pull takes this many times more messages: their headers are a fraction
+ * of PULL_BYTES, and a larger batch writes fewer index messages (one per bucket per batch).
+ */
+const HEADERS_PULL_FACTOR = 4;
 /** Acked publishes in flight when a batch is written again. */
 const REWRITE_WINDOW = 500;
 /** JetStream API error code: a stream of that name exists (with another config). */
@@ -209,18 +215,23 @@ async function writeBatch(o: TraceIndexerOptions, stream: string, entries: Reado
 export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceIndexerStats> {
   const stream = o.stream ?? TRAFFIC_STREAM;
   const index = await ensureTraceIndex(o.jsm, stream);
-  const durable = trafficIndexerConsumer(stream);
+  // Trusting the gateway's Havok-Traces, the indexer needs no line: the server sends headers only
+  // (a message's payload is ~6 times its headers; reading it back was most of the index's cost).
+  const headersOnly = o.trustHeaders !== false;
+  const durable = trafficIndexerConsumer(stream, headersOnly ? 'headers' : 'full');
   const found = await readWatermark({ js: o.js, jsm: o.jsm, stream });
   if (found && found.format !== INDEX_FORMAT) {
     // An index another build wrote: lookups would not read it. Built again from the start.
     o.log.info({ index, format: found.format ?? 1, watermark: found.seq }, 'the trace index has an earlier layout: rebuilding it from the start of the stream');
     await o.jsm.streams.purge(index);
-    await o.jsm.consumers.delete(stream, durable).catch((err: unknown) => {
-      if (!(err instanceof JetStreamApiError)) throw err;
-    });
+    for (const old of [trafficIndexerLegacyConsumer(stream), durable]) {
+      await o.jsm.consumers.delete(stream, old).catch((err: unknown) => {
+        if (!(err instanceof JetStreamApiError)) throw err;
+      });
+    }
   }
   try {
-    await o.jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 100_000 });
+    await o.jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 100_000, headers_only: headersOnly });
   } catch (err) {
     // Another indexer (or an earlier run) made it: share it.
     if (!(err instanceof JetStreamApiError)) throw err;
@@ -237,7 +248,8 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
   const pullSize = async (): Promise<number> => {
     if (o.batch !== undefined) return o.batch;
     const st = (await o.jsm.streams.info(stream)).state;
-    return st.messages === 0 ? 16 : Math.max(1, Math.min(1000, Math.floor(PULL_BYTES / Math.max(1, st.bytes / st.messages))));
+    const bytes = headersOnly ? PULL_BYTES * HEADERS_PULL_FACTOR : PULL_BYTES;
+    return st.messages === 0 ? 16 : Math.max(1, Math.min(1000, Math.floor(bytes / Math.max(1, st.bytes / st.messages))));
   };
   o.log.info({ stream, index, watermark: stats.watermark }, 'trace indexer started');
   while (!o.signal?.aborted) {
@@ -267,7 +279,9 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
       }
       const repo = trafficSubjectParts(m.subject)?.repo ?? '';
       const field = o.traceFieldOf?.(repo);
-      trafficLines(m.data).forEach((data, line) => {
+      // Another writer's message (no Havok-Lines): its lines are read and parsed.
+      const data = headersOnly ? ((await o.jsm.streams.getMessage(stream, { seq: m.seq }))?.data ?? new Uint8Array()) : m.data;
+      trafficLines(data).forEach((data, line) => {
         stats.read++;
         let obj: unknown;
         try {
