@@ -40,7 +40,7 @@ import {
 import { traceIdOf, traceKeyToken, type JsonObject } from './line.js';
 
 export { traceKeyToken };
-import { scanEach, type TrafficStreamClient } from './scan.js';
+import { messagesPerPull, scanEach, type TrafficStreamClient } from './scan.js';
 import { mixedHash } from '../../shared/hash.js';
 
 /** A loaded server may take seconds to ack; the batch is written again after a timeout anyway. */
@@ -245,12 +245,7 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
   // nats-server 2.9 (the client reports missed heartbeats), so the count comes from the stream's
   // average message size, looked at again before every pull (a gateway's first messages may be
   // 1,000-line POSTs or single lines).
-  const pullSize = async (): Promise<number> => {
-    if (o.batch !== undefined) return o.batch;
-    const st = (await o.jsm.streams.info(stream)).state;
-    const bytes = headersOnly ? PULL_BYTES * HEADERS_PULL_FACTOR : PULL_BYTES;
-    return st.messages === 0 ? 16 : Math.max(1, Math.min(1000, Math.floor(bytes / Math.max(1, st.bytes / st.messages))));
-  };
+  const pullSize = async (): Promise<number> => o.batch ?? messagesPerPull((await o.jsm.streams.info(stream)).state, headersOnly ? PULL_BYTES * HEADERS_PULL_FACTOR : PULL_BYTES);
   o.log.info({ stream, index, watermark: stats.watermark }, 'trace indexer started');
   while (!o.signal?.aborted) {
     if (o.untilCaughtUp && (await consumer.info()).num_pending === 0) break;

@@ -16,23 +16,17 @@ import { trafficPosition } from '../../../../shared/protocol.js';
 import type { Chain } from '../../analyzers/chain.js';
 import { countAnalyzed, emptyCounts, type AnalyzedLine } from '../lines.js';
 import type { Source, SourceContext } from '../types.js';
+import { messagesPerPull } from '../../../traffic/scan.js';
 import { linesToSkip, messageVerdicts, pastEnd, resumePoint, selection, startOf, stopBounds, subjectFilters, type Keep, type ResumePoint, type StopBounds } from './record.js';
 import type { JetStreamSection } from './schema.js';
 
 /**
- * Bytes the consumer pulls ahead (nats.js takes a pull's size in bytes or in messages, not both):
- * a few MB keeps the fetcher's buffer small whatever a message holds. At least four of the
- * server's largest messages (`pullSize`): nats.js pulls again once a quarter is received, and a
- * message larger than what a pull has left ends that pull (the server's 409), so the next pull
- * must hold one.
- *
- * Both reads consume (pulls kept going ahead of the reader), not fetch: nats.js also caps a
- * pull by bytes at 100 messages, and a fetch then waits out its expiry when the bytes are not
- * reached (small messages), and fails on that 409. (The cap makes one-line messages, the old
- * format, cost a pull per 25: measured up to ~1.3x slower to read than 1,000-message fetches.)
+ * Bytes the consumer pulls ahead: a few MB keeps the fetcher's buffer small whatever a message
+ * holds (up to TRAFFIC_MAX_LINES lines, about a MB). Pulls are sized in messages at the stream's
+ * average message size (`messagesPerPull`: pulls by bytes crawl on nats-server 2.9 and nats.js
+ * caps them at 100 messages). Both reads consume (pulls kept going ahead of the reader), not fetch.
  */
 const PULL_BYTES = 4 * 1024 * 1024;
-const pullSize = (maxPayload: number | undefined): number => Math.max(PULL_BYTES, 4 * (maxPayload ?? 0));
 /**
  * A bounded replay that has waited this long for a message asks the server whether any is left
  * for its consumer, and ends when none is (the repo has nothing more up to the last sequence, or
@@ -43,8 +37,9 @@ const IDLE_CHECK_MS = 2000;
 
 export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContext, chain: Chain): Promise<Source> {
   const nc = await ctx.connectNats(`havok-fetcher-jetstream-${process.pid}`);
-  const pullBytes = pullSize(nc.info?.max_payload);
   let bounds: StopBounds;
+  /** Messages per pull (set from the stream at open). */
+  let perPull = 16;
   let keep: Keep | undefined;
   let consumer: Consumer;
   let live: ConsumerMessages | undefined;
@@ -52,6 +47,7 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
   try {
     const info = await (await jetstreamManager(nc)).streams.info(s.stream);
     bounds = stopBounds(info.state.last_seq, s.follow, ctx.end, s.end_slack_ms);
+    perPull = messagesPerPull(info.state, PULL_BYTES);
     const sel = selection(s, Date.now());
     keep = sel && ((obj) => sel.matches(obj as never, s.repo!));
     const start = startOf(ctx.begin, sel?.since, s.follow ? Date.now() - ctx.delayMs : undefined);
@@ -68,7 +64,7 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
           ? { deliver_policy: DeliverPolicy.All }
           : { deliver_policy: DeliverPolicy.StartTime, opt_start_time: start.time }),
     });
-    if (s.follow) live = await consumer.consume({ max_bytes: pullBytes });
+    if (s.follow) live = await consumer.consume({ max_messages: perPull });
     ctx.log.info({ stream: s.stream, repo: s.repo, start: resume ?? start, last_seq: info.state.last_seq, follow: s.follow }, s.follow ? 'following the traffic stream' : 'replaying the traffic stream');
   } catch (err) {
     await nc.close();
@@ -98,7 +94,7 @@ export async function openJetStreamSource(s: JetStreamSection, ctx: SourceContex
     }, IDLE_CHECK_MS / 4);
     try {
       if (bounds.lastSeq === 0) return;
-      messages = await consumer.consume({ max_bytes: pullBytes });
+      messages = await consumer.consume({ max_messages: perPull });
       waitingSince = Date.now();
       for await (const m of messages) {
         waitingSince = undefined;
