@@ -20,6 +20,10 @@ export function headerOf(line: JsonObject, name: string): string | undefined {
   const h = line.headers;
   if (h === null || typeof h !== 'object') return undefined;
   const want = name.toLowerCase();
+  // Most senders write header names in lower case: that key is looked up first, without a walk
+  // over every header (the gateway asks each line for its traceparent).
+  const exact = (h as JsonObject)[want];
+  if (exact !== undefined) return Array.isArray(exact) ? scalar(exact[0]) : scalar(exact);
   for (const [k, v] of Object.entries(h as JsonObject)) {
     if (k.toLowerCase() !== want) continue;
     return Array.isArray(v) ? scalar(v[0]) : scalar(v);
