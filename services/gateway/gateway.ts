@@ -2,8 +2,7 @@
  * The ingest gateway actor (`havok gateway`): takes batches of JSON lines on POST
  * /log/repo/{repo}, runs each repo's pipeline and stores the accepted lines in its output (the
  * JetStream traffic stream by default), answering 200 only once the store acknowledged them.
- * Beside it: the trace-id indexer (on a thread of its own, index-thread.ts) and per-repo
- * retention of the traffic stream (retention.ts).
+ * Beside it: the trace-id indexer and per-repo retention of the traffic stream (retention.ts).
  * Closing stops accepting connections, lets the POSTs in flight finish (their acks or their
  * 503s), then drains the producers.
  */
@@ -24,7 +23,7 @@ import { buildServer } from './server.js';
 import { runRetention } from './retention.js';
 import { gatewayFileIssues, gatewayIssues, producerOf, retentionByStream, type JetStreamProducerSettings } from './settings.js';
 import { trafficRoutes, type TrafficRoutes } from '../traffic/http.js';
-import { startIndexThread } from './index-thread.js';
+import { runTraceIndexer } from '../traffic/trace-index.js';
 
 /** `host:port` → its parts (`[::1]:9080` → `::1`, 9080). Pure. */
 export function parseListen(listen: string): { host: string; port: number } {
@@ -101,15 +100,20 @@ export class Gateway extends Actor {
       this.onClose(`retention of ${s}`, () => running);
     }
     if (g.index_traces) {
-      const traceFields = Object.fromEntries(Object.entries(g.repos).flatMap(([repo, r]) => (r.trace_field === undefined ? [] : [[repo, r.trace_field]])));
-      this.onClose('trace indexer', startIndexThread({ nats: this.cfg.nats, stream, traceFields }, this.log));
+      runTraceIndexer({ nc, ...client, traceFieldOf, log: this.log.child({ part: 'trace-indexer' }), signal }).then(
+        (st) => this.log.info(st, 'trace indexer stopped'),
+        (err: Error) => {
+          // Closing the gateway stops it: not a failure.
+          if (!signal.aborted) this.log.error({ err: err.message }, 'trace indexer failed: trace-id lookups fall back to scanning; run `havok traffic index`');
+        },
+      );
     }
     return trafficRoutes(client, { traceFieldOf });
   }
 
   /**
-   * The gateway's NATS connection, for every JetStream output, the traffic store and retention
-   * (all on `[nats] url`; the trace indexer's thread has its own): opened on first use, closed after everything using it (cleanups
+   * The gateway's one NATS connection, for every JetStream output, the traffic store and the trace
+   * indexer (all on `[nats] url`): opened on first use, closed after everything using it (cleanups
    * run in reverse order of registration, and it registers before its users).
    */
   private natsConnection(signal: AbortSignal): Promise<NatsConnection> {
