@@ -119,7 +119,7 @@ describe('gateway', () => {
     assert.equal(await streamMessages(nc), 2);
   });
 
-  test('GET /traffic and /traffic/{seq}: recorded lines found by filter and by trace id (the gateway keeps the index); one NATS connection for all', async () => {
+  test('GET /traffic and /traffic/{id}: recorded lines found by filter and by trace id (the gateway keeps the index); one NATS connection for all', async () => {
     await using fx = await havokFixture();
     // Info logs: each NATS connection the gateway opens says "connected to NATS".
     const gw = await startGateway(fx, REPOS, 'gateway', [], { HAVOK_LOG_LEVEL: 'info' });
