@@ -6,8 +6,9 @@
  * (newest|oldest), `cursor`, `budget`; the answer's `next` is the URL of the next page.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseTrafficLineId } from '../../shared/protocol.js';
 import { compileFilter, FilterError, filterToQuery, parseFilter, rawFromQuery } from './filter.js';
-import { ORDERS, parseRecordId, queryTraffic, RecordNotFoundError, showRecord, type Order, type QueryOptions } from './query.js';
+import { ORDERS, queryTraffic, RecordNotFoundError, showRecord, type Order, type QueryOptions } from './query.js';
 import type { TrafficStreamClient } from './scan.js';
 
 export interface HttpAnswer {
@@ -80,7 +81,7 @@ export function trafficRoutes(c: TrafficStreamClient, o: TrafficRoutesOptions = 
     }
   };
   const show = async (idText: string): Promise<HttpAnswer> => {
-    const at = parseRecordId(idText);
+    const at = parseTrafficLineId(idText);
     if (!at) return { status: 400, body: { error: `not a record id (SEQ or SEQ:LINE): ${JSON.stringify(idText)}` } };
     try {
       return { status: 200, body: await showRecord(c, at.seq, at.line) };

@@ -6,7 +6,7 @@
  * the cursor to go on from; nothing is cut silently. A trace-id query reads the index for the
  * indexed part of the stream and scans only the tail the indexer has not reached yet.
  */
-import { parseTrafficLineId, trafficLineId, trafficLines, trafficSubjectParts } from '../../shared/protocol.js';
+import { trafficLineId, trafficLines, trafficSubjectParts } from '../../shared/protocol.js';
 import type { CompiledFilter } from './filter.js';
 import { FilterError } from './filter.js';
 import { lineMethod, lineStatus, lineTime, lineUrl, traceIdOf, type JsonObject } from './line.js';
@@ -388,6 +388,3 @@ export async function showRecord(c: TrafficStreamClient, seq: number, index = 0)
   if (data === undefined) throw new RecordNotFoundError(id, false);
   return { id, seq, index, subject: sm.subject, repo: trafficSubjectParts(sm.subject)?.repo ?? '', stored_ms: sm.time.getTime(), line: decodeLine(data) ?? null };
 }
-
-/** `SEQ` or `SEQ:LINE` as `showRecord` takes it; undefined when it is neither. */
-export const parseRecordId = parseTrafficLineId;

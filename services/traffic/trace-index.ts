@@ -18,7 +18,7 @@
  * `runTraceIndexer` is the writer: a durable consumer on the traffic stream (ack all), hosted
  * by the gateway process or `havok traffic index`.
  */
-import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg, type MsgRequest, type NextMsgRequest } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, JetStreamApiError, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { headers, type NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../../shared/log.js';
 import { retry } from '../../shared/retry.js';
@@ -219,7 +219,7 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
   // (a message's payload is ~6 times its headers; reading it back was most of the index's cost).
   const headersOnly = o.trustHeaders !== false;
   const durable = trafficIndexerConsumer(stream, headersOnly ? 'headers' : 'full');
-  const found = await readWatermark({ js: o.js, jsm: o.jsm, stream });
+  let found = await readWatermark({ js: o.js, jsm: o.jsm, stream });
   if (found && found.format !== INDEX_FORMAT) {
     // An index another build wrote: lookups would not read it. Built again from the start.
     o.log.info({ index, format: found.format ?? 1, watermark: found.seq }, 'the trace index has an earlier layout: rebuilding it from the start of the stream');
@@ -229,6 +229,7 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
         if (!(err instanceof JetStreamApiError)) throw err;
       });
     }
+    found = undefined;
   }
   try {
     await o.jsm.consumers.add(stream, { durable_name: durable, ack_policy: AckPolicy.All, deliver_policy: DeliverPolicy.All, max_ack_pending: 100_000, headers_only: headersOnly });
@@ -237,7 +238,7 @@ export async function runTraceIndexer(o: TraceIndexerOptions): Promise<TraceInde
     if (!(err instanceof JetStreamApiError)) throw err;
   }
   const consumer = await o.js.consumers.get(stream, durable);
-  const start = await readWatermark({ js: o.js, jsm: o.jsm, stream });
+  const start = found;
   const stats: TraceIndexerStats = { read: 0, messages: 0, indexed: 0, malformed: 0, watermark: start?.seq ?? 0, rewritten: 0 };
   /** Sequence of the last watermark in the index stream (0: none yet). */
   let indexSeq = start?.index_seq ?? 0;

@@ -10,17 +10,23 @@ import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import { check } from '../support/check.js';
 import { ctl } from '../support/ctl.js';
-import { havokFixture } from '../support/fixture.js';
+import { havokFixture, type HavokFixture } from '../support/fixture.js';
 import { pacedJsonl, readReport } from '../support/havok-cli.js';
 import { decode, subjects } from '../../shared/protocol.js';
+
+/** `havok local` on a paced JSONL log of `lines` lines (100/s) to the fixture's target, once it has served `started` requests. */
+async function runningJob(fx: HavokFixture<{ target: true }>, name: string, jobToml: string, lines: number, started: number) {
+  const target = fx.target;
+  const job = fx.job({ job: name, job_toml: jobToml, format: 'jsonl', lines: pacedJsonl(lines, 10, '/items/') });
+  const run = fx.havok(['local', '--config', job.config]);
+  await check(() => target.count() >= started, 30_000, `${started} requests`);
+  return { target, job, run };
+}
 
 describe('live control of a running job: stop and garbage', { timeout: 240_000 }, () => {
   test('stop ends the job with a report whose accounting closes', async () => {
     await using fx = await havokFixture({ target: true });
-    const target = fx.target;
-    const job = fx.job({ job: 'stopme', job_toml: 'speed = 1\nrate = 1.5', format: 'jsonl', lines: pacedJsonl(3000, 10, '/items/') });
-    const run = fx.havok(['local', '--config', job.config]);
-    await check(() => target.count() >= 200, 30_000, '200 requests');
+    const { target, job, run } = await runningJob(fx, 'stopme', 'speed = 1\nrate = 1.5', 3000, 200);
     const stopped = await ctl(fx, 'stopme', 'stop');
     assert.equal(stopped.view.state, 'stopped');
     const res = await run.done;
@@ -38,11 +44,8 @@ describe('live control of a running job: stop and garbage', { timeout: 240_000 }
 
   test('1,000 garbage control messages get an error reply or are ignored; the job completes exactly', async () => {
     await using fx = await havokFixture({ target: true });
-    const target = fx.target;
     // 10 s of log: the garbage is all sent while the job runs, beside another file's load too.
-    const job = fx.job({ job: 'fuzz', job_toml: 'speed = 1', format: 'jsonl', lines: pacedJsonl(1000, 10, '/items/') });
-    const run = fx.havok(['local', '--config', job.config]);
-    await check(() => target.count() >= 50, 30_000, 'the job to run');
+    const { target, job, run } = await runningJob(fx, 'fuzz', 'speed = 1', 1000, 50);
     const nc = await fx.connect();
     const packr = new Packr({ useRecords: false });
     const badOps = ['', 'PAUSE', 'explode', 'speed ', 'rate', 'speed', 'resume', 'unknown'];

@@ -12,8 +12,8 @@ import { describe, test } from 'node:test';
 import { TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { check } from '../support/check.js';
 import { havokFixture } from '../support/fixture.js';
-import { batchLines, post, postUntilStored, readStream, startGateway, streamMessages } from '../support/gateway.js';
-import { streamLines } from '../support/traffic.js';
+import { batchLines, post, postUntilStored, startGateway, streamMessages } from '../support/gateway.js';
+import { readStream, streamLines } from '../support/traffic.js';
 
 const REPOS = `
 max_body_bytes = 2097152

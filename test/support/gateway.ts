@@ -8,10 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { jetstreamManager, DeliverPolicy } from '@nats-io/jetstream';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { TRAFFIC_STREAM, trafficLines } from '../../shared/protocol.js';
+import { TRAFFIC_STREAM } from '../../shared/protocol.js';
 import { check } from './check.js';
 import type { HavokFixture } from './fixture.js';
 import type { Running } from './havok-cli.js';
@@ -85,21 +84,6 @@ export async function streamMessages(nc: NatsConnection, stream = TRAFFIC_STREAM
 }
 
 /** Every stored line of the stream, in stream order (a message holds one or more). */
-export async function readStream(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<Array<Record<string, unknown>>> {
-  const total = await streamMessages(nc, stream);
-  const out: Array<Record<string, unknown>> = [];
-  if (total === 0) return out;
-  const c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const it = await c.consume();
-  const dec = new TextDecoder();
-  for await (const m of it) {
-    for (const line of trafficLines(m.data)) out.push(JSON.parse(dec.decode(line)) as Record<string, unknown>);
-    if (m.info.pending === 0) break;
-  }
-  await it.close();
-  return out;
-}
-
 /** `n` JSON request lines of batch `b`, each naming its batch and place. */
 export function batchLines(b: number, n: number, t0 = Date.UTC(2024, 0, 1)): string {
   return Array.from({ length: n }, (_, i) => JSON.stringify({ ts: t0 + b * n + i, method: 'GET', url: `/b${b}/${i}`, headers: { 'x-batch': String(b) } })).join('\n') + '\n';

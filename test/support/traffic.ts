@@ -149,18 +149,31 @@ export async function publishTrafficMessages(js: JetStreamClient, lines: readonl
   return { stored, messages, multiLine };
 }
 
-/** What a traffic stream holds: messages and lines (the sum of every message's lines). */
-export async function streamLines(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<{ messages: number; lines: number }> {
-  const jsm = await jetstreamManager(nc);
-  const messages = (await jsm.streams.info(stream)).state.messages;
-  let lines = 0;
-  if (messages === 0) return { messages, lines };
+/** Visits every stored line of the stream in stream order; returns how many messages held them. */
+async function eachStoredLine(nc: NatsConnection, stream: string, visit: (line: Uint8Array) => void): Promise<number> {
+  const messages = (await (await jetstreamManager(nc)).streams.info(stream)).state.messages;
+  if (messages === 0) return 0;
   const c = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
-  const it = await c.consume({ max_bytes: 4 * 1024 * 1024 });
+  const it = await c.consume({ max_messages: 500 });
   for await (const m of it) {
-    lines += trafficLines(m.data).length;
+    for (const line of trafficLines(m.data)) visit(line);
     if (m.info.pending === 0) break;
   }
   await it.close();
+  return messages;
+}
+
+/** Every stored line of the stream, parsed, in stream order (a message holds one or more). */
+export async function readStream(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<Array<Record<string, unknown>>> {
+  const dec = new TextDecoder();
+  const out: Array<Record<string, unknown>> = [];
+  await eachStoredLine(nc, stream, (line) => out.push(JSON.parse(dec.decode(line)) as Record<string, unknown>));
+  return out;
+}
+
+/** What a traffic stream holds: messages and lines (the sum of every message's lines). */
+export async function streamLines(nc: NatsConnection, stream = TRAFFIC_STREAM): Promise<{ messages: number; lines: number }> {
+  let lines = 0;
+  const messages = await eachStoredLine(nc, stream, () => void lines++);
   return { messages, lines };
 }
